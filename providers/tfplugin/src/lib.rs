@@ -1,0 +1,1 @@
+//! The Terraform plugin protocol v6 SDK shared by our providers.

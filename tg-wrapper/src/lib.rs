@@ -1,0 +1,1 @@
+//! tg: the Terragrunt/Terraform wrapper.

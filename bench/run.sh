@@ -20,4 +20,4 @@ echo "Benchmarks on $(date -u +%Y-%m-%d) — $(nproc) CPU, $(awk '/MemTotal/ {pr
 echo
 echo "| benchmark | measured | ours | baseline | ratio | target |"
 echo "|---|---|---|---|---|---|"
-sed 's/^BENCH|//; s/^/| /; s/|/ | /g; s/$/ |/' "$rows"
+sed 's/^BENCH|//; s/|/ | /g; s/^/| /; s/$/ |/' "$rows"

@@ -1,0 +1,218 @@
+//! Credentials from a real OpenBao database static role, and TLS to a real
+//! PostgreSQL started with `ssl = on`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use goldmane_edges::conn::{self, Input, PasswordSource};
+use goldmane_edges::trail::Db;
+use testsupport::{OpenBao, PG_SUPERUSER_PASSWORD, Postgres};
+
+/// Makes the login role the aggregator owns the database with (seeds/001 line 8337).
+fn create_owner_role(pg: &Postgres) {
+    pg.psql(
+        "postgres",
+        "CREATE ROLE goldmane_edges LOGIN PASSWORD 'initial-password'; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO goldmane_edges",
+    );
+    pg.psql(common::NARROW_DB, "GRANT SELECT ON edge TO goldmane_edges");
+}
+
+/// Configures OpenBao's database engine with a static role for `goldmane_edges`.
+fn static_role(bao: &OpenBao, pg: &Postgres) {
+    bao.bao(&["secrets", "enable", "database"]);
+    bao.bao(&[
+        "write",
+        "database/config/goldmane",
+        "plugin_name=postgresql-database-plugin",
+        &format!(
+            "connection_url=postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
+            pg.port()
+        ),
+        "username=postgres",
+        &format!("password={PG_SUPERUSER_PASSWORD}"),
+        "allowed_roles=*",
+        "verify_connection=true",
+    ]);
+    bao.bao(&[
+        "write",
+        "database/static-roles/pg-goldmane-edges",
+        "db_name=goldmane",
+        "username=goldmane_edges",
+        "rotation_period=604800",
+    ]);
+}
+
+#[test]
+fn vault_static_role_supplies_the_password_at_configure_time() {
+    let pg = common::seeded();
+    create_owner_role(&pg);
+    let bao = OpenBao::start();
+    static_role(&bao, &pg);
+    let env: HashMap<&str, String> = [
+        ("VAULT_ADDR", bao.addr()),
+        ("VAULT_TOKEN", bao.token().to_string()),
+    ]
+    .into();
+    let input = Input {
+        host: Some("127.0.0.1".into()),
+        port: Some(pg.port()),
+        sslmode: Some("disable".into()),
+        ..Input::default()
+    };
+    let settings = conn::resolve(&input, &|k| env.get(k).cloned()).unwrap();
+    assert_eq!(settings.password_source, PasswordSource::Vault);
+    assert!(
+        settings
+            .target
+            .ends_with("/goldmane_edges as goldmane_edges")
+    );
+    let db = Db::new(settings);
+    let allow = db.allowlist("app", "allow", None, &[]).unwrap();
+    assert_eq!(allow.len(), 3);
+
+    // After a rotation the next configure reads the new password.
+    bao.bao(&["write", "-f", "database/rotate-role/pg-goldmane-edges"]);
+    let settings = conn::resolve(&input, &|k| env.get(k).cloned()).unwrap();
+    Db::new(settings).status().unwrap();
+
+    // Wrong role: Vault's own error, no token, no body.
+    let bad = Input {
+        vault_static_role: Some("no-such-role".into()),
+        ..input.clone()
+    };
+    let err = conn::resolve(&bad, &|k| env.get(k).cloned()).unwrap_err();
+    assert!(err.contains("database/static-creds/no-such-role"), "{err}");
+    assert!(
+        err.contains("HTTP 400") || err.contains("HTTP 404"),
+        "{err}"
+    );
+    assert!(!err.contains(bao.token()), "{err}");
+    let denied: HashMap<&str, String> = [
+        ("VAULT_ADDR", bao.addr()),
+        ("VAULT_TOKEN", "not-a-token".to_string()),
+    ]
+    .into();
+    let err = conn::resolve(&input, &|k| denied.get(k).cloned()).unwrap_err();
+    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(!err.contains("not-a-token"), "{err}");
+}
+
+/// Writes a CA and a server certificate for 127.0.0.1 / localhost into the
+/// data directory and turns TLS on with a reload.
+fn enable_tls(pg: &Postgres) -> Vec<u8> {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "goldmane test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let dir = pg.socket_dir();
+    let crt = dir.join("server.crt");
+    let keyfile = dir.join("server.key");
+    std::fs::write(&crt, cert.pem()).unwrap();
+    std::fs::write(&keyfile, key.serialize_pem()).unwrap();
+    let owner = String::from_utf8(
+        Command::new("stat")
+            .args(["-c", "%u:%g"])
+            .arg(dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for f in [&crt, &keyfile] {
+        testsupport::run_ok(Command::new("chown").arg(owner.trim()).arg(f));
+        testsupport::run_ok(Command::new("chmod").arg("600").arg(f));
+    }
+    pg.psql(
+        "postgres",
+        &format!("ALTER SYSTEM SET ssl_cert_file = '{}'", crt.display()),
+    );
+    pg.psql(
+        "postgres",
+        &format!("ALTER SYSTEM SET ssl_key_file = '{}'", keyfile.display()),
+    );
+    pg.psql("postgres", "ALTER SYSTEM SET ssl = on");
+    pg.psql("postgres", "SELECT pg_reload_conf()");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    ca.pem().into_bytes()
+}
+
+#[test]
+fn sslmodes_against_a_tls_postgres() {
+    let pg = common::seeded();
+    let ca_pem = enable_tls(&pg);
+    let dir = tempfile_dir();
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&ca_path, &ca_pem).unwrap();
+    let used_tls = |db: &Db| -> bool {
+        db.read(|tx| {
+            tx.query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+        })
+        .unwrap()
+        .get(0)
+    };
+    for (mode, host) in [
+        ("require", "127.0.0.1"),
+        ("prefer", "127.0.0.1"),
+        ("verify-ca", "127.0.0.1"),
+        ("verify-full", "localhost"),
+    ] {
+        let input = Input {
+            host: Some(host.into()),
+            sslmode: Some(mode.into()),
+            sslrootcert: Some(ca_path.display().to_string()),
+            ..common::input(&pg, common::NARROW_DB)
+        };
+        let db = Db::new(conn::resolve(&input, &|_| None).unwrap());
+        assert!(used_tls(&db), "{mode} did not use TLS");
+        assert_eq!(db.allowlist("app", "allow", None, &[]).unwrap().len(), 3);
+    }
+    // verify-full checks the name: the certificate does not name 127.0.0.2.
+    let input = Input {
+        host: Some("127.0.0.2".into()),
+        sslmode: Some("verify-full".into()),
+        sslrootcert: Some(ca_path.display().to_string()),
+        ..common::input(&pg, common::NARROW_DB)
+    };
+    let err = Db::new(conn::resolve(&input, &|_| None).unwrap())
+        .status()
+        .unwrap_err();
+    assert!(err.0.contains("cannot connect"), "{err}");
+    // A CA that did not sign the server certificate is refused.
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let mut other = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    other.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let other = other.self_signed(&other_key).unwrap();
+    let other_path = dir.join("other.pem");
+    std::fs::write(&other_path, other.pem()).unwrap();
+    let input = Input {
+        sslmode: Some("verify-ca".into()),
+        sslrootcert: Some(other_path.display().to_string()),
+        ..common::input(&pg, common::NARROW_DB)
+    };
+    let err = Db::new(conn::resolve(&input, &|_| None).unwrap())
+        .status()
+        .unwrap_err();
+    assert!(err.0.contains("cannot connect"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("goldmane-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,110 @@
+//! Benchmark driver for `bench/goldmane.sh`: times the provider's allowlist
+//! and matrix reads against the same SQL run by `psql`, interleaved so both
+//! see the same machine state. Connection settings come from `PG*` env.
+//!
+//! Each provider read is a cold one, as in a `terraform plan`: a fresh
+//! connection (password auth), the READ ONLY transaction with its statement
+//! timeout, the query, and the conversion to result rows. Each psql run is
+//! one process that connects (same auth), prepares the same SQL text and
+//! executes it with the same parameters.
+//!
+//! Usage: goldmane_bench <iterations> <namespace>
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use goldmane_edges::conn::{self, Input};
+use goldmane_edges::trail::{ALLOWLIST_SQL, Db, MATRIX_SQL};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn psql(prepare: &str, execute: &str) -> Duration {
+    let start = Instant::now();
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            prepare,
+            "-c",
+            execute,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .expect("run psql");
+    let elapsed = start.elapsed();
+    assert!(out.success(), "psql failed");
+    elapsed
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("usage: goldmane_bench <iterations> <namespace>");
+    let ns = args
+        .next()
+        .expect("usage: goldmane_bench <iterations> <namespace>");
+    let settings = conn::resolve(
+        &Input {
+            sslmode: Some("disable".into()),
+            ..Input::default()
+        },
+        &|k| std::env::var(k).ok(),
+    )
+    .expect("connection settings from PG* env");
+
+    let allow_prepare = format!("PREPARE q(text, text, float8, text[]) AS {ALLOWLIST_SQL}");
+    let allow_exec = format!("EXECUTE q('{ns}', 'allow', NULL, '{{}}')");
+    let matrix_prepare = format!("PREPARE q(text, float8, text[]) AS {MATRIX_SQL}");
+    let matrix_exec = "EXECUTE q('allow', NULL, '{}')".to_string();
+
+    let (mut ours_a, mut base_a, mut ours_m, mut base_m) = (vec![], vec![], vec![], vec![]);
+    let mut sizes = (0, 0);
+    for i in 0..n {
+        let t = Instant::now();
+        let rows = Db::new(settings.clone())
+            .allowlist(&ns, "allow", None, &[])
+            .expect("allowlist read");
+        ours_a.push(t.elapsed());
+        sizes.0 = rows.len();
+        base_a.push(psql(&allow_prepare, &allow_exec));
+
+        let t = Instant::now();
+        let m = Db::new(settings.clone())
+            .matrix("allow", None, &[])
+            .expect("matrix read");
+        ours_m.push(t.elapsed());
+        sizes.1 = m.len();
+        base_m.push(psql(&matrix_prepare, &matrix_exec));
+        eprintln!("  iteration {}/{n} done", i + 1);
+    }
+    let report = |what: &str, ours: Vec<Duration>, base: Vec<Duration>| {
+        let (o, b) = (median(ours), median(base));
+        let ratio = o.as_secs_f64() / b.as_secs_f64();
+        println!(
+            "{what}: provider read {:.2} ms, psql {:.2} ms (medians of {n}), ratio {ratio:.2}x",
+            o.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3
+        );
+        println!(
+            "BENCH|goldmane|{what} read, 1M edge rows (ms)|{:.2}|{:.2}|{ratio:.2}|<= 1.2x",
+            o.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3
+        );
+    };
+    println!(
+        "allowlist of {ns}: {} destinations; matrix: {} sources",
+        sizes.0, sizes.1
+    );
+    report("allowlist", ours_a, base_a);
+    report("matrix", ours_m, base_m);
+}

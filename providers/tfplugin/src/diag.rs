@@ -20,11 +20,21 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: detail.into(), path: None }
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+            path: None,
+        }
     }
 
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, summary: summary.into(), detail: detail.into(), path: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            summary: summary.into(),
+            detail: detail.into(),
+            path: None,
+        }
     }
 
     /// Attaches the attribute the diagnostic is about.
@@ -104,7 +114,11 @@ impl From<Diagnostic> for Diagnostics {
 impl std::fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for d in &self.0 {
-            let at = d.path.as_ref().map(|p| format!(" (at {p})")).unwrap_or_default();
+            let at = d
+                .path
+                .as_ref()
+                .map(|p| format!(" (at {p})"))
+                .unwrap_or_default();
             writeln!(f, "{:?}: {}{at}: {}", d.severity, d.summary, d.detail)?;
         }
         Ok(())

@@ -12,3 +12,5 @@ pub mod schema;
 pub mod server;
 pub mod testing;
 pub mod value;
+
+pub use grpc::serve;

@@ -22,7 +22,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub(crate) fn new(stopped: Arc<AtomicBool>, private_in: Vec<u8>) -> Ctx {
-        Ctx { stopped, deadline: None, private_in, private_out: Mutex::new(None) }
+        Ctx {
+            stopped,
+            deadline: None,
+            private_in,
+            private_out: Mutex::new(None),
+        }
     }
 
     /// A context for unit tests of provider code (never stopped).
@@ -67,7 +72,11 @@ impl Ctx {
 
     /// What the call leaves as private state: the new one or the old one.
     pub(crate) fn take_private(&self) -> Vec<u8> {
-        self.private_out.lock().ok().and_then(|mut p| p.take()).unwrap_or_else(|| self.private_in.clone())
+        self.private_out
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or_else(|| self.private_in.clone())
     }
 }
 
@@ -109,7 +118,13 @@ pub trait Resource: Send + Sync + 'static {
     fn create(&self, ctx: &Ctx, planned: &Value, config: &Value) -> Result<Value, Diagnostics>;
     /// Ok(None) = the object is gone (Terraform drops it from state).
     fn read(&self, ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics>;
-    fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Diagnostics>;
+    fn update(
+        &self,
+        ctx: &Ctx,
+        prior: &Value,
+        planned: &Value,
+        config: &Value,
+    ) -> Result<Value, Diagnostics>;
     fn delete(&self, ctx: &Ctx, prior: &Value) -> Result<(), Diagnostics>;
     /// Returns a partial state from an import ID; Terraform then calls read().
     fn import(&self, _ctx: &Ctx, _id: &str) -> Result<Value, Diagnostics> {
@@ -119,7 +134,12 @@ pub trait Resource: Send + Sync + 'static {
         ))
     }
     /// Upgrades state written by an older schema version (raw JSON as stored).
-    fn upgrade_state(&self, _ctx: &Ctx, from_version: i64, _raw_json: &serde_json::Value) -> Result<Value, Diagnostics> {
+    fn upgrade_state(
+        &self,
+        _ctx: &Ctx,
+        from_version: i64,
+        _raw_json: &serde_json::Value,
+    ) -> Result<Value, Diagnostics> {
         Err(Diagnostics::error(
             "State upgrade not supported",
             format!(

@@ -54,7 +54,10 @@ impl Attribute {
 
     /// Nested attributes (protocol v6 NestedType), e.g. a list of objects.
     pub fn nested(name: &str, nesting: Nesting, attrs: Vec<Attribute>) -> Self {
-        Attribute { ty: AttrType::Nested(nesting, attrs), ..Attribute::new(name, Type::Dynamic) }
+        Attribute {
+            ty: AttrType::Nested(nesting, attrs),
+            ..Attribute::new(name, Type::Dynamic)
+        }
     }
     pub fn required(mut self) -> Self {
         self.required = true;
@@ -150,8 +153,10 @@ fn wrap(nesting: Nesting, t: Type) -> Type {
 }
 
 fn object_type(attrs: &[Attribute], blocks: &[NestedBlock]) -> Type {
-    let mut m: std::collections::BTreeMap<String, Type> =
-        attrs.iter().map(|a| (a.name.clone(), a.value_type())).collect();
+    let mut m: std::collections::BTreeMap<String, Type> = attrs
+        .iter()
+        .map(|a| (a.name.clone(), a.value_type()))
+        .collect();
     for b in blocks {
         m.insert(b.name.clone(), wrap(b.nesting, b.block.value_type()));
     }
@@ -170,7 +175,16 @@ pub struct NestedBlock {
 
 impl NestedBlock {
     pub fn new(name: &str, nesting: Nesting, attrs: Vec<Attribute>) -> Self {
-        NestedBlock { name: name.to_string(), nesting, block: Block { attributes: attrs, ..Block::default() }, min_items: 0, max_items: 0 }
+        NestedBlock {
+            name: name.to_string(),
+            nesting,
+            block: Block {
+                attributes: attrs,
+                ..Block::default()
+            },
+            min_items: 0,
+            max_items: 0,
+        }
     }
     pub fn max_items(mut self, n: i64) -> Self {
         self.max_items = n;
@@ -227,7 +241,13 @@ pub struct Schema {
 
 impl Schema {
     pub fn new(attrs: Vec<Attribute>) -> Self {
-        Schema { version: 0, block: Block { attributes: attrs, ..Block::default() } }
+        Schema {
+            version: 0,
+            block: Block {
+                attributes: attrs,
+                ..Block::default()
+            },
+        }
     }
     pub fn version(mut self, v: i64) -> Self {
         self.version = v;
@@ -252,7 +272,10 @@ impl Schema {
     }
 
     pub(crate) fn to_proto(&self) -> pb::Schema {
-        pb::Schema { version: self.version, block: Some(self.block.to_proto(self.version)) }
+        pb::Schema {
+            version: self.version,
+            block: Some(self.block.to_proto(self.version)),
+        }
     }
 
     /// Schema mistakes a provider author can make; checked once at startup
@@ -295,8 +318,13 @@ mod tests {
         let s = Schema::new(vec![
             Attribute::new("a", Type::String),
             Attribute::new("b", Type::String).required().computed(),
-            Attribute::new("c", Type::Bool).optional().default(Value::from(true)),
-            Attribute::new("d", Type::String).optional().computed().default(Value::from("x")),
+            Attribute::new("c", Type::Bool)
+                .optional()
+                .default(Value::from(true)),
+            Attribute::new("d", Type::String)
+                .optional()
+                .computed()
+                .default(Value::from("x")),
         ]);
         let lints = s.lint("r");
         assert_eq!(lints.len(), 3, "{lints:?}");
@@ -304,7 +332,14 @@ mod tests {
 
     #[test]
     fn nested_attribute_type() {
-        let a = Attribute::nested("rules", Nesting::List, vec![Attribute::new("port", Type::Number).required()]);
-        assert_eq!(a.value_type(), Type::list(Type::object([("port", Type::Number)])));
+        let a = Attribute::nested(
+            "rules",
+            Nesting::List,
+            vec![Attribute::new("port", Type::Number).required()],
+        );
+        assert_eq!(
+            a.value_type(),
+            Type::list(Type::object([("port", Type::Number)]))
+        );
     }
 }

@@ -152,7 +152,10 @@ impl Value {
                 format!("l[{}]", parts.join("\u{1}"))
             }
             Value::Map(m) | Value::Object(m) => {
-                let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}\u{2}{}", v.sort_key())).collect();
+                let parts: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k}\u{2}{}", v.sort_key()))
+                    .collect();
                 format!("m{{{}}}", parts.join("\u{1}"))
             }
         }
@@ -328,9 +331,13 @@ impl Type {
                 (Some("set"), t) => Ok(Type::set(Type::from_json(t)?)),
                 (Some("map"), t) => Ok(Type::map(Type::from_json(t)?)),
                 (Some("object"), J::Object(m)) => Ok(Type::Object(
-                    m.iter().map(|(k, t)| Ok((k.clone(), Type::from_json(t)?))).collect::<Result<_, CodecError>>()?,
+                    m.iter()
+                        .map(|(k, t)| Ok((k.clone(), Type::from_json(t)?)))
+                        .collect::<Result<_, CodecError>>()?,
                 )),
-                (Some("tuple"), J::Array(v)) => Ok(Type::Tuple(v.iter().map(Type::from_json).collect::<Result<_, _>>()?)),
+                (Some("tuple"), J::Array(v)) => Ok(Type::Tuple(
+                    v.iter().map(Type::from_json).collect::<Result<_, _>>()?,
+                )),
                 _ => Err(bad()),
             },
             _ => Err(bad()),
@@ -399,7 +406,8 @@ impl CodecError {
 /// (Terraform 1.11 sends refined unknowns as extension 12 with a payload).
 pub fn from_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let mut rd = bytes;
-    let mp = rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::new(format!("msgpack: {e}")))?;
+    let mp =
+        rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::new(format!("msgpack: {e}")))?;
     from_mp(&mp, ty)
 }
 
@@ -410,31 +418,52 @@ fn from_mp(mp: &Mp, ty: &Type) -> Result<Value, CodecError> {
     if let Mp::Nil = mp {
         return Ok(Value::Null);
     }
-    let mismatch = || CodecError::new(format!("msgpack value {mp} does not match type {}", ty.to_json()));
+    let mismatch = || {
+        CodecError::new(format!(
+            "msgpack value {mp} does not match type {}",
+            ty.to_json()
+        ))
+    };
     match ty {
         Type::Bool => mp.as_bool().map(Value::Bool).ok_or_else(mismatch),
         Type::String => match mp {
-            Mp::String(s) => s.as_str().map(|s| Value::String(s.to_string())).ok_or_else(mismatch),
-            Mp::Binary(b) => String::from_utf8(b.clone()).map(Value::String).map_err(|_| mismatch()),
+            Mp::String(s) => s
+                .as_str()
+                .map(|s| Value::String(s.to_string()))
+                .ok_or_else(mismatch),
+            Mp::Binary(b) => String::from_utf8(b.clone())
+                .map(Value::String)
+                .map_err(|_| mismatch()),
             _ => Err(mismatch()),
         },
         Type::Number => mp_number(mp).map(Value::Number).ok_or_else(mismatch),
         Type::Dynamic => {
-            let pair = mp.as_array().filter(|a| a.len() == 2).ok_or_else(mismatch)?;
+            let pair = mp
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .ok_or_else(mismatch)?;
             let ty_bytes = match &pair[0] {
                 Mp::Binary(b) => b.clone(),
                 Mp::String(s) => s.as_bytes().to_vec(),
                 _ => return Err(mismatch()),
             };
-            let tj: serde_json::Value =
-                serde_json::from_slice(&ty_bytes).map_err(|e| CodecError::new(format!("dynamic type: {e}")))?;
+            let tj: serde_json::Value = serde_json::from_slice(&ty_bytes)
+                .map_err(|e| CodecError::new(format!("dynamic type: {e}")))?;
             from_mp(&pair[1], &Type::from_json(&tj)?)
         }
         Type::List(t) => Ok(Value::List(mp_items(mp, t).ok_or_else(mismatch)??)),
         Type::Set(t) => Ok(Value::set(mp_items(mp, t).ok_or_else(mismatch)??)),
         Type::Tuple(ts) => {
-            let a = mp.as_array().filter(|a| a.len() == ts.len()).ok_or_else(mismatch)?;
-            Ok(Value::Tuple(a.iter().zip(ts).map(|(v, t)| from_mp(v, t)).collect::<Result<_, _>>()?))
+            let a = mp
+                .as_array()
+                .filter(|a| a.len() == ts.len())
+                .ok_or_else(mismatch)?;
+            Ok(Value::Tuple(
+                a.iter()
+                    .zip(ts)
+                    .map(|(v, t)| from_mp(v, t))
+                    .collect::<Result<_, _>>()?,
+            ))
         }
         Type::Map(t) => {
             let m = mp.as_map().ok_or_else(mismatch)?;
@@ -447,7 +476,8 @@ fn from_mp(mp: &Mp, ty: &Type) -> Result<Value, CodecError> {
         }
         Type::Object(attrs) => {
             let m = mp.as_map().ok_or_else(mismatch)?;
-            let mut out: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
+            let mut out: BTreeMap<String, Value> =
+                attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
             for (k, v) in m {
                 let k = k.as_str().ok_or_else(mismatch)?;
                 let t = attrs
@@ -461,7 +491,8 @@ fn from_mp(mp: &Mp, ty: &Type) -> Result<Value, CodecError> {
 }
 
 fn mp_items(mp: &Mp, t: &Type) -> Option<Result<Vec<Value>, CodecError>> {
-    mp.as_array().map(|a| a.iter().map(|v| from_mp(v, t)).collect())
+    mp.as_array()
+        .map(|a| a.iter().map(|v| from_mp(v, t)).collect())
 }
 
 fn mp_number(mp: &Mp) -> Option<Number> {
@@ -479,7 +510,8 @@ fn mp_number(mp: &Mp) -> Option<Number> {
 pub fn to_msgpack(v: &Value, ty: &Type) -> Result<Vec<u8>, CodecError> {
     let mp = to_mp(v, ty)?;
     let mut out = Vec::new();
-    rmpv::encode::write_value(&mut out, &mp).map_err(|e| CodecError::new(format!("msgpack: {e}")))?;
+    rmpv::encode::write_value(&mut out, &mp)
+        .map_err(|e| CodecError::new(format!("msgpack: {e}")))?;
     Ok(out)
 }
 
@@ -490,29 +522,48 @@ fn to_mp(v: &Value, ty: &Type) -> Result<Mp, CodecError> {
         (Value::Null, _) => Ok(Mp::Nil),
         (_, Type::Dynamic) => {
             let actual = infer_type(v);
-            let tj = serde_json::to_vec(&actual.to_json()).map_err(|e| CodecError::new(e.to_string()))?;
+            let tj = serde_json::to_vec(&actual.to_json())
+                .map_err(|e| CodecError::new(e.to_string()))?;
             Ok(Mp::Array(vec![Mp::Binary(tj), to_mp(v, &actual)?]))
         }
         (Value::Bool(b), Type::Bool) => Ok(Mp::Boolean(*b)),
         (Value::String(s), Type::String) => Ok(Mp::String(s.as_str().into())),
         (Value::Number(n), Type::Number) => Ok(number_to_mp(n)),
-        (Value::List(items), Type::List(t)) | (Value::Set(items), Type::Set(t)) => {
-            Ok(Mp::Array(items.iter().map(|i| to_mp(i, t)).collect::<Result<_, _>>()?))
-        }
+        (Value::List(items), Type::List(t)) | (Value::Set(items), Type::Set(t)) => Ok(Mp::Array(
+            items
+                .iter()
+                .map(|i| to_mp(i, t))
+                .collect::<Result<_, _>>()?,
+        )),
         (Value::List(items) | Value::Tuple(items), Type::Tuple(ts)) if items.len() == ts.len() => {
-            Ok(Mp::Array(items.iter().zip(ts).map(|(i, t)| to_mp(i, t)).collect::<Result<_, _>>()?))
+            Ok(Mp::Array(
+                items
+                    .iter()
+                    .zip(ts)
+                    .map(|(i, t)| to_mp(i, t))
+                    .collect::<Result<_, _>>()?,
+            ))
         }
         (Value::Map(m) | Value::Object(m), Type::Map(t)) => Ok(Mp::Map(
-            m.iter().map(|(k, v)| Ok((Mp::String(k.as_str().into()), to_mp(v, t)?))).collect::<Result<_, CodecError>>()?,
+            m.iter()
+                .map(|(k, v)| Ok((Mp::String(k.as_str().into()), to_mp(v, t)?)))
+                .collect::<Result<_, CodecError>>()?,
         )),
         (Value::Object(m), Type::Object(attrs)) => {
             if let Some(extra) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(CodecError::new(format!("attribute {extra:?} is not in the schema")));
+                return Err(CodecError::new(format!(
+                    "attribute {extra:?} is not in the schema"
+                )));
             }
             Ok(Mp::Map(
                 attrs
                     .iter()
-                    .map(|(k, t)| Ok((Mp::String(k.as_str().into()), to_mp(m.get(k).unwrap_or(&NULL), t)?)))
+                    .map(|(k, t)| {
+                        Ok((
+                            Mp::String(k.as_str().into()),
+                            to_mp(m.get(k).unwrap_or(&NULL), t)?,
+                        ))
+                    })
                     .collect::<Result<_, CodecError>>()?,
             ))
         }
@@ -545,7 +596,9 @@ pub fn infer_type(v: &Value) -> Type {
         Value::Set(items) => Type::set(items.first().map(infer_type).unwrap_or(Type::Dynamic)),
         Value::Tuple(items) => Type::Tuple(items.iter().map(infer_type).collect()),
         Value::Map(m) => Type::map(m.values().next().map(infer_type).unwrap_or(Type::Dynamic)),
-        Value::Object(m) => Type::Object(m.iter().map(|(k, v)| (k.clone(), infer_type(v))).collect()),
+        Value::Object(m) => {
+            Type::Object(m.iter().map(|(k, v)| (k.clone(), infer_type(v))).collect())
+        }
     }
 }
 
@@ -556,7 +609,12 @@ pub fn infer_type(v: &Value) -> Type {
 /// dropped instead of rejected (state written by an older schema).
 pub fn from_json(j: &serde_json::Value, ty: &Type, lenient: bool) -> Result<Value, CodecError> {
     use serde_json::Value as J;
-    let mismatch = || CodecError::new(format!("JSON value {j} does not match type {}", ty.to_json()));
+    let mismatch = || {
+        CodecError::new(format!(
+            "JSON value {j} does not match type {}",
+            ty.to_json()
+        ))
+    };
     match (j, ty) {
         (J::Null, _) => Ok(Value::Null),
         (_, Type::Dynamic) => {
@@ -567,18 +625,34 @@ pub fn from_json(j: &serde_json::Value, ty: &Type, lenient: bool) -> Result<Valu
         }
         (J::Bool(b), Type::Bool) => Ok(Value::Bool(*b)),
         (J::String(s), Type::String) => Ok(Value::String(s.clone())),
-        (J::Number(n), Type::Number) => Number::parse(&n.to_string()).map(Value::Number).ok_or_else(mismatch),
+        (J::Number(n), Type::Number) => Number::parse(&n.to_string())
+            .map(Value::Number)
+            .ok_or_else(mismatch),
         (J::String(s), Type::Number) => Number::parse(s).map(Value::Number).ok_or_else(mismatch),
-        (J::Array(a), Type::List(t)) => Ok(Value::List(a.iter().map(|v| from_json(v, t, lenient)).collect::<Result<_, _>>()?)),
-        (J::Array(a), Type::Set(t)) => Ok(Value::set(a.iter().map(|v| from_json(v, t, lenient)).collect::<Result<_, _>>()?)),
+        (J::Array(a), Type::List(t)) => Ok(Value::List(
+            a.iter()
+                .map(|v| from_json(v, t, lenient))
+                .collect::<Result<_, _>>()?,
+        )),
+        (J::Array(a), Type::Set(t)) => Ok(Value::set(
+            a.iter()
+                .map(|v| from_json(v, t, lenient))
+                .collect::<Result<_, _>>()?,
+        )),
         (J::Array(a), Type::Tuple(ts)) if a.len() == ts.len() => Ok(Value::Tuple(
-            a.iter().zip(ts).map(|(v, t)| from_json(v, t, lenient)).collect::<Result<_, _>>()?,
+            a.iter()
+                .zip(ts)
+                .map(|(v, t)| from_json(v, t, lenient))
+                .collect::<Result<_, _>>()?,
         )),
         (J::Object(m), Type::Map(t)) => Ok(Value::Map(
-            m.iter().map(|(k, v)| Ok((k.clone(), from_json(v, t, lenient)?))).collect::<Result<_, CodecError>>()?,
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), from_json(v, t, lenient)?)))
+                .collect::<Result<_, CodecError>>()?,
         )),
         (J::Object(m), Type::Object(attrs)) => {
-            let mut out: BTreeMap<String, Value> = attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
+            let mut out: BTreeMap<String, Value> =
+                attrs.keys().map(|k| (k.clone(), Value::Null)).collect();
             for (k, v) in m {
                 match attrs.get(k) {
                     Some(t) => {
@@ -601,12 +675,18 @@ pub fn to_json(v: &Value) -> Result<serde_json::Value, CodecError> {
         Value::Unknown => return Err(CodecError::new("unknown values cannot be encoded as JSON")),
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
-        Value::Number(n) => serde_json::from_str(&n.0).map_err(|e| CodecError::new(e.to_string()))?,
-        Value::String(s) => J::String(s.clone()),
-        Value::List(a) | Value::Set(a) | Value::Tuple(a) => J::Array(a.iter().map(to_json).collect::<Result<_, _>>()?),
-        Value::Map(m) | Value::Object(m) => {
-            J::Object(m.iter().map(|(k, v)| Ok((k.clone(), to_json(v)?))).collect::<Result<_, CodecError>>()?)
+        Value::Number(n) => {
+            serde_json::from_str(&n.0).map_err(|e| CodecError::new(e.to_string()))?
         }
+        Value::String(s) => J::String(s.clone()),
+        Value::List(a) | Value::Set(a) | Value::Tuple(a) => {
+            J::Array(a.iter().map(to_json).collect::<Result<_, _>>()?)
+        }
+        Value::Map(m) | Value::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), to_json(v)?)))
+                .collect::<Result<_, CodecError>>()?,
+        ),
     })
 }
 
@@ -628,9 +708,18 @@ mod tests {
     fn msgpack_round_trip_keeps_every_kind() {
         let v = Value::object([
             ("name", Value::from("a")),
-            ("n", Value::Number(Number::parse("12345678901234567890123").unwrap())),
+            (
+                "n",
+                Value::Number(Number::parse("12345678901234567890123").unwrap()),
+            ),
             ("tags", Value::string_set(["b", "a", "b"])),
-            ("rules", Value::List(vec![Value::object([("port", Value::from(443))]), Value::Unknown])),
+            (
+                "rules",
+                Value::List(vec![
+                    Value::object([("port", Value::from(443))]),
+                    Value::Unknown,
+                ]),
+            ),
             ("extra", Value::object([("k", Value::from(true))])),
         ]);
         let bytes = to_msgpack(&v, &obj_ty()).unwrap();
@@ -642,28 +731,61 @@ mod tests {
     fn any_extension_is_unknown_and_we_emit_ext0() {
         // Terraform 1.11 refined unknown: ext type 12 with a payload.
         let refined = [0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc2];
-        assert_eq!(from_msgpack(&refined, &Type::String).unwrap(), Value::Unknown);
-        assert_eq!(to_msgpack(&Value::Unknown, &Type::String).unwrap(), vec![0xd4, 0x00, 0x00]);
+        assert_eq!(
+            from_msgpack(&refined, &Type::String).unwrap(),
+            Value::Unknown
+        );
+        assert_eq!(
+            to_msgpack(&Value::Unknown, &Type::String).unwrap(),
+            vec![0xd4, 0x00, 0x00]
+        );
     }
 
     #[test]
     fn numbers_are_exact() {
-        for text in ["0", "-7", "3.25", "0.1", "18446744073709551615", "1e400", "123456789012345678901234567890.5"] {
+        for text in [
+            "0",
+            "-7",
+            "3.25",
+            "0.1",
+            "18446744073709551615",
+            "1e400",
+            "123456789012345678901234567890.5",
+        ] {
             let n = Number::parse(text).unwrap();
             let bytes = to_msgpack(&Value::Number(n.clone()), &Type::Number).unwrap();
-            assert_eq!(from_msgpack(&bytes, &Type::Number).unwrap(), Value::Number(n), "{text}");
+            assert_eq!(
+                from_msgpack(&bytes, &Type::Number).unwrap(),
+                Value::Number(n),
+                "{text}"
+            );
         }
-        assert_eq!(Number::parse("2.50").unwrap(), Number::parse("2.5").unwrap());
+        assert_eq!(
+            Number::parse("2.50").unwrap(),
+            Number::parse("2.5").unwrap()
+        );
         assert_eq!(Number::parse("2.0").unwrap().as_i64(), Some(2));
-        assert!(Number::parse("1.2.3").is_none() && Number::parse("abc").is_none() && Number::parse("").is_none());
+        assert!(
+            Number::parse("1.2.3").is_none()
+                && Number::parse("abc").is_none()
+                && Number::parse("").is_none()
+        );
     }
 
     #[test]
     fn missing_object_attributes_decode_as_null_and_unknown_ones_fail() {
-        let bytes = to_msgpack(&Value::object([("name", Value::from("x"))]), &Type::object([("name", Type::String)])).unwrap();
+        let bytes = to_msgpack(
+            &Value::object([("name", Value::from("x"))]),
+            &Type::object([("name", Type::String)]),
+        )
+        .unwrap();
         let v = from_msgpack(&bytes, &obj_ty()).unwrap();
         assert!(v.get("n").is_null());
-        let bad = to_msgpack(&Value::object([("zzz", Value::from("x"))]), &Type::object([("zzz", Type::String)])).unwrap();
+        let bad = to_msgpack(
+            &Value::object([("zzz", Value::from("x"))]),
+            &Type::object([("zzz", Type::String)]),
+        )
+        .unwrap();
         assert!(from_msgpack(&bad, &obj_ty()).is_err());
     }
 
@@ -673,9 +795,17 @@ mod tests {
             serde_json::from_str(r#"{"name":"a","n":12345678901234567890,"gone":1,"extra":{"value":"x","type":"string"}}"#).unwrap();
         assert!(from_json(&j, &obj_ty(), false).is_err());
         let v = from_json(&j, &obj_ty(), true).unwrap();
-        assert_eq!(v.get("n").as_f64().map(|_| v.get("n").clone()), Some(Value::Number(Number::parse("12345678901234567890").unwrap())));
+        assert_eq!(
+            v.get("n").as_f64().map(|_| v.get("n").clone()),
+            Some(Value::Number(
+                Number::parse("12345678901234567890").unwrap()
+            ))
+        );
         assert_eq!(v.get("extra"), &Value::from("x"));
-        assert_eq!(to_json(&v.get("n").clone()).unwrap().to_string(), "12345678901234567890");
+        assert_eq!(
+            to_json(&v.get("n").clone()).unwrap().to_string(),
+            "12345678901234567890"
+        );
     }
 
     #[test]

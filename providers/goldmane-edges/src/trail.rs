@@ -468,6 +468,21 @@ impl Db {
     }
 }
 
+impl Drop for Db {
+    /// The blocking client's destructor runs its own small runtime, which
+    /// panics on a tokio worker thread — where the SDK may drop the provider.
+    /// Idle connections are therefore closed on a thread of their own.
+    fn drop(&mut self) {
+        let idle = match self.idle.get_mut() {
+            Ok(v) => std::mem::take(v),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
+        };
+        if !idle.is_empty() {
+            std::thread::spawn(move || drop(idle));
+        }
+    }
+}
+
 fn shape_in(tx: &mut Transaction<'_>) -> Result<TableShape, postgres::Error> {
     let rows = tx.query(
         "SELECT column_name::text FROM information_schema.columns \

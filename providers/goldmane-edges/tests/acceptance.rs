@@ -363,6 +363,48 @@ fn the_password_never_reaches_state_plan_or_logs() {
 }
 
 #[test]
+fn vault_static_role_password_stays_out_of_state_and_logs() {
+    let pg = common::seeded();
+    common::create_owner_role(&pg);
+    let bao = testsupport::OpenBao::start();
+    common::static_role(&bao, &pg);
+    let provider = GoldmaneProvider::with_env([
+        ("PGHOST", "127.0.0.1".to_string()),
+        ("PGPORT", pg.port().to_string()),
+        ("PGSSLMODE", "disable".to_string()),
+        ("VAULT_ADDR", bao.addr()),
+        ("VAULT_TOKEN", bao.token().to_string()),
+    ]);
+    let h = Harness::new(SOURCE, provider);
+    h.config(&config(&format!("{SNAPSHOT}\n{DATA_SOURCES}")));
+    let apply = h.apply();
+    assert_eq!(strings(&output(&h, "allow")), ["app", "db", "old"]);
+    let password = bao.bao(&[
+        "read",
+        "-field=password",
+        "database/static-creds/pg-goldmane-edges",
+    ]);
+    let password = password.trim();
+    assert!(password.len() >= 8, "OpenBao returned a password");
+    let plan = h.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(plan.status, 0, "{}", plan.stderr);
+    let logs = h.provider_logs();
+    assert!(logs.contains("password from Vault"), "{logs}");
+    for (what, text) in [
+        ("raw state", h.raw_state()),
+        ("apply output", apply.combined()),
+        ("plan output", plan.combined()),
+        ("plan JSON", h.plan_json().to_string()),
+        ("provider logs", logs),
+    ] {
+        assert!(
+            !text.contains(password),
+            "the Vault password leaked into the {what}"
+        );
+    }
+}
+
+#[test]
 fn schema_file_matches_terraform_providers_schema() {
     let pg = common::seeded();
     let h = harness(&pg, common::NARROW_DB, PG_SUPERUSER_PASSWORD);

@@ -8,49 +8,14 @@ use std::process::Command;
 
 use goldmane_edges::conn::{self, Input, PasswordSource};
 use goldmane_edges::trail::Db;
-use testsupport::{OpenBao, PG_SUPERUSER_PASSWORD, Postgres};
-
-/// Makes the login role the aggregator owns the database with (seeds/001 line 8337).
-fn create_owner_role(pg: &Postgres) {
-    pg.psql(
-        "postgres",
-        "CREATE ROLE goldmane_edges LOGIN PASSWORD 'initial-password'; \
-         GRANT SELECT ON ALL TABLES IN SCHEMA public TO goldmane_edges",
-    );
-    pg.psql(common::NARROW_DB, "GRANT SELECT ON edge TO goldmane_edges");
-}
-
-/// Configures OpenBao's database engine with a static role for `goldmane_edges`.
-fn static_role(bao: &OpenBao, pg: &Postgres) {
-    bao.bao(&["secrets", "enable", "database"]);
-    bao.bao(&[
-        "write",
-        "database/config/goldmane",
-        "plugin_name=postgresql-database-plugin",
-        &format!(
-            "connection_url=postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
-            pg.port()
-        ),
-        "username=postgres",
-        &format!("password={PG_SUPERUSER_PASSWORD}"),
-        "allowed_roles=*",
-        "verify_connection=true",
-    ]);
-    bao.bao(&[
-        "write",
-        "database/static-roles/pg-goldmane-edges",
-        "db_name=goldmane",
-        "username=goldmane_edges",
-        "rotation_period=604800",
-    ]);
-}
+use testsupport::{OpenBao, Postgres};
 
 #[test]
 fn vault_static_role_supplies_the_password_at_configure_time() {
     let pg = common::seeded();
-    create_owner_role(&pg);
+    common::create_owner_role(&pg);
     let bao = OpenBao::start();
-    static_role(&bao, &pg);
+    common::static_role(&bao, &pg);
     let env: HashMap<&str, String> = [
         ("VAULT_ADDR", bao.addr()),
         ("VAULT_TOKEN", bao.token().to_string()),

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use goldmane_edges::conn::{self, Input, Settings};
-use testsupport::{PG_SUPERUSER_PASSWORD, Postgres};
+use testsupport::{OpenBao, PG_SUPERUSER_PASSWORD, Postgres};
 
 pub const NARROW_DB: &str = "goldmane_edges";
 pub const WIDE_DB: &str = "goldmane_edges_wide";
@@ -79,4 +79,39 @@ pub fn input(pg: &Postgres, db: &str) -> Input {
         sslmode: Some("disable".into()),
         ..Input::default()
     }
+}
+
+/// Makes the login role the aggregator owns the database with (seeds/001 line 8337).
+pub fn create_owner_role(pg: &Postgres) {
+    pg.psql(
+        "postgres",
+        "CREATE ROLE goldmane_edges LOGIN PASSWORD 'initial-password'; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO goldmane_edges",
+    );
+    pg.psql(NARROW_DB, "GRANT SELECT ON edge TO goldmane_edges");
+}
+
+/// Configures OpenBao's database engine with a static role for `goldmane_edges`.
+pub fn static_role(bao: &OpenBao, pg: &Postgres) {
+    bao.bao(&["secrets", "enable", "database"]);
+    bao.bao(&[
+        "write",
+        "database/config/goldmane",
+        "plugin_name=postgresql-database-plugin",
+        &format!(
+            "connection_url=postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
+            pg.port()
+        ),
+        "username=postgres",
+        &format!("password={PG_SUPERUSER_PASSWORD}"),
+        "allowed_roles=*",
+        "verify_connection=true",
+    ]);
+    bao.bao(&[
+        "write",
+        "database/static-roles/pg-goldmane-edges",
+        "db_name=goldmane",
+        "username=goldmane_edges",
+        "rotation_period=604800",
+    ]);
 }

@@ -271,6 +271,35 @@ fn allowlist_snapshot_shows_new_edges_without_widening() {
     assert_eq!(strings(&output(&h, "approved")), ["db", "gone"]);
     h.assert_plan_empty();
 
+    // The trail moving between plan and apply of a saved plan stops the
+    // apply (the documented limitation) without changing the resource.
+    let before = h.resource_values("goldmane_allowlist_snapshot.app");
+    pg.psql(
+        common::NARROW_DB,
+        "INSERT INTO edge VALUES ('app', 'latecomer', 'allow', now(), now(), 1)",
+    );
+    let planned = h.run(&["plan", "-out=race.tfplan", "-input=false", "-no-color"]);
+    assert_eq!(planned.status, 0, "{}", planned.combined());
+    pg.psql(
+        common::NARROW_DB,
+        "INSERT INTO edge VALUES ('app', 'racer', 'allow', now(), now(), 1)",
+    );
+    let out = h.run(&["apply", "-input=false", "-no-color", "race.tfplan"]);
+    assert_ne!(out.status, 0, "{}", out.combined());
+    assert!(
+        out.combined().contains("inconsistent final plan"),
+        "{}",
+        out.combined()
+    );
+    assert_eq!(h.resource_values("goldmane_allowlist_snapshot.app"), before);
+    pg.psql(
+        common::NARROW_DB,
+        "DELETE FROM edge WHERE dst_ns IN ('latecomer', 'racer')",
+    );
+    // Terraform did record the planned outputs; one apply settles them.
+    h.apply();
+    h.assert_plan_empty();
+
     // A CI gate turns the warning into an error on `approved`.
     h.config(&config(&SNAPSHOT.replace(
         "approved  = [\"db\", \"gone\"]",

@@ -146,6 +146,14 @@ fn sslmodes_against_a_tls_postgres() {
         assert!(used_tls(&db), "{mode} did not use TLS");
         assert_eq!(db.allowlist("app", "allow", None, &[]).unwrap().len(), 3);
     }
+    // prefer against a server without TLS falls back to plaintext.
+    let plain = common::seeded();
+    let input = Input {
+        sslmode: Some("prefer".into()),
+        ..common::input(&plain, common::NARROW_DB)
+    };
+    let db = Db::new(conn::resolve(&input, &|_| None).unwrap());
+    assert!(!used_tls(&db), "prefer without server TLS is plaintext");
     // verify-full checks the name: the certificate does not name 127.0.0.2.
     let input = Input {
         host: Some("127.0.0.2".into()),

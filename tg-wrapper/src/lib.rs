@@ -1,1 +1,16 @@
-//! tg: the Terragrunt/Terraform wrapper.
+//! `tg`: the Terragrunt/Terraform wrapper every apply goes through.
+//!
+//! Tier-0 stacks keep SOPS-encrypted state in git ([`tier0`]); Tier-1
+//! stacks use the `pg` backend with credentials from Vault ([`tier1`]).
+//! The manual is `docs/tg.md`.
+
+pub mod args;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod lock;
+pub mod repo;
+pub mod run;
+pub mod tier0;
+pub mod tier1;
+pub mod vault;

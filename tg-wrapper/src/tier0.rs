@@ -1,0 +1,204 @@
+//! Tier-0 stacks: state SOPS-encrypted in git, decrypted only for the run.
+//!
+//! The plaintext lives in a private (0700) temp folder — in RAM under
+//! `/dev/shm` when available — and is removed on every exit path; signals
+//! are forwarded to the engine so tg always reaches its cleanup. Folders
+//! left by a SIGKILLed tg are swept at the next start. The encrypted file is
+//! replaced by write-new-then-rename, so at any instant git's working tree
+//! holds either the old or the new encrypted state, never a partial one and
+//! never plaintext.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sops_rs::{Decrypted, KeySources, Recipients};
+
+use crate::error::TgError;
+use crate::repo::Repo;
+
+const TEMP_PREFIX: &str = "tg-tier0-";
+
+pub struct Tier0State {
+    enc_path: PathBuf,
+    plain: PathBuf,
+    original: Option<Vec<u8>>,
+    opened: Option<Decrypted>,
+    // Dropped last: removes the plaintext.
+    _dir: tempfile::TempDir,
+}
+
+/// Where plaintext may live: `TG_TMPDIR`, else `/dev/shm`, else the temp dir.
+fn temp_base() -> PathBuf {
+    if let Ok(d) = std::env::var("TG_TMPDIR") {
+        return PathBuf::from(d);
+    }
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && tempfile::tempdir_in(shm).is_ok() {
+        return shm.to_path_buf();
+    }
+    std::env::temp_dir()
+}
+
+/// Removes plaintext folders of tg processes that no longer exist.
+pub fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(TEMP_PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl Tier0State {
+    /// Decrypts the stack's state (if any) into a private temp file.
+    pub fn open(repo: &Repo, stack: &str, keys: &KeySources) -> Result<Tier0State, TgError> {
+        let base = temp_base();
+        sweep_stale(&base);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&base)
+            .map_err(|e| TgError::step("create a private folder for the decrypted state", e))?;
+        let plain = dir.path().join("terraform.tfstate");
+        let enc_path = repo.encrypted_state_path(stack);
+        let (original, opened) = if enc_path.is_file() {
+            let bytes = std::fs::read(&enc_path)
+                .map_err(|e| TgError::step(format!("read {}", enc_path.display()), e))?;
+            let (text, opened) = sops_rs::decrypt_binary(&bytes, keys).map_err(|e| {
+                TgError::step(
+                    format!(
+                        "decrypt {} (Vault Transit first, then age)",
+                        enc_path.display()
+                    ),
+                    e,
+                )
+            })?;
+            write_private(&plain, &text)?;
+            (Some(text), Some(opened))
+        } else {
+            eprintln!(
+                "tg: {} does not exist yet: starting with empty state",
+                enc_path.display()
+            );
+            (None, None)
+        };
+        Ok(Tier0State {
+            enc_path,
+            plain,
+            original,
+            opened,
+            _dir: dir,
+        })
+    }
+
+    pub fn plain_path(&self) -> &Path {
+        &self.plain
+    }
+
+    /// Re-encrypts the state when the run changed it, replaces the file
+    /// atomically and commits only that file. Returns whether it committed.
+    pub fn close(self, repo: &Repo, stack: &str, keys: &KeySources) -> Result<bool, TgError> {
+        let Ok(now) = std::fs::read(&self.plain) else {
+            return Ok(false);
+        };
+        if Some(&now) == self.original.as_ref() {
+            return Ok(false);
+        }
+        let recipients = match &self.opened {
+            Some(o) => o.recipients(),
+            None => recipients_for(&self.enc_path)?,
+        };
+        let enc = sops_rs::encrypt_binary(&now, &recipients, self.opened.as_ref(), keys)
+            .map_err(|e| TgError::step(format!("encrypt the new state of {stack}"), e))?;
+        replace_atomically(&self.enc_path, &enc)?;
+        commit(repo, stack, &self.enc_path)?;
+        Ok(true)
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TgError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| TgError::step("write the decrypted state", e))?;
+    f.write_all(bytes)
+        .map_err(|e| TgError::step("write the decrypted state", e))
+}
+
+/// For a stack's first state: the `.sops.yaml` creation rule.
+fn recipients_for(enc_path: &Path) -> Result<Recipients, TgError> {
+    let step = format!("find the keys for {} in .sops.yaml", enc_path.display());
+    let cfg = sops_rs::find_config(enc_path)
+        .ok_or_else(|| TgError::step(&step, "no .sops.yaml above it"))?;
+    Ok(sops_rs::creation_rule_for(&cfg, enc_path)
+        .map_err(|e| TgError::step(&step, e))?
+        .recipients)
+}
+
+/// Write-new-then-rename in the same folder (same filesystem), fsynced.
+fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), TgError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| TgError::step(format!("create {}", dir.display()), e))?;
+    let tmp = dir.join(format!(".terraform.tfstate.tg-new-{}", std::process::id()));
+    let step = format!("write {}", path.display());
+    let mut f = std::fs::File::create(&tmp).map_err(|e| TgError::step(&step, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| TgError::step(&step, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TgError::step(&step, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn commit(repo: &Repo, stack: &str, path: &Path) -> Result<(), TgError> {
+    let rel = path.strip_prefix(&repo.root).unwrap_or(path);
+    let ts = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default();
+    let msg = format!("state({stack}): update encrypted state {ts}");
+    let git = |args: &[&str]| -> Result<(), TgError> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo.root)
+            .output()
+            .map_err(|e| TgError::step("run git", e))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(TgError::step(
+                format!(
+                    "git {} (the new encrypted state is in the working tree; commit it by hand)",
+                    args.join(" ")
+                ),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            ))
+        }
+    };
+    let rel = rel.to_string_lossy();
+    git(&["add", "--", &rel])?;
+    git(&["commit", "-q", "-m", &msg, "--only", "--", &rel])?;
+    eprintln!("tg: committed {rel}: {msg}");
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! A small Vault (or OpenBao) client: token resolution, Kubernetes login,
+//! KV/static-creds reads. Errors carry Vault's own status and message.
+
+use std::time::Duration;
+
+use crate::error::TgError;
+
+#[derive(Clone)]
+pub struct Vault {
+    pub addr: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vault({})", self.addr) // never the token
+    }
+}
+
+/// A failed Vault call: HTTP status (None = unreachable) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultFailure {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl std::fmt::Display for VaultFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(code) => write!(
+                f,
+                "error reading from Vault: Code: {code}. Errors: {}",
+                self.message
+            ),
+            None => write!(f, "error reading from Vault: {}", self.message),
+        }
+    }
+}
+
+fn http() -> Result<reqwest::blocking::Client, TgError> {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| TgError::step("build the Vault HTTP client", e))
+}
+
+impl Vault {
+    /// `VAULT_ADDR` plus a token from `VAULT_TOKEN`, `~/.vault-token`, or a
+    /// Kubernetes login (`VAULT_K8S_ROLE`, service-account JWT).
+    pub fn from_env() -> Result<Vault, TgError> {
+        let addr = std::env::var("VAULT_ADDR")
+            .ok()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| TgError::step("find Vault", "VAULT_ADDR is not set"))?;
+        let http = http()?;
+        if let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) {
+            return Ok(Vault { addr, token, http });
+        }
+        if let Some(home) = std::env::var_os("HOME")
+            && let Ok(t) = std::fs::read_to_string(std::path::Path::new(&home).join(".vault-token"))
+            && !t.trim().is_empty()
+        {
+            return Ok(Vault {
+                addr,
+                token: t.trim().to_string(),
+                http,
+            });
+        }
+        if let Ok(role) = std::env::var("VAULT_K8S_ROLE") {
+            return Vault::kubernetes_login(addr, &role, http);
+        }
+        Err(TgError::step(
+            "find a Vault token",
+            "no VAULT_TOKEN, no ~/.vault-token and no VAULT_K8S_ROLE. Humans: `vault login -method=oidc`; CI: set VAULT_K8S_ROLE (role=ci).",
+        ))
+    }
+
+    pub fn with_token(addr: &str, token: &str) -> Result<Vault, TgError> {
+        Ok(Vault {
+            addr: addr.to_string(),
+            token: token.to_string(),
+            http: http()?,
+        })
+    }
+
+    fn kubernetes_login(
+        addr: String,
+        role: &str,
+        http: reqwest::blocking::Client,
+    ) -> Result<Vault, TgError> {
+        let jwt_path = std::env::var("VAULT_K8S_JWT_PATH")
+            .unwrap_or_else(|_| "/var/run/secrets/kubernetes.io/serviceaccount/token".into());
+        let mount = std::env::var("VAULT_K8S_MOUNT").unwrap_or_else(|_| "kubernetes".into());
+        let step = format!("Vault kubernetes login (auth/{mount}/login role={role})");
+        let jwt = std::fs::read_to_string(&jwt_path)
+            .map_err(|e| TgError::step(&step, format!("{jwt_path}: {e}")))?;
+        let v = Vault {
+            addr,
+            token: String::new(),
+            http,
+        };
+        let resp = v
+            .call(
+                reqwest::Method::POST,
+                &format!("auth/{mount}/login"),
+                Some(serde_json::json!({"role": role, "jwt": jwt.trim()})),
+            )
+            .map_err(|f| TgError::step(&step, f))?;
+        let token = resp["auth"]["client_token"]
+            .as_str()
+            .ok_or_else(|| TgError::step(&step, "no client_token in the answer"))?;
+        Ok(Vault {
+            token: token.to_string(),
+            ..v
+        })
+    }
+
+    /// One API call; `path` is relative to `/v1/`.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, VaultFailure> {
+        let url = format!("{}/v1/{}", self.addr.trim_end_matches('/'), path);
+        let mut req = self.http.request(method, &url);
+        if !self.token.is_empty() {
+            req = req.header("X-Vault-Token", &self.token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().map_err(|e| VaultFailure {
+            status: None,
+            message: format!("{url}: {e}"),
+        })?;
+        let status = resp.status();
+        let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
+        if status.is_success() {
+            Ok(json)
+        } else {
+            let errors = json["errors"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            Err(VaultFailure {
+                status: Some(status.as_u16()),
+                message: format!("* {errors} ({url})"),
+            })
+        }
+    }
+
+    pub fn read(&self, path: &str) -> Result<serde_json::Value, VaultFailure> {
+        self.call(reqwest::Method::GET, path, None)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}

@@ -1,0 +1,678 @@
+//! `tg` as a user runs it: a fake infra repo, a stub engine recording what
+//! it receives, and for the real flows the real terraform, sops, age, git,
+//! PostgreSQL (pg backend) and OpenBao.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use testsupport::{OpenBao, Postgres, require_bin, run_ok};
+
+const TG: &str = env!("CARGO_BIN_EXE_tg");
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    age_key_file: PathBuf,
+}
+
+impl Fixture {
+    /// A git repo with a root terragrunt.hcl (Tier-0: infra), stacks
+    /// faketest (Tier-1) and infra (Tier-0), and a .sops.yaml for age.
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        for s in ["faketest", "infra"] {
+            std::fs::create_dir_all(root.join("stacks").join(s)).unwrap();
+            std::fs::write(
+                root.join("stacks").join(s).join("terragrunt.hcl"),
+                "# stack\n",
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            root.join("terragrunt.hcl"),
+            "locals {\n  tier0_stacks = [\"infra\", \"vault\"]\n}\n",
+        )
+        .unwrap();
+        let key = dir.path().join("age.txt");
+        let out = run_ok(Command::new(require_bin("age-keygen")).arg("-o").arg(&key));
+        let recipient = String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .trim_start_matches("Public key: ")
+            .to_string();
+        std::fs::write(
+            root.join(".sops.yaml"),
+            format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
+        )
+        .unwrap();
+        let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(&root));
+        git(&["init", "-q", "-b", "main"]);
+        git(&["config", "user.email", "tg-tests@example.invalid"]);
+        git(&["config", "user.name", "tg tests"]);
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", "init"]);
+        Fixture {
+            dir,
+            age_key_file: key,
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn stack(&self, s: &str) -> PathBuf {
+        self.root().join("stacks").join(s)
+    }
+
+    /// A stub engine named `name` that records its args (one per line) and
+    /// PG_CONN_STR, then runs `extra` shell code.
+    fn stub(&self, name: &str, extra: &str) -> PathBuf {
+        let bin = self.dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let capture = self.dir.path().join("args.txt");
+        let envcap = self.dir.path().join("env.txt");
+        let path = bin.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/usr/bin/env bash\nfor a in \"$@\"; do echo \"$a\" >> '{}'; done\necho \"PG_CONN_STR=$PG_CONN_STR\" >> '{}'\n{extra}\nexit 0\n",
+                capture.display(),
+                envcap.display()
+            ),
+        )
+        .unwrap();
+        run_ok(Command::new("chmod").arg("+x").arg(&path));
+        path
+    }
+
+    fn recorded_args(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("args.txt"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn tg(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(TG);
+        let path = format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.args(args)
+            .current_dir(cwd)
+            .env("PATH", path)
+            .env("SOPS_AGE_KEY_FILE", &self.age_key_file)
+            .env("TG_TMPDIR", self.tmp_base())
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env_remove("VAULT_TOKEN")
+            .env_remove("VAULT_ADDR")
+            .env_remove("TG_ENGINE")
+            .env_remove("TG_LOCK_TIMEOUT")
+            .env("HOME", self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn tmp_base(&self) -> PathBuf {
+        let p = self.dir.path().join("plain-tmp");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Fails when `needle` appears in any file of the repo working tree or
+    /// in any blob git has stored.
+    fn assert_no_plaintext(&self, needle: &str) {
+        let out = Command::new("grep")
+            .args(["-rl", "--exclude-dir=.git", needle])
+            .arg(self.root())
+            .output()
+            .unwrap();
+        assert!(
+            out.stdout.is_empty(),
+            "plaintext found in: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let all = Command::new("git")
+            .args(["rev-list", "--all"])
+            .current_dir(self.root())
+            .output()
+            .unwrap();
+        for rev in String::from_utf8_lossy(&all.stdout).lines() {
+            let g = Command::new("git")
+                .args(["grep", "-l", needle, rev])
+                .current_dir(self.root())
+                .output()
+                .unwrap();
+            assert!(
+                g.stdout.is_empty(),
+                "plaintext committed in {rev}: {}",
+                String::from_utf8_lossy(&g.stdout)
+            );
+        }
+    }
+
+    fn decrypt_state(&self, stack: &str) -> String {
+        let bytes = std::fs::read(
+            self.root()
+                .join("state/stacks")
+                .join(stack)
+                .join("terraform.tfstate"),
+        )
+        .unwrap();
+        let keys = sops_rs::KeySources {
+            age_identities: sops_rs::keys::parse_identities(
+                &std::fs::read_to_string(&self.age_key_file).unwrap(),
+                "t",
+            )
+            .unwrap(),
+            ..Default::default()
+        };
+        String::from_utf8(sops_rs::decrypt_binary(&bytes, &keys).unwrap().0).unwrap()
+    }
+
+    fn last_commit_message(&self) -> String {
+        let out = run_ok(
+            Command::new("git")
+                .args(["log", "-1", "--format=%s"])
+                .current_dir(self.root()),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "tg failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---- the seeds' five pytest cases (stub terragrunt on PATH, PG_CONN_STR preset)
+
+fn seeds_case(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let f = Fixture::new();
+    f.stub("terragrunt", "");
+    let mut env = env.to_vec();
+    env.push(("PG_CONN_STR", "postgres://stub"));
+    ok(&f.tg(&f.stack("faketest"), args, &env));
+    f.recorded_args()
+}
+
+#[test]
+fn apply_non_interactive_has_lock_timeout_and_auto_approve() {
+    let args = seeds_case(&["apply", "--non-interactive"], &[]);
+    assert!(args.contains(&"apply".into()));
+    assert!(
+        args.contains(&"-auto-approve".into()),
+        "non-interactive apply must keep -auto-approve: {args:?}"
+    );
+    assert!(
+        args.contains(&"-lock-timeout=5m".into()),
+        "apply must wait for a contended state lock"
+    );
+    assert_eq!(args[1], "-auto-approve", "right after apply");
+}
+
+#[test]
+fn plan_has_lock_timeout_but_not_auto_approve() {
+    let args = seeds_case(&["plan"], &[]);
+    assert!(args.contains(&"plan".into()) && args.contains(&"-lock-timeout=5m".into()));
+    assert!(
+        !args.contains(&"-auto-approve".into()),
+        "plan must never get -auto-approve"
+    );
+}
+
+#[test]
+fn locking_verbs_get_lock_timeout() {
+    for verb in ["destroy", "refresh", "import"] {
+        let args = seeds_case(&[verb], &[]);
+        assert!(
+            args.contains(&"-lock-timeout=5m".into()),
+            "{verb} should carry -lock-timeout"
+        );
+    }
+}
+
+#[test]
+fn non_locking_verbs_have_no_lock_timeout() {
+    for verb in ["validate", "init", "output", "fmt", "providers"] {
+        let args = seeds_case(&[verb], &[]);
+        assert!(args.contains(&verb.to_string()));
+        assert!(
+            !args.iter().any(|a| a.starts_with("-lock-timeout")),
+            "{verb}: {args:?}"
+        );
+    }
+    let args = seeds_case(&["state", "list"], &[]);
+    assert!(!args.iter().any(|a| a.starts_with("-lock-timeout")));
+}
+
+#[test]
+fn lock_timeout_is_env_overridable() {
+    assert!(
+        seeds_case(&["plan"], &[("TG_LOCK_TIMEOUT", "2m")]).contains(&"-lock-timeout=2m".into())
+    );
+    assert!(seeds_case(&["plan"], &[("TG_LOCK_TIMEOUT", "0")]).contains(&"-lock-timeout=0".into()));
+}
+
+// ---- resolution, engine choice, worktrees
+
+#[test]
+fn stack_flag_works_from_anywhere_and_args_are_forwarded_untouched() {
+    let f = Fixture::new();
+    f.stub("terragrunt", "pwd >> \"$(dirname \"$0\")/../cwd.txt\"");
+    ok(&f.tg(
+        &f.root(),
+        &[
+            "plan",
+            "--stack",
+            "faketest",
+            "-var",
+            "x=a b",
+            "-target=foo.bar",
+        ],
+        &[("PG_CONN_STR", "postgres://stub")],
+    ));
+    assert_eq!(
+        f.recorded_args(),
+        [
+            "plan",
+            "-lock-timeout=5m",
+            "-var",
+            "x=a b",
+            "-target=foo.bar"
+        ]
+    );
+    let cwd = std::fs::read_to_string(f.dir.path().join("cwd.txt")).unwrap();
+    assert!(
+        cwd.trim().ends_with("stacks/faketest"),
+        "engine runs in the stack folder: {cwd}"
+    );
+    let out = f.tg(&f.root(), &["plan", "--stack", "nope"], &[]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no stack \"nope\"")
+    );
+}
+
+#[test]
+fn terraform_engine_never_gets_terragrunt_flags_and_exit_status_passes_through() {
+    let f = Fixture::new();
+    let stub = f.stub("terraform", "exit 3");
+    let out = f.tg(
+        &f.stack("faketest"),
+        &["apply", "--non-interactive"],
+        &[
+            ("TG_ENGINE", stub.to_str().unwrap()),
+            ("PG_CONN_STR", "postgres://stub"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "engine exit status is passed through"
+    );
+    assert_eq!(
+        f.recorded_args(),
+        ["apply", "-auto-approve", "-lock-timeout=5m", "-input=false"]
+    );
+}
+
+#[test]
+fn mutating_verbs_are_refused_in_a_linked_worktree() {
+    let f = Fixture::new();
+    f.stub("terragrunt", "");
+    let wt = f.dir.path().join("wt");
+    run_ok(
+        Command::new("git")
+            .args(["worktree", "add", "-q"])
+            .arg(&wt)
+            .current_dir(f.root()),
+    );
+    let out = f.tg(
+        &wt.join("stacks/faketest"),
+        &["apply"],
+        &[("PG_CONN_STR", "postgres://stub")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("git worktree") && err.contains("main checkout")
+            || err.contains("Run it from"),
+        "{err}"
+    );
+    assert!(f.recorded_args().is_empty(), "the engine never ran");
+    ok(&f.tg(
+        &wt.join("stacks/faketest"),
+        &["plan"],
+        &[("PG_CONN_STR", "postgres://stub")],
+    ));
+}
+
+// ---- Tier-1
+
+#[test]
+fn tier1_conn_string_goes_by_environment_only() {
+    let f = Fixture::new();
+    f.stub("terragrunt", "");
+    let secret = "postgres://u:very-secret-pw@db:5432/s";
+    let out = f.tg(&f.stack("faketest"), &["plan"], &[("PG_CONN_STR", secret)]);
+    ok(&out);
+    assert!(
+        !f.recorded_args()
+            .iter()
+            .any(|a| a.contains("very-secret-pw")),
+        "never on the command line"
+    );
+    let env = std::fs::read_to_string(f.dir.path().join("env.txt")).unwrap();
+    assert!(env.contains(secret), "the engine sees PG_CONN_STR");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("very-secret-pw"), "never in tg's output");
+}
+
+#[test]
+fn tier1_vault_failure_names_the_step_and_shows_the_real_error() {
+    let f = Fixture::new();
+    f.stub("terragrunt", "");
+    let port = testsupport::free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let out = f.tg(
+        &f.stack("faketest"),
+        &["plan"],
+        &[("VAULT_ADDR", &addr), ("VAULT_TOKEN", "t")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("read PG credentials from Vault (database/static-creds/pg-terraform-state)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")),
+        "the real error is shown: {err}"
+    );
+    assert!(f.recorded_args().is_empty());
+    // Permission denied from a real OpenBao: Vault's own words come through.
+    let bao = OpenBao::start();
+    let out = f.tg(
+        &f.stack("faketest"),
+        &["plan"],
+        &[("VAULT_ADDR", &bao.addr()), ("VAULT_TOKEN", "not-a-token")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Code: 403") && err.contains("permission denied"),
+        "{err}"
+    );
+}
+
+fn terraform_data_stack(dir: &Path, backend: &str, marker: &str) {
+    std::fs::write(
+        dir.join("main.tf"),
+        format!("terraform {{\n{backend}\n}}\nresource \"terraform_data\" \"x\" {{\n  input = \"{marker}\"\n}}\noutput \"v\" {{\n  value = terraform_data.x.output\n}}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
+    require_bin("terraform");
+    let f = Fixture::new();
+    let pg = Postgres::start();
+    pg.psql(
+        "postgres",
+        "CREATE ROLE terraform_state LOGIN PASSWORD 'initial-pw'",
+    );
+    pg.psql(
+        "postgres",
+        "CREATE DATABASE terraform_state OWNER terraform_state",
+    );
+    let bao = OpenBao::start();
+    bao.bao(&["secrets", "enable", "database"]);
+    let conn = format!(
+        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
+        pg.port()
+    );
+    bao.bao(&[
+        "write",
+        "database/config/pg",
+        "plugin_name=postgresql-database-plugin",
+        &format!("connection_url={conn}"),
+        "username=postgres",
+        &format!("password={}", testsupport::PG_SUPERUSER_PASSWORD),
+        "allowed_roles=*",
+    ]);
+    bao.bao(&[
+        "write",
+        "database/static-roles/pg-terraform-state",
+        "db_name=pg",
+        "username=terraform_state",
+        "rotation_period=86400",
+    ]);
+    terraform_data_stack(&f.stack("faketest"), "  backend \"pg\" {}", "tier1-value");
+    let port = pg.port().to_string();
+    let addr = bao.addr();
+    let env = [
+        ("TG_ENGINE", "terraform"),
+        ("VAULT_ADDR", addr.as_str()),
+        ("VAULT_TOKEN", bao.token()),
+        ("TG_PG_HOST", "127.0.0.1"),
+        ("TG_PG_PORT", port.as_str()),
+    ];
+    ok(&f.tg(&f.stack("faketest"), &["init", "-input=false"], &env));
+    let out = f.tg(&f.stack("faketest"), &["apply", "--non-interactive"], &env);
+    ok(&out);
+    let rows = pg.psql(
+        "terraform_state",
+        "SELECT count(*) FROM terraform_remote_state.states WHERE data LIKE '%tier1-value%'",
+    );
+    assert_eq!(rows.trim(), "1", "state stored in PostgreSQL");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("postgres://"), "conn string never printed");
+}
+
+// ---- Tier-0
+
+#[test]
+fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
+    require_bin("terraform");
+    let f = Fixture::new();
+    // The state holds the upper-cased marker; the config only the lower-case one.
+    terraform_data_stack(&f.stack("infra"), "", "${upper(\"tier0-marker-7f3a\")}");
+    let env = [("TG_ENGINE", "terraform")];
+    ok(&f.tg(&f.stack("infra"), &["init", "-input=false"], &env));
+    ok(&f.tg(&f.stack("infra"), &["apply", "--non-interactive"], &env));
+    let msg = f.last_commit_message();
+    assert!(
+        msg.starts_with("state(infra): update encrypted state 20") && msg.ends_with('Z'),
+        "{msg}"
+    );
+    assert!(f.decrypt_state("infra").contains("TIER0-MARKER-7F3A"));
+    f.assert_no_plaintext("TIER0-MARKER-7F3A");
+    // The real sops reads what we committed.
+    let out = Command::new(require_bin("sops"))
+        .args(["decrypt", "state/stacks/infra/terraform.tfstate"])
+        .current_dir(f.root())
+        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("TIER0-MARKER-7F3A"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No change → no commit; plan reads the decrypted state.
+    let head = run_ok(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(f.root()),
+    )
+    .stdout;
+    ok(&f.tg(&f.stack("infra"), &["apply", "--non-interactive"], &env));
+    let plan = f.tg(
+        &f.stack("infra"),
+        &["plan", "-detailed-exitcode", "-no-color"],
+        &env,
+    );
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&plan.stdout)
+    );
+    assert_eq!(
+        run_ok(
+            Command::new("git")
+                .args(["rev-parse", "HEAD"])
+                .current_dir(f.root())
+        )
+        .stdout,
+        head
+    );
+    assert_eq!(
+        std::fs::read_dir(f.tmp_base()).unwrap().count(),
+        0,
+        "plaintext folders removed"
+    );
+}
+
+#[test]
+fn tier0_lock_contention_says_who_holds_it() {
+    let f = Fixture::new();
+    f.stub("terragrunt", "");
+    let locks = f.root().join(".tg/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    // Our own (live) pid holds it.
+    std::fs::write(
+        locks.join("infra.lock"),
+        format!(
+            "alice@{} pid {} (apply) since now",
+            host.trim(),
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let out = f.tg(&f.stack("infra"), &["apply"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is locked by alice@"), "{err}");
+    // A dead holder is stale and taken over.
+    std::fs::write(
+        locks.join("infra.lock"),
+        format!("bob@{} pid 999999 (apply) since then", host.trim()),
+    )
+    .unwrap();
+    ok(&f.tg(&f.stack("infra"), &["apply"], &[]));
+    assert!(!locks.join("infra.lock").exists(), "released after the run");
+}
+
+/// A stub engine that writes a new plaintext state (with `marker`) to the
+/// `-state=` path, records its pid, then sleeps so the test can kill things.
+fn slow_state_writer(f: &Fixture, marker: &str) -> PathBuf {
+    let pidfile = f.dir.path().join("engine.pid");
+    f.stub(
+        "terraform",
+        &format!(
+            "echo $$ > '{}'\nfor a in \"$@\"; do case \"$a\" in -state=*) printf '{{\"version\":4,\"serial\":2,\"lineage\":\"l\",\"outputs\":{{\"m\":{{\"value\":\"{marker}\",\"type\":\"string\"}}}},\"resources\":[]}}\\n' > \"${{a#-state=}}\";; esac; done\nsleep 30",
+            pidfile.display()
+        ),
+    )
+}
+
+fn wait_for(path: &Path) -> String {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && !s.trim().is_empty()
+        {
+            return s.trim().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+#[test]
+fn sigkill_of_the_engine_mid_apply_keeps_state_encrypted_and_valid() {
+    let f = Fixture::new();
+    let engine = slow_state_writer(&f, "killed-engine-marker");
+    let mut cmd = Command::new(TG);
+    cmd.args(["apply", "--non-interactive"])
+        .current_dir(f.stack("infra"))
+        .env("TG_ENGINE", &engine)
+        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
+        .env("TG_TMPDIR", f.tmp_base())
+        .env("HOME", f.dir.path());
+    let tg = cmd.spawn().unwrap();
+    let pid = wait_for(&f.dir.path().join("engine.pid"));
+    run_ok(Command::new("kill").args(["-KILL", &pid]));
+    let out = tg.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    // The engine had written new state: tg encrypted and committed it.
+    assert!(f.decrypt_state("infra").contains("killed-engine-marker"));
+    f.assert_no_plaintext("killed-engine-marker");
+    assert_eq!(std::fs::read_dir(f.tmp_base()).unwrap().count(), 0);
+}
+
+#[test]
+fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
+    let f = Fixture::new();
+    // A first state, encrypted and committed.
+    let engine = f.stub("terraform", "for a in \"$@\"; do case \"$a\" in -state=*) echo '{\"version\":4,\"serial\":1,\"lineage\":\"l\",\"outputs\":{},\"resources\":[]}' > \"${a#-state=}\";; esac; done");
+    ok(&f.tg(
+        &f.stack("infra"),
+        &["apply"],
+        &[("TG_ENGINE", engine.to_str().unwrap())],
+    ));
+    let before = f.decrypt_state("infra");
+    let engine = slow_state_writer(&f, "killed-tg-marker");
+    let mut cmd = Command::new(TG);
+    cmd.args(["apply"])
+        .current_dir(f.stack("infra"))
+        .env("TG_ENGINE", &engine)
+        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
+        .env("TG_TMPDIR", f.tmp_base())
+        .env("HOME", f.dir.path());
+    let mut tg = cmd.spawn().unwrap();
+    let engine_pid = wait_for(&f.dir.path().join("engine.pid"));
+    tg.kill().unwrap(); // SIGKILL
+    tg.wait().unwrap();
+    run_ok(Command::new("kill").args(["-KILL", &engine_pid]));
+    f.assert_no_plaintext("killed-tg-marker");
+    assert_eq!(
+        f.decrypt_state("infra"),
+        before,
+        "the committed state is the old one, intact"
+    );
+    // The next run sweeps the dead run's plaintext folder and the stale lock.
+    assert_eq!(
+        std::fs::read_dir(f.tmp_base()).unwrap().count(),
+        1,
+        "the killed run's folder is still there"
+    );
+    let quick = f.stub("terraform", "");
+    ok(&f.tg(
+        &f.stack("infra"),
+        &["apply"],
+        &[("TG_ENGINE", quick.to_str().unwrap())],
+    ));
+    assert_eq!(std::fs::read_dir(f.tmp_base()).unwrap().count(), 0, "swept");
+}

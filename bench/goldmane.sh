@@ -37,7 +37,11 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 [ "$(id -u)" = 0 ] && chown postgres: "$WORK"
 PGPID=""
 cleanup() {
-  if [ -n "$PGPID" ]; then kill -QUIT "$PGPID" 2>/dev/null || true; wait "$PGPID" 2>/dev/null || true; fi
+  # $PGPID is the runuser wrapper; the server's own PID is in postmaster.pid.
+  if [ -f "$WORK/data/postmaster.pid" ]; then
+    kill -QUIT "$(head -1 "$WORK/data/postmaster.pid")" 2>/dev/null || true
+  fi
+  if [ -n "$PGPID" ]; then wait "$PGPID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -8,6 +8,12 @@
 //! one process that connects (same auth), prepares the same SQL text and
 //! executes it with the same parameters.
 //!
+//! A second, warm comparison leaves connection set-up out on both sides: the
+//! provider's read on an already open (pooled) connection against the time
+//! psql's `\timing` reports for the same EXECUTE inside one session. It shows
+//! the provider's own per-query overhead (READ ONLY transaction, statement
+//! timeout, row conversion) and is reported without a target.
+//!
 //! Usage: goldmane_bench <iterations> <namespace>
 
 use std::process::{Command, Stdio};
@@ -42,6 +48,41 @@ fn psql(prepare: &str, execute: &str) -> Duration {
     let elapsed = start.elapsed();
     assert!(out.success(), "psql failed");
     elapsed
+}
+
+/// Runs `execute` `n` times in one psql session and returns the `\timing` figures.
+fn psql_timed(prepare: &str, execute: &str, n: usize) -> Vec<Duration> {
+    let mut script = format!("\\timing on\n{prepare};\n");
+    for _ in 0..n {
+        script.push_str(execute);
+        script.push_str(";\n");
+    }
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("psql stdin")
+                .write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("run psql session");
+    assert!(out.status.success(), "psql session failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<Duration> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Time: "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|ms| ms.parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms / 1e3))
+        .collect();
+    // The first timing line is the PREPARE.
+    times.into_iter().skip(1).collect()
 }
 
 fn main() {
@@ -101,10 +142,42 @@ fn main() {
             b.as_secs_f64() * 1e3
         );
     };
+    // Warm: one open connection on our side, one psql session on the other.
+    let warm = Db::new(settings.clone());
+    warm.allowlist(&ns, "allow", None, &[])
+        .expect("allowlist read");
+    let (mut warm_a, mut warm_m) = (vec![], vec![]);
+    for _ in 0..n {
+        let t = Instant::now();
+        warm.allowlist(&ns, "allow", None, &[])
+            .expect("allowlist read");
+        warm_a.push(t.elapsed());
+        let t = Instant::now();
+        warm.matrix("allow", None, &[]).expect("matrix read");
+        warm_m.push(t.elapsed());
+    }
+    let timed_a = psql_timed(&allow_prepare, &allow_exec, n);
+    let timed_m = psql_timed(&matrix_prepare, &matrix_exec, n);
+    let warm_report = |what: &str, ours: Vec<Duration>, base: Vec<Duration>| {
+        let (o, b) = (median(ours), median(base));
+        let ratio = o.as_secs_f64() / b.as_secs_f64();
+        println!(
+            "{what} (warm, no connection set-up): provider {:.2} ms, psql \\timing {:.2} ms, ratio {ratio:.2}x",
+            o.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3
+        );
+        println!(
+            "BENCH|goldmane|{what} read on an open connection, 1M rows (ms)|{:.2}|{:.2}|{ratio:.2}|-",
+            o.as_secs_f64() * 1e3,
+            b.as_secs_f64() * 1e3
+        );
+    };
     println!(
         "allowlist of {ns}: {} destinations; matrix: {} sources",
         sizes.0, sizes.1
     );
     report("allowlist", ours_a, base_a);
     report("matrix", ours_m, base_m);
+    warm_report("allowlist", warm_a, timed_a);
+    warm_report("matrix", warm_m, timed_m);
 }

@@ -224,3 +224,63 @@ impl Provider for GoldmaneProvider {
         data_sources::all(&self.shared)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tfplugin::provider::Ctx;
+
+    #[test]
+    fn schemas_pass_the_sdk_lint() {
+        let lints = tfplugin::grpc::check_schemas(&GoldmaneProvider::default());
+        assert!(lints.is_empty(), "{lints:#?}");
+    }
+
+    #[test]
+    fn names_carry_the_local_name_prefix() {
+        let p = GoldmaneProvider::default();
+        let names: Vec<&str> = p
+            .data_sources()
+            .iter()
+            .map(|d| d.type_name())
+            .chain(p.resources().iter().map(|r| r.type_name()))
+            .collect();
+        assert_eq!(names.len(), 9);
+        assert!(
+            names.iter().all(|n| n.starts_with("goldmane_")),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn configure_errors_name_the_cause() {
+        let p = GoldmaneProvider::with_env([("VAULT_ADDR", "http://127.0.0.1:1")]);
+        let config = Value::object([("host", Value::from("db.example"))]);
+        let diags = p.configure(&Ctx::for_tests(), &config);
+        assert!(diags.has_errors());
+        assert!(diags.0[0].detail.contains("VAULT_TOKEN"), "{:?}", diags.0);
+        let diags = p.configure(
+            &Ctx::for_tests(),
+            &Value::object([("host", Value::Unknown)]),
+        );
+        assert!(
+            diags.0[0].summary.contains("not known yet"),
+            "{:?}",
+            diags.0
+        );
+        let p = GoldmaneProvider::with_env([] as [(&str, &str); 0]);
+        let diags = p.configure(
+            &Ctx::for_tests(),
+            &Value::object([("sslmode", Value::from("disable"))]),
+        );
+        assert!(
+            diags.0[0].detail.contains("no PostgreSQL host"),
+            "{:?}",
+            diags.0
+        );
+        assert!(
+            p.shared.db().is_err(),
+            "a failed configure leaves no connection"
+        );
+    }
+}

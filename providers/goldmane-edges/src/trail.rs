@@ -1,8 +1,8 @@
 //! Read-only queries over the aggregator's `edge` table.
 //!
 //! Rules every query here keeps:
-//! - it runs inside `START TRANSACTION READ ONLY` with a transaction-local
-//!   `statement_timeout` (set with `set_config(…, true)`, a bound parameter);
+//! - it runs inside `START TRANSACTION READ ONLY` with
+//!   `SET LOCAL statement_timeout` (milliseconds computed by the provider);
 //! - user values travel as bind parameters only, never inside SQL text;
 //! - rows are de-duplicated by namespace pair (the widened schema keeps several
 //!   rows per pair: `sum(flow_count)`, `min(first_seen)`, `max(last_seen)`);
@@ -10,12 +10,12 @@
 //!   Kubernetes namespace name is dropped from results;
 //! - every result has a total `ORDER BY`, so nightly plans do not flap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use postgres::types::ToSql;
-use postgres::{Client, Row, Transaction};
+use postgres::{Client, Row, Statement};
 
 use crate::conn::Settings;
 use crate::validate::{self, Since};
@@ -140,10 +140,60 @@ pub struct Status {
     pub last_seen_age_secs: Option<f64>,
 }
 
-/// Connections to the trail database: a small pool of idle clients.
+/// One open connection with the statements it has already prepared.
+struct Conn {
+    client: Client,
+    prepared: HashMap<String, Statement>,
+}
+
+/// The handle a read works through: queries inside the read-only
+/// transaction, each prepared once per connection and reused.
+pub struct Session<'a> {
+    conn: &'a mut Conn,
+}
+
+impl Session<'_> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(st) = self.conn.prepared.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.conn.client.prepare(sql)?;
+        self.conn.prepared.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
+    pub fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.conn.client.query(&st, params)
+    }
+
+    pub fn query_one(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.conn.client.query_one(&st, params)
+    }
+
+    pub fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let st = self.statement(sql)?;
+        self.conn.client.execute(&st, params)
+    }
+}
+
+/// Connections to the trail database: a small pool of idle connections.
 pub struct Db {
     settings: Settings,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Conn>>,
 }
 
 const MAX_IDLE: usize = 4;
@@ -160,55 +210,59 @@ impl Db {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    fn connect(&self) -> Result<Client, DbError> {
+    fn connect(&self) -> Result<Conn, DbError> {
         let result = match &self.settings.tls {
             Some(tls) => self.settings.config.connect(tls.clone()),
             None => self.settings.config.connect(postgres::NoTls),
         };
-        result.map_err(|e| {
-            DbError(format!(
-                "cannot connect to PostgreSQL at {}: {}",
-                self.settings.target,
-                describe(&e)
-            ))
-        })
+        result
+            .map(|client| Conn {
+                client,
+                prepared: HashMap::new(),
+            })
+            .map_err(|e| {
+                DbError(format!(
+                    "cannot connect to PostgreSQL at {}: {}",
+                    self.settings.target,
+                    describe(&e)
+                ))
+            })
     }
 
-    /// Runs `f` in a read-only transaction with the statement timeout set.
+    /// Runs `f` in a READ ONLY transaction with `SET LOCAL statement_timeout`.
+    ///
+    /// The transaction start and the timeout go in one round trip; the
+    /// timeout is an integer the provider computed (milliseconds), the only
+    /// value ever written into SQL text. A connection that saw an error is
+    /// closed rather than pooled.
     pub fn read<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error>,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T, postgres::Error>,
     ) -> Result<T, DbError> {
         let pooled = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
-        let mut client = match pooled {
-            Some(c) if !c.is_closed() => c,
+        let mut conn = match pooled {
+            Some(c) if !c.client.is_closed() => c,
             _ => self.connect()?,
         };
-        let timeout_ms = self
-            .settings
-            .statement_timeout
-            .as_millis()
-            .max(1)
-            .to_string();
+        let timeout_ms: u128 = self.settings.statement_timeout.as_millis().max(1);
         let result = (|| {
-            let mut tx = client.build_transaction().read_only(true).start()?;
-            tx.execute(
-                "SELECT set_config('statement_timeout', $1, true)",
-                &[&timeout_ms],
-            )?;
-            let value = f(&mut tx)?;
-            tx.commit()?;
+            conn.client.batch_execute(&format!(
+                "START TRANSACTION READ ONLY; SET LOCAL statement_timeout = {timeout_ms}"
+            ))?;
+            let value = f(&mut Session { conn: &mut conn })?;
+            conn.client.batch_execute("COMMIT")?;
             Ok(value)
         })();
-        if !client.is_closed()
-            && let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE
-        {
-            idle.push(client);
+        match &result {
+            Ok(_) if !conn.client.is_closed() => {
+                if let Ok(mut idle) = self.idle.lock()
+                    && idle.len() < MAX_IDLE
+                {
+                    idle.push(conn);
+                }
+            }
+            // Dropped here, on the provider's blocking thread.
+            _ => drop(conn),
         }
         result.map_err(|e: postgres::Error| DbError(self.explain(&e)))
     }
@@ -483,7 +537,7 @@ impl Drop for Db {
     }
 }
 
-fn shape_in(tx: &mut Transaction<'_>) -> Result<TableShape, postgres::Error> {
+fn shape_in(tx: &mut Session<'_>) -> Result<TableShape, postgres::Error> {
     let rows = tx.query(
         "SELECT column_name::text FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = 'edge' ORDER BY column_name",

@@ -10,10 +10,6 @@ use std::time::Duration;
 
 use regex::Regex;
 
-/// The sentinel the aggregator writes for "no namespace" (external or host
-/// destinations). It is never a namespace.
-pub const SENTINEL: &str = "-";
-
 /// Normalised Goldmane actions stored in `edge.action` (runbook, seeds/001 line 8330).
 pub const ACTIONS: [&str; 4] = ["allow", "deny", "pass", "unspecified"];
 

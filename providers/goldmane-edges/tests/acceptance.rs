@@ -244,6 +244,8 @@ fn allowlist_snapshot_shows_new_edges_without_widening() {
     // `old` was last seen 45 days ago, `gone` never: with the default 30d.
     assert_eq!(strings(&output(&h, "stale")), ["gone"]);
     h.assert_plan_empty();
+    h.refresh();
+    h.assert_plan_empty();
 
     // A new edge appears in the trail.
     pg.psql(

@@ -23,9 +23,54 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The CI steps (Woodpecker): apply changed stacks, nightly drift.
+    Ci {
+        #[command(subcommand)]
+        step: CiStep,
+    },
+    /// Read a run's combined output on stdin; print locked, transient or fatal.
+    Classify,
+    /// Check the engine, repo config, Vault, the PG state lock and SOPS keys.
+    Doctor,
     /// Any engine verb: plan, apply, destroy, refresh, import, output, state, init, validate, fmt, ...
     #[command(external_subcommand)]
     Engine(Vec<String>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiStep {
+    /// Apply the stacks changed by the pushed range (the whole apply step).
+    Apply(CiArgs),
+    /// `plan -detailed-exitcode` over every stack; exit 2 when any drifted.
+    Drift(CiArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CiArgs {
+    /// Stacks that do not depend on each other run in parallel, N at a time.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Attempts for transient failures (default: .tg.toml, else 3).
+    #[arg(long, env = "TG_CI_ATTEMPTS")]
+    pub attempts: Option<u32>,
+    /// Seconds between attempts (default: .tg.toml, else 15).
+    #[arg(long, env = "TG_CI_RETRY_DELAY")]
+    pub retry_delay: Option<u64>,
+    /// Start of the pushed range (default: $CI_PREV_COMMIT_SHA).
+    #[arg(long, env = "CI_PREV_COMMIT_SHA")]
+    pub base: Option<String>,
+    /// End of the pushed range (default: $CI_COMMIT_SHA, else HEAD).
+    #[arg(long, env = "CI_COMMIT_SHA", default_value = "HEAD")]
+    pub head: String,
+    /// Every stack, not only the changed ones (drift always uses every stack).
+    #[arg(long)]
+    pub all: bool,
+    /// Write a JSON report here.
+    #[arg(long)]
+    pub json_report: Option<std::path::PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit_report: Option<std::path::PathBuf>,
 }
 
 pub fn main() -> ExitCode {
@@ -38,6 +83,9 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        Command::Ci { step } => ci_step(step, &cwd),
+        Command::Classify => classify_stdin(&cwd),
+        Command::Doctor => crate::doctor::run(&cwd),
         Command::Engine(mut args) => {
             if let Some(s) = cli.stack {
                 args.push("--stack".into());
@@ -47,4 +95,79 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn classify_stdin(cwd: &std::path::Path) -> i32 {
+    use std::io::Read;
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("tg: error: cannot read stdin: {e}");
+        return 1;
+    }
+    let repo = crate::repo::Repo::find(cwd).ok();
+    match crate::config::Settings::load(repo.as_ref()) {
+        Ok(s) => {
+            let (class, rule) = s.classifier.classify(&input);
+            println!("{class}");
+            eprintln!("tg classify: {rule}");
+            if let Some(advice) = crate::classify::errored_state_advice(&input) {
+                eprintln!("{advice}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("tg: error: {e}");
+            1
+        }
+    }
+}
+
+fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
+    use crate::ci::{CiOptions, Mode};
+    let (mode, args) = match step {
+        CiStep::Apply(a) => (Mode::Apply, a),
+        CiStep::Drift(a) => (Mode::Drift, a),
+    };
+    let result = (|| -> Result<i32, crate::error::TgError> {
+        let repo = crate::repo::Repo::find(cwd)?;
+        let settings = crate::config::Settings::load(Some(&repo))?;
+        if mode == Mode::Apply {
+            if let Some(msg) = crate::ci::forge_guard(&settings) {
+                println!("{msg}");
+                return Ok(0);
+            }
+            if crate::ci::ci_skip(&std::env::var("CI_COMMIT_MESSAGE").unwrap_or_default()) {
+                println!("[ci skip] in the commit message: nothing to apply.");
+                return Ok(0);
+            }
+        }
+        let stacks = if mode == Mode::Drift || args.all {
+            repo.stacks().into_iter().map(|s| s.name).collect()
+        } else {
+            crate::ci::changes::changed_stacks(&repo, args.base.as_deref(), &args.head)?
+        };
+        if stacks.is_empty() {
+            println!("No stack changed: nothing to apply.");
+            return Ok(0);
+        }
+        println!("Stacks: {}", stacks.join(", "));
+        let opts = CiOptions {
+            mode,
+            jobs: args.jobs,
+            attempts: args.attempts.unwrap_or(settings.ci.attempts).max(1),
+            retry_delay: std::time::Duration::from_secs(
+                args.retry_delay.unwrap_or(settings.ci.retry_delay_secs),
+            ),
+            json_report: args.json_report,
+            junit_report: args.junit_report,
+        };
+        crate::ci::run(&repo, &settings, &opts, stacks)
+    })();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tg: error: {e}");
+            1
+        }
+    }
 }

@@ -5,7 +5,11 @@
 //! The manual is `docs/tg.md`.
 
 pub mod args;
+pub mod ci;
+pub mod classify;
 pub mod cli;
+pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod lock;

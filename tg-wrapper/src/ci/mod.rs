@@ -1,0 +1,237 @@
+//! `tg ci apply` and `tg ci drift`: the Woodpecker steps.
+//!
+//! Each stack runs as a child `tg apply --stack X --non-interactive` (or
+//! `tg plan ... -detailed-exitcode`), so CI goes through exactly the local
+//! wrapper and each stack's output is kept apart; the outcome is then
+//! classified with the same table as `tg classify`.
+
+pub mod changes;
+pub mod report;
+pub mod schedule;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::classify::{Class, errored_state_advice};
+use crate::config::Settings;
+use crate::error::TgError;
+use crate::repo::Repo;
+
+pub use report::{Outcome, StackResult};
+
+/// What a CI run does per stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Drift,
+}
+
+#[derive(Debug, Clone)]
+pub struct CiOptions {
+    pub mode: Mode,
+    pub jobs: usize,
+    pub attempts: u32,
+    pub retry_delay: Duration,
+    pub json_report: Option<std::path::PathBuf>,
+    pub junit_report: Option<std::path::PathBuf>,
+}
+
+/// The forge guard: `Some(message)` when this pipeline must not apply.
+pub fn forge_guard(settings: &Settings) -> Option<String> {
+    let url = format!(
+        "{}{}",
+        std::env::var("CI_REPO_URL").unwrap_or_default(),
+        std::env::var("CI_FORGE_URL").unwrap_or_default()
+    )
+    .to_lowercase();
+    if url.is_empty() {
+        return None; // unknown forge: fail open, apply
+    }
+    if let Some(canonical) = &settings.ci.canonical_forge
+        && url.contains(&canonical.to_lowercase())
+    {
+        return None;
+    }
+    settings.ci.mirror_forges.iter().find(|m| url.contains(&m.to_lowercase())).map(|m| {
+        format!(
+            "[forge-guard] {m} mirror push — apply runs only on the canonical forge{} (avoids double-apply + state-lock races). Skipping.",
+            settings.ci.canonical_forge.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+        )
+    })
+}
+
+/// `[ci skip]` / `[CI SKIP]` in the commit message.
+pub fn ci_skip(message: &str) -> bool {
+    message.contains("[ci skip]") || message.contains("[CI SKIP]")
+}
+
+/// Runs one stack through a child `tg`, retrying transient failures.
+pub fn run_stack(
+    tg: &Path,
+    repo: &Repo,
+    stack: &str,
+    settings: &Settings,
+    opts: &CiOptions,
+) -> StackResult {
+    let started = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (code, output) = run_child(tg, repo, stack, opts.mode);
+        let drift = opts.mode == Mode::Drift && code == Some(2);
+        if code == Some(0) || drift {
+            let tail = last_lines(&output, 3);
+            let outcome = if drift { Outcome::Drift } else { Outcome::Ok };
+            return StackResult {
+                stack: stack.to_string(),
+                outcome,
+                attempts: attempt,
+                duration: started.elapsed(),
+                detail: tail,
+                output,
+            };
+        }
+        let (class, rule) = settings.classifier.classify(&output);
+        match class {
+            Class::Locked => {
+                return StackResult {
+                    stack: stack.to_string(),
+                    outcome: Outcome::Skipped,
+                    attempts: attempt,
+                    duration: started.elapsed(),
+                    detail: format!("locked by another session/run ({rule})"),
+                    output,
+                };
+            }
+            Class::Transient if attempt < opts.attempts => {
+                eprintln!(
+                    "[{stack}] transient error ({rule}) (attempt {attempt}/{}) — retrying in {}s...",
+                    opts.attempts,
+                    opts.retry_delay.as_secs()
+                );
+                std::thread::sleep(opts.retry_delay);
+            }
+            _ => {
+                let mut detail = format!(
+                    "exit {} ({class}: {rule})\n{}",
+                    code.map(|c| c.to_string())
+                        .unwrap_or_else(|| "signal".into()),
+                    last_lines(&output, 50)
+                );
+                if let Some(advice) = errored_state_advice(&output) {
+                    detail.push('\n');
+                    detail.push_str(&advice);
+                }
+                return StackResult {
+                    stack: stack.to_string(),
+                    outcome: Outcome::Failed,
+                    attempts: attempt,
+                    duration: started.elapsed(),
+                    detail,
+                    output,
+                };
+            }
+        }
+    }
+}
+
+fn run_child(tg: &Path, repo: &Repo, stack: &str, mode: Mode) -> (Option<i32>, String) {
+    let args: Vec<&str> = match mode {
+        Mode::Apply => vec!["apply", "--stack", stack, "--non-interactive"],
+        Mode::Drift => vec![
+            "plan",
+            "--stack",
+            stack,
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+        ],
+    };
+    // stdout and stderr into one file keeps their interleaving.
+    let Ok(mut file) = tempfile::tempfile() else {
+        return (None, "cannot create a temp file for the output".into());
+    };
+    let (Ok(out), Ok(err)) = (file.try_clone(), file.try_clone()) else {
+        return (None, "cannot capture output".into());
+    };
+    let status = std::process::Command::new(tg)
+        .args(&args)
+        .current_dir(&repo.root)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status();
+    let mut text = String::new();
+    use std::io::{Read, Seek};
+    let _ = file.rewind();
+    let _ = file.read_to_string(&mut text);
+    match status {
+        Ok(s) => (s.code(), text),
+        Err(e) => (None, format!("{text}\ncannot run {}: {e}", tg.display())),
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The whole `tg ci apply` / `tg ci drift` step; returns the exit status.
+pub fn run(
+    repo: &Repo,
+    settings: &Settings,
+    opts: &CiOptions,
+    stacks: Vec<String>,
+) -> Result<i32, TgError> {
+    let tg = std::env::current_exe().map_err(|e| TgError::step("find the tg executable", e))?;
+    let skip = &settings.ci.skip_stacks;
+    let mut results: Vec<StackResult> = Vec::new();
+    let mut to_run = Vec::new();
+    for s in stacks {
+        if skip.contains(&s) {
+            let tier = if repo.tier0_stacks.contains(&s) {
+                "Tier-0, "
+            } else {
+                ""
+            };
+            println!("[{s}] SKIPPED ({tier}human-applied; listed in skip_stacks)");
+            results.push(StackResult::skipped(
+                &s,
+                format!("{tier}human-applied (skip_stacks)"),
+            ));
+        } else {
+            to_run.push(s);
+        }
+    }
+    let graph = schedule::Graph::build(repo, &to_run, &settings.ci.platform_stacks);
+    let verb = if opts.mode == Mode::Apply {
+        "apply"
+    } else {
+        "plan"
+    };
+    let ran = schedule::run(&graph, opts.jobs.max(1), |stack| {
+        println!("[{stack}] Starting {verb}...");
+        let r = run_stack(&tg, repo, stack, settings, opts);
+        println!("{}", r.block());
+        r
+    });
+    results.extend(ran);
+    report::print_summary(&results, opts.mode);
+    if let Some(p) = &opts.json_report {
+        std::fs::write(p, report::json(&results))
+            .map_err(|e| TgError::step(format!("write {}", p.display()), e))?;
+    }
+    if let Some(p) = &opts.junit_report {
+        std::fs::write(p, report::junit(&results, opts.mode))
+            .map_err(|e| TgError::step(format!("write {}", p.display()), e))?;
+    }
+    let failed = results.iter().any(|r| r.outcome == Outcome::Failed);
+    let drift = results.iter().any(|r| r.outcome == Outcome::Drift);
+    Ok(if failed {
+        1
+    } else if drift {
+        2
+    } else {
+        0
+    })
+}

@@ -1,0 +1,110 @@
+//! `.tg.toml` at the repo root: CI settings and extra classify patterns.
+//!
+//! ```toml
+//! [ci]
+//! canonical_forge = "forgejo.example.org"   # the only forge that applies
+//! mirror_forges = ["github.com"]            # forges that never apply (default)
+//! platform_stacks = ["infra", "platform", "cnpg", "vault", "dbaas"]
+//! skip_stacks = ["vault"]                   # never applied by CI (default)
+//! attempts = 3                              # transient retries (default 3)
+//! retry_delay_secs = 15                     # between attempts (default 15)
+//!
+//! [[classify.pattern]]
+//! class = "transient"
+//! regex = "rate limit exceeded"
+//! ```
+
+use serde::Deserialize;
+
+use crate::classify::{Class, Classifier, Pattern};
+use crate::error::TgError;
+use crate::repo::Repo;
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CiConfig {
+    pub canonical_forge: Option<String>,
+    pub mirror_forges: Vec<String>,
+    pub platform_stacks: Vec<String>,
+    pub skip_stacks: Vec<String>,
+    pub attempts: u32,
+    pub retry_delay_secs: u64,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        CiConfig {
+            canonical_forge: None,
+            mirror_forges: vec!["github.com".into()],
+            platform_stacks: Vec::new(),
+            skip_stacks: vec!["vault".into()],
+            attempts: 3,
+            retry_delay_secs: 15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternSpec {
+    class: Class,
+    regex: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ClassifySection {
+    pattern: Vec<PatternSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct File {
+    ci: CiConfig,
+    classify: ClassifySection,
+}
+
+/// The repo's settings (defaults when `.tg.toml` is absent).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub ci: CiConfig,
+    pub classifier: Classifier,
+}
+
+impl Settings {
+    pub fn load(repo: Option<&Repo>) -> Result<Settings, TgError> {
+        let Some(path) = repo
+            .map(|r| r.root.join(".tg.toml"))
+            .filter(|p| p.is_file())
+        else {
+            return Ok(Settings {
+                ci: CiConfig::default(),
+                classifier: Classifier::default(),
+            });
+        };
+        let step = format!("read {}", path.display());
+        let text = std::fs::read_to_string(&path).map_err(|e| TgError::step(&step, e))?;
+        let file: File = toml::from_str(&text).map_err(|e| TgError::step(&step, e))?;
+        let extra = file
+            .classify
+            .pattern
+            .into_iter()
+            .map(|s| {
+                let regex = regex::Regex::new(&s.regex)
+                    .map_err(|e| TgError::step(&step, format!("pattern {:?}: {e}", s.regex)))?;
+                Ok(Pattern {
+                    name: s.name.unwrap_or_else(|| format!(".tg.toml: {}", s.regex)),
+                    class: s.class,
+                    regex,
+                    unless: None,
+                })
+            })
+            .collect::<Result<Vec<_>, TgError>>()?;
+        Ok(Settings {
+            ci: file.ci,
+            classifier: Classifier::with_extra(extra),
+        })
+    }
+}

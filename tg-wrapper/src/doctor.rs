@@ -1,0 +1,162 @@
+//! `tg doctor`: one PASS/FAIL/SKIP line per prerequisite, exit 1 on any FAIL.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::repo::{Repo, main_checkout_status};
+use crate::{tier1, vault::Vault};
+
+enum Check {
+    Pass(String),
+    Fail(String),
+    Skip(String),
+}
+
+fn line(name: &str, c: &Check) -> bool {
+    match c {
+        Check::Pass(m) => println!("PASS {name}: {m}"),
+        Check::Fail(m) => println!("FAIL {name}: {m}"),
+        Check::Skip(m) => println!("SKIP {name}: {m}"),
+    }
+    !matches!(c, Check::Fail(_))
+}
+
+pub fn run(cwd: &Path) -> i32 {
+    let mut ok = true;
+    ok &= line("engine", &engine());
+    let repo = Repo::find(cwd);
+    ok &= line(
+        "repo",
+        &match &repo {
+            Ok(r) => match Settings::load(Some(r)) {
+                Ok(_) => Check::Pass(format!(
+                    "root {} ; tier0_stacks = {:?} ; {} stacks",
+                    r.root.display(),
+                    r.tier0_stacks,
+                    r.stacks().len()
+                )),
+                Err(e) => Check::Fail(e.to_string()),
+            },
+            Err(e) => Check::Fail(e.to_string()),
+        },
+    );
+    ok &= line(
+        "main checkout",
+        &match main_checkout_status(cwd) {
+            Ok(None) => Check::Pass("not a linked worktree".into()),
+            Ok(Some(main)) => Check::Fail(format!(
+                "this is a git worktree; mutating runs must happen in {}",
+                main.display()
+            )),
+            Err(e) => Check::Fail(e.to_string()),
+        },
+    );
+    ok &= line("vault", &vault());
+    ok &= line("pg lock", &pg_lock());
+    ok &= line("sops keys", &sops_keys(repo.as_ref().ok()));
+    if ok { 0 } else { 1 }
+}
+
+fn engine() -> Check {
+    match Engine::choose() {
+        Err(e) => Check::Fail(e.to_string()),
+        Ok(e) => match Command::new(&e.program).arg("version").output() {
+            Ok(o) if o.status.success() => Check::Pass(format!(
+                "{} ({})",
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or(""),
+                e.program.display()
+            )),
+            Ok(o) => Check::Fail(format!(
+                "{} version failed: {}",
+                e.program.display(),
+                String::from_utf8_lossy(&o.stderr)
+            )),
+            Err(err) => Check::Fail(format!("{}: {err}", e.program.display())),
+        },
+    }
+}
+
+fn vault() -> Check {
+    if std::env::var("VAULT_ADDR")
+        .map(|a| a.is_empty())
+        .unwrap_or(true)
+    {
+        return Check::Skip("VAULT_ADDR is not set (needed for Tier-1 credentials unless PG_CONN_STR is set, and for Transit)".into());
+    }
+    let v = match Vault::from_env() {
+        Ok(v) => v,
+        Err(e) => return Check::Fail(e.to_string()),
+    };
+    match v.read("auth/token/lookup-self") {
+        Ok(j) => Check::Pass(format!(
+            "{} reachable; token valid (policies {})",
+            v.addr, j["data"]["policies"]
+        )),
+        Err(f) => Check::Fail(format!("{} : {f}", v.addr)),
+    }
+}
+
+fn pg_lock() -> Check {
+    let conn = match tier1::conn_str() {
+        Ok(c) => c,
+        Err(e) if std::env::var("VAULT_ADDR").is_err() => {
+            return Check::Skip(format!("no PG_CONN_STR and no Vault: {e}"));
+        }
+        Err(e) => return Check::Fail(e.to_string()),
+    };
+    let result = (|| -> Result<(), postgres::Error> {
+        let mut c = postgres::Client::connect(&conn, postgres::NoTls)?;
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock(hashtext('tg doctor'))", &[])?
+            .get(0);
+        let released: bool = c
+            .query_one("SELECT pg_advisory_unlock(hashtext('tg doctor'))", &[])?
+            .get(0);
+        if !(got && released) {
+            eprintln!("tg doctor: advisory lock round trip returned lock={got} unlock={released}");
+        }
+        Ok(())
+    })();
+    match result {
+        // The error text of the postgres crate never contains the password.
+        Ok(()) => Check::Pass("pg_advisory_lock + unlock round trip on the state database".into()),
+        Err(e) => Check::Fail(format!("state database: {e}")),
+    }
+}
+
+fn sops_keys(repo: Option<&Repo>) -> Check {
+    let keys = match sops_rs::KeySources::from_env() {
+        Ok(k) => k,
+        Err(e) => return Check::Fail(e.to_string()),
+    };
+    let Some(repo) = repo else {
+        return Check::Skip("not in a repo".into());
+    };
+    let Some(stack) = repo
+        .tier0_stacks
+        .iter()
+        .find(|s| repo.encrypted_state_path(s).is_file())
+    else {
+        return Check::Skip(format!(
+            "no Tier-0 encrypted state yet; {} age identities, Vault token: {}",
+            keys.age_identities.len(),
+            keys.vault_token.is_some()
+        ));
+    };
+    let path = repo.encrypted_state_path(stack);
+    match std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| sops_rs::decrypt_binary(&b, &keys).map_err(|e| e.to_string()))
+    {
+        Ok(_) => Check::Pass(format!(
+            "decrypted {} with the available keys",
+            path.display()
+        )),
+        Err(e) => Check::Fail(format!("{}: {e}", path.display())),
+    }
+}

@@ -1,0 +1,587 @@
+//! `tg ci apply` / `tg ci drift` end to end: a git repo of stacks, a stub
+//! engine scripted per stack, and for the lock and Vault cases the real
+//! terraform `pg` backend on a real PostgreSQL and a real OpenBao.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use testsupport::{OpenBao, Postgres, require_bin, run_ok};
+
+const TG: &str = env!("CARGO_BIN_EXE_tg");
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new(stacks: &[&str]) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Repo { dir };
+        std::fs::create_dir_all(r.root().join("modules/net")).unwrap();
+        std::fs::write(r.root().join("modules/net/main.tf"), "# module\n").unwrap();
+        std::fs::write(
+            r.root().join("terragrunt.hcl"),
+            "locals {\n  tier0_stacks = [\"vault\"]\n}\n",
+        )
+        .unwrap();
+        for s in stacks {
+            r.write(&format!("stacks/{s}/terragrunt.hcl"), "# stack\n");
+        }
+        let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(r.root()));
+        git(&["init", "-q", "-b", "main"]);
+        git(&["config", "user.email", "ci@example.invalid"]);
+        git(&["config", "user.name", "ci"]);
+        r.commit("init");
+        r
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.root().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn commit(&self, msg: &str) -> String {
+        run_ok(
+            Command::new("git")
+                .args(["add", "-A"])
+                .current_dir(self.root()),
+        );
+        run_ok(
+            Command::new("git")
+                .args(["commit", "-q", "--allow-empty", "-m", msg])
+                .current_dir(self.root()),
+        );
+        String::from_utf8(
+            run_ok(
+                Command::new("git")
+                    .args(["rev-parse", "HEAD"])
+                    .current_dir(self.root()),
+            )
+            .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string()
+    }
+
+    /// A stub engine: for stack S it pops the next line of `S.script`
+    /// (ok | transient | fatal | locked | drift; default ok) and logs the
+    /// order of starts and ends.
+    fn stub(&self) -> PathBuf {
+        let d = self.dir.path();
+        let path = d.join("engine");
+        std::fs::write(
+            &path,
+            format!(
+                r#"#!/usr/bin/env bash
+s=$(basename "$PWD"); d='{d}'
+echo "start $s" >> "$d/order.log"
+n=$(($(cat "$d/$s.count" 2>/dev/null || echo 0) + 1)); echo $n > "$d/$s.count"
+what=$(sed -n "${{n}}p" "$d/$s.script" 2>/dev/null); what=${{what:-ok}}
+sleep "${{STUB_SLEEP:-0}}"
+echo "end $s" >> "$d/order.log"
+case "$what" in
+  ok) echo "Apply complete! Resources: 0 added, 0 changed, 0 destroyed."; exit 0;;
+  drift) echo "Plan: 1 to add, 0 to change, 0 to destroy."; exit 2;;
+  transient) echo "Error: Failed to install provider"; echo "net/http: request canceled (Client.Timeout exceeded while awaiting headers)" >&2; exit 1;;
+  locked) echo "Error: Error acquiring the state lock" >&2; exit 1;;
+  fatal) for i in $(seq 1 80); do echo "line $i"; done; echo "Error: Missing required argument" >&2; exit 1;;
+esac
+"#,
+                d = d.display()
+            ),
+        )
+        .unwrap();
+        run_ok(Command::new("chmod").arg("+x").arg(&path));
+        path
+    }
+
+    fn script(&self, stack: &str, lines: &[&str]) {
+        std::fs::write(
+            self.dir.path().join(format!("{stack}.script")),
+            lines.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+
+    fn count(&self, stack: &str) -> u32 {
+        std::fs::read_to_string(self.dir.path().join(format!("{stack}.count")))
+            .map(|s| s.trim().parse().unwrap())
+            .unwrap_or(0)
+    }
+
+    fn order(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("order.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn tg(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(TG);
+        cmd.args(args)
+            .current_dir(self.root())
+            .env("TG_ENGINE", self.stub())
+            .env("PG_CONN_STR", "postgres://stub")
+            .env("TG_CI_RETRY_DELAY", "0")
+            .env("HOME", self.dir.path());
+        for k in [
+            "CI_REPO_URL",
+            "CI_FORGE_URL",
+            "CI_COMMIT_MESSAGE",
+            "CI_PREV_COMMIT_SHA",
+            "CI_COMMIT_SHA",
+            "TG_CI_ATTEMPTS",
+            "TG_LOCK_TIMEOUT",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn summary_line<'a>(out: &'a str, stack: &str) -> &'a str {
+    out.lines()
+        .rev()
+        .find(|l| l.split_whitespace().next() == Some(stack))
+        .unwrap_or_else(|| panic!("{stack} not in summary:\n{out}"))
+}
+
+#[test]
+fn forge_guard_skips_the_mirror_and_fails_open() {
+    let r = Repo::new(&["a"]);
+    let out = r.tg(
+        &["ci", "apply", "--all"],
+        &[("CI_REPO_URL", "https://github.com/viktorbarzin/infra")],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("[forge-guard]"), "{}", stdout(&out));
+    assert_eq!(r.count("a"), 0, "nothing applied on the mirror");
+    // The canonical forge applies, and so does an unknown one (fail-open).
+    r.write(
+        ".tg.toml",
+        "[ci]\ncanonical_forge = \"forgejo.viktorbarzin.me\"\n",
+    );
+    assert!(
+        r.tg(
+            &["ci", "apply", "--all"],
+            &[("CI_FORGE_URL", "https://forgejo.viktorbarzin.me")]
+        )
+        .status
+        .success()
+    );
+    assert_eq!(r.count("a"), 1);
+    assert!(r.tg(&["ci", "apply", "--all"], &[]).status.success());
+    assert_eq!(r.count("a"), 2);
+}
+
+#[test]
+fn ci_skip_in_the_commit_message() {
+    let r = Repo::new(&["a"]);
+    for msg in ["docs: typo [ci skip]", "chore [CI SKIP]"] {
+        let out = r.tg(&["ci", "apply", "--all"], &[("CI_COMMIT_MESSAGE", msg)]);
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("[ci skip]"));
+    }
+    assert_eq!(r.count("a"), 0);
+}
+
+#[test]
+fn retries_transient_failures_skips_locks_fails_fast_on_fatal() {
+    let r = Repo::new(&["flaky", "held", "broken", "fine", "vault"]);
+    r.script("flaky", &["transient", "transient", "ok"]);
+    r.script("held", &["locked"]);
+    r.script("broken", &["fatal", "ok"]);
+    let json = r.dir.path().join("report.json");
+    let junit = r.dir.path().join("junit.xml");
+    let out = r.tg(
+        &[
+            "ci",
+            "apply",
+            "--all",
+            "--json-report",
+            json.to_str().unwrap(),
+            "--junit-report",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit 1 iff anything FAILED:\n{text}"
+    );
+    assert_eq!(r.count("flaky"), 3, "transient twice then OK: 3 attempts");
+    assert!(
+        summary_line(&text, "flaky").contains("OK") && summary_line(&text, "flaky").contains(" 3 ")
+    );
+    assert_eq!(r.count("held"), 1);
+    assert!(summary_line(&text, "held").contains("SKIPPED"));
+    assert_eq!(r.count("broken"), 1, "fatal is never retried");
+    assert!(summary_line(&text, "broken").contains("FAILED"));
+    assert!(
+        text.contains("line 80") && text.contains("line 32\n") && !text.contains("line 31\n"),
+        "the last 50 lines are shown"
+    );
+    assert!(
+        text.contains("[vault] SKIPPED (Tier-0, human-applied"),
+        "{text}"
+    );
+    assert_eq!(r.count("vault"), 0);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(report["stacks"].as_array().unwrap().len(), 5);
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"tg ci apply\" tests=\"5\" failures=\"1\" skipped=\"2\">"),
+        "{xml}"
+    );
+    // Without the fatal stack the run is green.
+    r.script("held", &[]);
+    let out = r.tg(&["ci", "apply", "--all"], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[test]
+fn transient_retries_are_bounded() {
+    let r = Repo::new(&["flaky"]);
+    r.script("flaky", &["transient", "transient", "transient", "ok"]);
+    let out = r.tg(&["ci", "apply", "--all"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(r.count("flaky"), 3, "3 attempts, then FAILED");
+    let out = r.tg(&["ci", "apply", "--all", "--attempts", "1"], &[]);
+    assert_eq!(out.status.code(), Some(0), "the 4th scripted run is ok");
+}
+
+#[test]
+fn changed_stacks_from_the_pushed_range() {
+    let r = Repo::new(&["a", "b", "c"]);
+    r.write(
+        "stacks/b/main.tf",
+        "module \"net\" {\n  source = \"../../modules/net\"\n}\n",
+    );
+    let base = r.commit("b uses modules/net");
+    r.write("stacks/a/main.tf", "# changed\n");
+    let head = r.commit("change a");
+    let out = r.tg(&["ci", "apply", "--base", &base, "--head", &head], &[]);
+    assert!(out.status.success());
+    assert_eq!(
+        (r.count("a"), r.count("b"), r.count("c")),
+        (1, 0, 0),
+        "{}",
+        stdout(&out)
+    );
+    r.write("modules/net/main.tf", "# changed module\n");
+    let head2 = r.commit("change module");
+    r.tg(
+        &["ci", "apply"],
+        &[("CI_PREV_COMMIT_SHA", &head), ("CI_COMMIT_SHA", &head2)],
+    );
+    assert_eq!(
+        (r.count("a"), r.count("b"), r.count("c")),
+        (1, 1, 0),
+        "modules fan out to their users"
+    );
+    r.write(
+        "terragrunt.hcl",
+        "locals {\n  tier0_stacks = [\"vault\"]\n  # changed\n}\n",
+    );
+    let head3 = r.commit("root config");
+    r.tg(&["ci", "apply", "--base", &head2, "--head", &head3], &[]);
+    assert_eq!(
+        (r.count("a"), r.count("b"), r.count("c")),
+        (2, 2, 1),
+        "root config fans out to every stack"
+    );
+    let out = r.tg(&["ci", "apply", "--base", &head3, "--head", &head3], &[]);
+    assert!(stdout(&out).contains("nothing to apply"));
+}
+
+#[test]
+fn platform_stacks_first_and_dependencies_respected_in_parallel() {
+    let r = Repo::new(&["app1", "app2", "app3", "core"]);
+    r.write(".tg.toml", "[ci]\nplatform_stacks = [\"core\"]\n");
+    r.write(
+        "stacks/app2/terragrunt.hcl",
+        "dependency \"one\" {\n  config_path = \"../app1\"\n}\n",
+    );
+    let out = r.tg(
+        &["ci", "apply", "--all", "--jobs", "3"],
+        &[("STUB_SLEEP", "0.3")],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    let order = r.order();
+    let pos = |e: &str| {
+        order
+            .iter()
+            .position(|l| l == e)
+            .unwrap_or_else(|| panic!("{e} missing: {order:?}"))
+    };
+    assert!(
+        pos("end core") < pos("start app1") && pos("end core") < pos("start app3"),
+        "platform first: {order:?}"
+    );
+    assert!(
+        pos("end app1") < pos("start app2"),
+        "dependency respected: {order:?}"
+    );
+    assert!(
+        pos("start app3") < pos("end app1"),
+        "independent stacks overlap: {order:?}"
+    );
+    // A failed dependency skips its dependants.
+    r.script("app1", &["ok", "fatal"]);
+    let out = r.tg(&["ci", "apply", "--all", "--jobs", "2"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("[app2] SKIPPED (dependency app1 did not apply)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn drift_maps_exit_2_and_locks_are_not_drift() {
+    let r = Repo::new(&["a", "b", "c", "vault"]);
+    r.script("a", &["drift"]);
+    r.script("b", &["locked"]);
+    let out = r.tg(&["ci", "drift"], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(summary_line(&text, "a").contains("DRIFT"));
+    assert!(summary_line(&text, "b").contains("SKIPPED"));
+    assert!(summary_line(&text, "c").contains("OK"));
+    assert_eq!(r.count("vault"), 0, "Tier-0 vault is not planned by CI");
+    let args = std::fs::read_to_string(r.dir.path().join("order.log")).unwrap();
+    assert!(args.contains("start a"));
+}
+
+// ---- real PostgreSQL pg backend: lock contention
+
+fn pg_stack(r: &Repo, name: &str, sleep_secs: u32) {
+    r.write(
+        &format!("stacks/{name}/main.tf"),
+        &format!(
+            "terraform {{\n  backend \"pg\" {{}}\n}}\nresource \"terraform_data\" \"slow\" {{\n  triggers_replace = timestamp()\n  provisioner \"local-exec\" {{\n    command = \"sleep {sleep_secs}\"\n  }}\n}}\n"
+        ),
+    );
+}
+
+fn real_env(pg: &Postgres) -> Vec<(String, String)> {
+    vec![
+        ("TG_ENGINE".into(), "terraform".into()),
+        ("PG_CONN_STR".into(), pg.superuser_url("state")),
+        ("TF_CLI_CONFIG_FILE".into(), "/dev/null".into()),
+    ]
+}
+
+fn tg_real(r: &Repo, env: &[(String, String)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(TG);
+    cmd.args(args)
+        .current_dir(r.root())
+        .env("HOME", r.dir.path())
+        .env("TG_CI_RETRY_DELAY", "0");
+    for k in [
+        "CI_REPO_URL",
+        "CI_FORGE_URL",
+        "CI_COMMIT_MESSAGE",
+        "TG_LOCK_TIMEOUT",
+        "VAULT_TOKEN",
+        "VAULT_ADDR",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn pg_backend_concurrent_applies_wait_or_skip() {
+    require_bin("terraform");
+    let pg = Postgres::start();
+    pg.create_db("state");
+    let r = Repo::new(&["shared"]);
+    pg_stack(&r, "shared", 4);
+    let env = real_env(&pg);
+    assert!(
+        tg_real(&r, &env, &["init", "--stack", "shared", "-input=false"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+
+    // Two concurrent applies: the second waits under -lock-timeout, both succeed.
+    let first = tg_real(
+        &r,
+        &env,
+        &["apply", "--stack", "shared", "--non-interactive"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = tg_real(
+        &r,
+        &env,
+        &["apply", "--stack", "shared", "--non-interactive"],
+    )
+    .output()
+    .unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stdout(&first));
+    assert!(
+        second.status.success(),
+        "the second apply waited for the lock: {}",
+        stdout(&second)
+    );
+
+    // TG_LOCK_TIMEOUT=0: the contended stack is classified locked → SKIPPED.
+    let holder = tg_real(
+        &r,
+        &env,
+        &["apply", "--stack", "shared", "--non-interactive"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut env0 = env.clone();
+    env0.push(("TG_LOCK_TIMEOUT".into(), "0".into()));
+    let ci = tg_real(&r, &env0, &["ci", "apply", "--all"])
+        .output()
+        .unwrap();
+    let text = stdout(&ci);
+    assert!(ci.status.success(), "a lock is not a failure: {text}");
+    assert!(summary_line(&text, "shared").contains("SKIPPED"), "{text}");
+    let holder = holder.wait_with_output().unwrap();
+    assert!(holder.status.success(), "{}", stdout(&holder));
+}
+
+#[test]
+fn pg_lock_of_a_sigkilled_run_does_not_block_the_next() {
+    require_bin("terraform");
+    let pg = Postgres::start();
+    pg.create_db("state");
+    let r = Repo::new(&["shared"]);
+    pg_stack(&r, "shared", 60);
+    let env = real_env(&pg);
+    assert!(
+        tg_real(&r, &env, &["init", "--stack", "shared", "-input=false"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let mut victim = tg_real(
+        &r,
+        &env,
+        &["apply", "--stack", "shared", "--non-interactive"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // Wait until terraform holds the lock (the provisioner runs).
+    let t = Instant::now();
+    loop {
+        let held = pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+        );
+        if held.trim() != "0" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "terraform never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGKILL the whole run: tg's terraform child, then tg.
+    run_ok(Command::new("pkill").args(["-KILL", "-P", &victim.id().to_string()]));
+    let _ = victim.kill();
+    let _ = victim.wait();
+    pg_stack(&r, "shared", 0);
+    let mut env1 = env.clone();
+    env1.push(("TG_LOCK_TIMEOUT".into(), "1m".into()));
+    let started = Instant::now();
+    let next = tg_real(
+        &r,
+        &env1,
+        &["apply", "--stack", "shared", "--non-interactive"],
+    )
+    .output()
+    .unwrap();
+    assert!(next.status.success(), "{}", stdout(&next));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "not blocked beyond the lock timeout"
+    );
+}
+
+// ---- real OpenBao: Vault faults
+
+#[test]
+fn vault_sealed_is_transient_and_retried_permission_denied_is_fatal() {
+    let bao = OpenBao::start();
+    let r = Repo::new(&["app"]);
+    let stub = r.stub();
+    let base = |token: &str| -> Vec<(String, String)> {
+        vec![
+            ("TG_ENGINE".into(), stub.display().to_string()),
+            ("VAULT_ADDR".into(), bao.addr()),
+            ("VAULT_TOKEN".into(), token.into()),
+        ]
+    };
+    let mut cmd = tg_real(&r, &base("not-a-valid-token"), &["ci", "apply", "--all"]);
+    cmd.env_remove("PG_CONN_STR");
+    let out = cmd.output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.contains("Code: 403") && summary_line(&text, "app").contains(" 1 "),
+        "permission denied: fatal, one attempt:\n{text}"
+    );
+
+    bao.bao(&["operator", "seal"]);
+    let mut cmd = tg_real(&r, &base(bao.token()), &["ci", "apply", "--all"]);
+    cmd.env_remove("PG_CONN_STR");
+    let out = cmd.output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("Code: 503"), "{text}");
+    assert!(
+        text.contains("transient error") && text.contains("attempt 2/3"),
+        "sealed Vault is retried:\n{text}"
+    );
+    assert!(summary_line(&text, "app").contains(" 3 "), "{text}");
+    assert_eq!(
+        r.count("app"),
+        0,
+        "the engine never ran without credentials"
+    );
+    let _: &Path = r.root().as_path();
+}

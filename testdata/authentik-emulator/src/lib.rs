@@ -1,1 +1,271 @@
-//! authentik-emulator
+//! An in-memory emulator of the part of Authentik's REST API (`/api/v3/`)
+//! that the `authentik-forward-auth` provider uses, written from the
+//! published OpenAPI document (`schema.yml`). No real Authentik can be run in
+//! the test environment, so the provider's tests run against this instead.
+//!
+//! Covered (see `README.md` next to this crate for the full list):
+//! list (with Authentik's `pagination` object, `page`/`page_size`, equality
+//! filters on fields), retrieve, create, PUT, PATCH and DELETE for
+//! providers/proxy, core/applications (by slug), outposts/instances,
+//! policies/bindings, policies/expression, core/groups, core/users and
+//! flows/instances (by slug); request-body validation against the schema's
+//! writable fields (unknown fields, wrong types, missing required, bad enum
+//! values, dangling references → 400 with field errors); Bearer tokens
+//! (missing/invalid → 401, read-only token writing → 403); 5xx fault
+//! injection; the seeded embedded outpost; last-write-wins on outposts (as
+//! Authentik does: no ETag/version check on PUT/PATCH); cascades on delete;
+//! test hooks to edit objects out of band (drift) and count requests.
+
+pub mod schema;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub use store::{EMBEDDED_OUTPOST, Store};
+
+/// The admin token the emulator accepts by default.
+pub const DEFAULT_TOKEN: &str = "emulator-admin-token";
+/// A token that may read but not write (→ 403 on writes).
+pub const READONLY_TOKEN: &str = "emulator-readonly-token";
+
+/// A server fault to inject: the next `count` requests whose method matches
+/// (any when `None`) and whose path contains `path_contains` get `status`.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_contains: String,
+    pub status: u16,
+    pub count: u32,
+}
+
+/// Shared emulator state.
+#[derive(Default)]
+pub struct Inner {
+    pub store: Store,
+    pub faults: Vec<Fault>,
+    /// Every API request received (hooks under `/_emulator/` not counted).
+    pub requests: u64,
+    /// Write requests (POST/PUT/PATCH/DELETE) received.
+    pub writes: u64,
+}
+
+pub type Shared = Arc<Mutex<Inner>>;
+
+/// A running emulator on 127.0.0.1; stops when dropped.
+pub struct Emulator {
+    pub addr: SocketAddr,
+    shared: Shared,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts on a free loopback port in a background thread.
+    pub fn start() -> Emulator {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"))
+    }
+
+    pub fn start_on(bind: SocketAddr) -> Emulator {
+        let shared: Shared = Arc::new(Mutex::new(Inner {
+            store: Store::seeded(),
+            ..Inner::default()
+        }));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("emulator runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .expect("bind emulator");
+                addr_tx.send(listener.local_addr().expect("addr")).ok();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        stop_rx.await.ok();
+                    })
+                    .await
+                    .expect("emulator server");
+            });
+        });
+        let addr = addr_rx.recv().expect("emulator started");
+        Emulator {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:port`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Runs `f` on the state (test hook: drift, inspection, faults).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        f(&mut self.shared.lock().expect("emulator lock"))
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.with(|i| i.faults.push(fault));
+    }
+
+    /// (all requests, write requests) so far.
+    pub fn request_counts(&self) -> (u64, u64) {
+        self.with(|i| (i.requests, i.writes))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            s.send(()).ok();
+        }
+        if let Some(t) = self.thread.take() {
+            t.join().ok();
+        }
+    }
+}
+
+/// The axum app: everything goes through one dispatcher.
+pub fn router(shared: Shared) -> Router {
+    Router::new().fallback(dispatch).with_state(shared)
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+async fn dispatch(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let mut inner = shared.lock().expect("emulator lock");
+    if let Some(hook) = path.strip_prefix("/_emulator/") {
+        return hooks(&mut inner, &method, hook, &body);
+    }
+    let Some(rest) = path.strip_prefix("/api/v3/") else {
+        return reply(StatusCode::NOT_FOUND, json!({"detail": "Not found."}));
+    };
+    inner.requests += 1;
+    let write = method != Method::GET;
+    if write {
+        inner.writes += 1;
+    }
+    if let Some(status) = take_fault(&mut inner.faults, &method, &path) {
+        return reply(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            json!({"detail": "injected fault"}),
+        );
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    match token {
+        None => {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "Authentication credentials were not provided."}),
+            );
+        }
+        Some(t) if t == READONLY_TOKEN => {
+            if write {
+                return reply(
+                    StatusCode::FORBIDDEN,
+                    json!({"detail": "You do not have permission to perform this action."}),
+                );
+            }
+        }
+        Some(t) if t == DEFAULT_TOKEN => {}
+        Some(_) => {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": "Token invalid/expired"}),
+            );
+        }
+    }
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"detail": format!("JSON parse error - {e}")}),
+                );
+            }
+        }
+    };
+    let (status, body) = inner
+        .store
+        .handle(&method, rest, query.as_deref().unwrap_or(""), body);
+    if status == StatusCode::NO_CONTENT {
+        return status.into_response();
+    }
+    reply(status, body)
+}
+
+fn take_fault(faults: &mut Vec<Fault>, method: &Method, path: &str) -> Option<u16> {
+    let i = faults.iter().position(|f| {
+        f.count > 0
+            && path.contains(&f.path_contains)
+            && f.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+    })?;
+    faults[i].count -= 1;
+    let status = faults[i].status;
+    if faults[i].count == 0 {
+        faults.remove(i);
+    }
+    Some(status)
+}
+
+/// Test hooks for out-of-process use (the demo and the benchmark):
+/// `GET /_emulator/stats`, `POST /_emulator/reset-stats`,
+/// `POST /_emulator/faults` (a [`Fault`]), `GET /_emulator/dump`.
+fn hooks(inner: &mut Inner, method: &Method, hook: &str, body: &[u8]) -> Response {
+    match (method.as_str(), hook.trim_end_matches('/')) {
+        ("GET", "stats") => reply(
+            StatusCode::OK,
+            json!({"requests": inner.requests, "writes": inner.writes}),
+        ),
+        ("POST", "reset-stats") => {
+            inner.requests = 0;
+            inner.writes = 0;
+            reply(StatusCode::OK, json!({}))
+        }
+        ("POST", "faults") => match serde_json::from_slice::<Fault>(body) {
+            Ok(f) => {
+                inner.faults.push(f);
+                reply(StatusCode::OK, json!({}))
+            }
+            Err(e) => reply(StatusCode::BAD_REQUEST, json!({"detail": e.to_string()})),
+        },
+        ("GET", "dump") => reply(StatusCode::OK, inner.store.dump()),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "unknown emulator hook"}),
+        ),
+    }
+}

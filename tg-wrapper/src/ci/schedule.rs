@@ -77,7 +77,6 @@ where
     let state = Mutex::new(State {
         done: BTreeMap::new(),
         results: Vec::new(),
-        running: 0,
         started: BTreeSet::new(),
     });
     let wake = Condvar::new();

@@ -1,1 +1,12 @@
-//! Provider authentik-forward-auth.
+//! Terraform provider `authentik-forward-auth` (local name `fwdauth`): Authentik
+//! forward-auth protection of hosts behind Traefik, on the `tfplugin` SDK.
+
+pub mod carveout;
+pub mod client;
+pub mod host;
+pub mod outpost;
+pub mod policy;
+pub mod provider;
+pub mod restriction;
+
+pub use provider::FwdAuthProvider;

@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    tfplugin::serve(authentik_forward_auth::FwdAuthProvider::default())
+}

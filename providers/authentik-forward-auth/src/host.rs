@@ -1,0 +1,665 @@
+//! `fwdauth_protected_host`: one host behind Authentik forward auth. Owns, as
+//! one unit, the proxy provider, the application, the group/user access
+//! bindings on the application, and the provider's membership in the outpost.
+//! Import ID: the application slug (objects made by the goauthentik provider
+//! are adopted as they are).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::provider::{Ctx, PlanChange, Resource};
+use tfplugin::schema::{Attribute, Schema};
+use tfplugin::value::{AttrPath, Type, Value};
+
+use crate::client::enc;
+use crate::outpost;
+use crate::provider::{Conn, Shared, api_diag, js};
+
+/// The headers the outpost returns to Traefik for the backend
+/// (`authResponseHeaders`), as documented for Authentik's proxy outpost.
+pub const AUTH_RESPONSE_HEADERS: &[&str] = &[
+    "X-authentik-username",
+    "X-authentik-groups",
+    "X-authentik-entitlements",
+    "X-authentik-email",
+    "X-authentik-name",
+    "X-authentik-uid",
+    "X-authentik-jwt",
+    "X-authentik-meta-jwks",
+    "X-authentik-meta-outpost",
+    "X-authentik-meta-provider",
+    "X-authentik-meta-app",
+    "X-authentik-meta-version",
+];
+
+const MODES: &[&str] = &["forward_single", "forward_domain"];
+
+pub struct ProtectedHost {
+    pub shared: Arc<Shared>,
+}
+
+fn s(v: &Value, a: &str) -> String {
+    v.get(a).as_str().unwrap_or_default().to_string()
+}
+
+fn names(v: &Value, a: &str) -> BTreeSet<String> {
+    v.get(a)
+        .as_list()
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn forward_auth_address(conn: &Conn) -> String {
+    format!(
+        "{}/outpost.goauthentik.io/auth/traefik",
+        conn.outpost_address
+    )
+}
+
+/// The IDs looked up from names in the configuration.
+struct Resolved {
+    authorization_flow: String,
+    invalidation_flow: String,
+    groups: Vec<(String, String)>,
+    users: Vec<(String, i64)>,
+}
+
+fn resolve(conn: &Conn, v: &Value) -> Result<Resolved, Diagnostics> {
+    let slug = s(v, "slug");
+    let mut d = Diagnostics::default();
+    let mut flow = |attr: &str| -> String {
+        let want = s(v, attr);
+        match conn.flow_pk(&want) {
+            Ok(Some(pk)) => pk,
+            Ok(None) => {
+                d.push(
+                    Diagnostic::error(
+                        format!("Flow {want:?} not found"),
+                        format!("fwdauth_protected_host {slug:?}: {attr} {want:?} is not the slug of any flow in Authentik."),
+                    )
+                    .at(AttrPath::root().attr(attr)),
+                );
+                String::new()
+            }
+            Err(e) => {
+                d.push(Diagnostic::error(
+                    format!("Cannot look up {attr} of {slug:?}"),
+                    e.to_string(),
+                ));
+                String::new()
+            }
+        }
+    };
+    let authorization_flow = flow("authorization_flow");
+    let invalidation_flow = flow("invalidation_flow");
+    let mut groups = Vec::new();
+    for g in names(v, "allowed_groups") {
+        match conn.group_pk(&g) {
+            Ok(Some(pk)) => groups.push((g, pk)),
+            Ok(None) => d.push(
+                Diagnostic::error(
+                    format!("Group {g:?} not found"),
+                    format!("fwdauth_protected_host {slug:?}: allowed_groups names {g:?}, which is not a group in Authentik."),
+                )
+                .at(AttrPath::root().attr("allowed_groups")),
+            ),
+            Err(e) => d.push(Diagnostic::error(format!("Cannot look up group {g:?}"), e.to_string())),
+        }
+    }
+    let mut users = Vec::new();
+    for u in names(v, "allowed_users") {
+        match conn.user_pk(&u) {
+            Ok(Some(pk)) => users.push((u, pk)),
+            Ok(None) => d.push(
+                Diagnostic::error(
+                    format!("User {u:?} not found"),
+                    format!("fwdauth_protected_host {slug:?}: allowed_users names {u:?}, which is neither a username nor an e-mail address in Authentik."),
+                )
+                .at(AttrPath::root().attr("allowed_users")),
+            ),
+            Err(e) => d.push(Diagnostic::error(format!("Cannot look up user {u:?}"), e.to_string())),
+        }
+    }
+    if d.has_errors() {
+        return Err(d);
+    }
+    Ok(Resolved {
+        authorization_flow,
+        invalidation_flow,
+        groups,
+        users,
+    })
+}
+
+fn provider_body(v: &Value, r: &Resolved) -> Json {
+    json!({
+        "name": s(v, "name"),
+        "authorization_flow": r.authorization_flow,
+        "invalidation_flow": r.invalidation_flow,
+        "external_host": s(v, "external_host"),
+        "mode": s(v, "mode"),
+        "cookie_domain": s(v, "cookie_domain"),
+        "access_token_validity": s(v, "access_token_validity"),
+        "skip_path_regex": s(v, "skip_path_regex"),
+    })
+}
+
+fn application_body(v: &Value, provider_pk: i64) -> Json {
+    json!({
+        "name": s(v, "name"),
+        "slug": s(v, "slug"),
+        "provider": provider_pk,
+        "meta_launch_url": s(v, "launch_url"),
+        "group": s(v, "group"),
+        "policy_engine_mode": s(v, "policy_engine_mode"),
+    })
+}
+
+/// Our bindings on the application: those naming a group or a user (policy
+/// bindings, e.g. a domain restriction, are someone else's).
+fn current_bindings(conn: &Conn, app_uuid: &str, slug: &str) -> Result<Vec<Json>, Diagnostics> {
+    let list = conn
+        .api
+        .list(
+            "policies/bindings/",
+            &format!("target={}", enc(app_uuid)),
+            &format!("access bindings of application {slug:?}"),
+        )
+        .map_err(|e| api_diag("Cannot read access bindings", e))?;
+    Ok(list
+        .into_iter()
+        .filter(|b| !b["group"].is_null() || !b["user"].is_null())
+        .collect())
+}
+
+/// Creates missing and deletes surplus group/user bindings.
+fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Result<(), Diagnostics> {
+    let have = current_bindings(conn, app_uuid, slug)?;
+    let want_groups: BTreeSet<&str> = r.groups.iter().map(|(_, pk)| pk.as_str()).collect();
+    let want_users: BTreeSet<i64> = r.users.iter().map(|(_, pk)| *pk).collect();
+    let mut seen_g = BTreeSet::new();
+    let mut seen_u = BTreeSet::new();
+    for b in &have {
+        let keep = match (b["group"].as_str(), b["user"].as_i64()) {
+            (Some(g), _) => want_groups.contains(g) && seen_g.insert(g.to_string()),
+            (_, Some(u)) => want_users.contains(&u) && seen_u.insert(u),
+            _ => true,
+        };
+        if !keep {
+            let pk = js(b, "pk");
+            conn.api
+                .delete(
+                    &format!("policies/bindings/{pk}/"),
+                    &format!("access binding {pk} of application {slug:?}"),
+                )
+                .map_err(|e| api_diag("Cannot remove access binding", e))?;
+        }
+    }
+    let mut order = 0;
+    for (name, pk) in &r.groups {
+        order += 1;
+        if !seen_g.contains(pk) {
+            let body = json!({"group": pk, "target": app_uuid, "order": order, "enabled": true, "negate": false, "timeout": 30});
+            conn.api
+                .post(
+                    "policies/bindings/",
+                    &body,
+                    &format!("binding of group {name:?} to application {slug:?}"),
+                )
+                .map_err(|e| api_diag("Cannot bind group", e))?;
+        }
+    }
+    for (name, pk) in &r.users {
+        order += 1;
+        if !seen_u.contains(pk) {
+            let body = json!({"user": pk, "target": app_uuid, "order": order, "enabled": true, "negate": false, "timeout": 30});
+            conn.api
+                .post(
+                    "policies/bindings/",
+                    &body,
+                    &format!("binding of user {name:?} to application {slug:?}"),
+                )
+                .map_err(|e| api_diag("Cannot bind user", e))?;
+        }
+    }
+    Ok(())
+}
+
+fn attach(conn: &Conn, name: &str, pk: i64, want: bool) -> Result<(), Diagnostics> {
+    outpost::set_membership(&conn.api, name, pk, want, conn.settle).map_err(|e| {
+        Diagnostics::error(
+            if want {
+                "Cannot attach to outpost"
+            } else {
+                "Cannot detach from outpost"
+            },
+            e,
+        )
+    })
+}
+
+impl ProtectedHost {
+    /// Reads everything back into a state value; None when the application
+    /// or its provider is gone.
+    fn read_state(&self, conn: &Conn, prior: &Value) -> Result<Option<Value>, Diagnostics> {
+        let slug = s(prior, "slug");
+        let Some(app) = conn
+            .api
+            .get_opt(
+                &format!("core/applications/{}/", enc(&slug)),
+                &format!("application {slug:?}"),
+            )
+            .map_err(|e| api_diag("Cannot read application", e))?
+        else {
+            return Ok(None);
+        };
+        let Some(pk) = app["provider"]
+            .as_i64()
+            .or_else(|| prior.get("provider_pk").as_i64())
+        else {
+            return Ok(None);
+        };
+        let Some(prov) = conn
+            .api
+            .get_opt(
+                &format!("providers/proxy/{pk}/"),
+                &format!("proxy provider {pk} of application {slug:?}"),
+            )
+            .map_err(|e| api_diag("Cannot read proxy provider", e))?
+        else {
+            return Ok(None);
+        };
+        let flow = |f: &str| -> Result<Value, Diagnostics> {
+            let id = js(&prov, f);
+            Ok(
+                match conn
+                    .flow_slug(&id)
+                    .map_err(|e| api_diag("Cannot read flow", e))?
+                {
+                    Some(slug) => Value::from(slug),
+                    None => Value::from(id),
+                },
+            )
+        };
+        let app_uuid = js(&app, "pk");
+        let mut groups = Vec::new();
+        let mut users = Vec::new();
+        let prior_users = names(prior, "allowed_users");
+        for b in current_bindings(conn, &app_uuid, &slug)? {
+            if let Some(g) = b["group"].as_str() {
+                let n = conn
+                    .group_name(g)
+                    .map_err(|e| api_diag("Cannot read group", e))?;
+                groups.push(n.unwrap_or_else(|| g.to_string()));
+            } else if let Some(u) = b["user"].as_i64() {
+                // Keep the spelling the configuration used (username or e-mail).
+                let spelled = prior_users
+                    .iter()
+                    .find(|p| conn.user_pk(p).ok().flatten() == Some(u))
+                    .cloned();
+                let n = match spelled {
+                    Some(n) => Some(n),
+                    None => conn
+                        .user_name(u)
+                        .map_err(|e| api_diag("Cannot read user", e))?,
+                };
+                users.push(n.unwrap_or_else(|| u.to_string()));
+            }
+        }
+        let outpost_name = prior
+            .get("outpost")
+            .as_str()
+            .filter(|o| !o.is_empty())
+            .unwrap_or(&conn.outpost)
+            .to_string();
+        let attached = outpost::is_member(&conn.api, &outpost_name, pk)
+            .map_err(|e| api_diag("Cannot read outpost", e))?;
+        // Prefer the application's name; a renamed provider shows as drift too.
+        let name = if js(&app, "name") != s(prior, "name") {
+            js(&app, "name")
+        } else {
+            js(&prov, "name")
+        };
+        let set_or_null = |items: Vec<String>, attr: &str| {
+            if items.is_empty() && prior.get(attr).is_null() {
+                Value::Null
+            } else {
+                Value::string_set(items)
+            }
+        };
+        Ok(Some(Value::object([
+            ("id", Value::from(slug.clone())),
+            ("slug", Value::from(slug)),
+            ("name", Value::from(name)),
+            ("external_host", Value::from(js(&prov, "external_host"))),
+            ("mode", Value::from(js(&prov, "mode"))),
+            ("cookie_domain", Value::from(js(&prov, "cookie_domain"))),
+            ("authorization_flow", flow("authorization_flow")?),
+            ("invalidation_flow", flow("invalidation_flow")?),
+            (
+                "access_token_validity",
+                Value::from(js(&prov, "access_token_validity")),
+            ),
+            ("skip_path_regex", Value::from(js(&prov, "skip_path_regex"))),
+            ("launch_url", Value::from(js(&app, "meta_launch_url"))),
+            ("group", Value::from(js(&app, "group"))),
+            (
+                "policy_engine_mode",
+                Value::from(js(&app, "policy_engine_mode")),
+            ),
+            ("allowed_groups", set_or_null(groups, "allowed_groups")),
+            ("allowed_users", set_or_null(users, "allowed_users")),
+            (
+                "outpost",
+                Value::from(if attached {
+                    outpost_name
+                } else {
+                    String::new()
+                }),
+            ),
+            ("provider_pk", Value::from(pk)),
+            ("application_uuid", Value::from(app_uuid)),
+            (
+                "forward_auth_address",
+                Value::from(forward_auth_address(conn)),
+            ),
+            (
+                "auth_response_headers",
+                Value::string_list(AUTH_RESPONSE_HEADERS.iter().copied()),
+            ),
+        ])))
+    }
+}
+
+impl Resource for ProtectedHost {
+    fn type_name(&self) -> &'static str {
+        "fwdauth_protected_host"
+    }
+
+    fn schema(&self) -> Schema {
+        let opt = |n: &str, default: &str, md: &str| {
+            Attribute::new(n, Type::String)
+                .optional()
+                .computed()
+                .default(Value::from(default))
+                .description(md)
+        };
+        Schema::new(vec![
+            Attribute::new("id", Type::String).computed().use_state_for_unknown().description("The application slug."),
+            Attribute::new("slug", Type::String)
+                .required()
+                .requires_replace()
+                .description("Application slug (unique; used in Authentik URLs). Changing it replaces the host."),
+            Attribute::new("name", Type::String)
+                .required()
+                .description("Display name of the application; also the proxy provider's name (unique in Authentik)."),
+            Attribute::new("external_host", Type::String)
+                .required()
+                .description("Public URL of the host, e.g. `https://grafana.example.com`."),
+            opt("mode", "forward_single", "`forward_single` (one host) or `forward_domain` (every host under `cookie_domain`)."),
+            opt("cookie_domain", "", "Cookie domain; required for `forward_domain`, e.g. `example.com`."),
+            opt("authorization_flow", "default-provider-authorization-implicit-consent", "Slug of the authorization flow."),
+            opt("invalidation_flow", "default-provider-invalidation-flow", "Slug of the invalidation (logout) flow."),
+            opt("access_token_validity", "hours=24", "Session/token validity in Authentik's `hours=24;minutes=30` form."),
+            opt("skip_path_regex", "", "Regular expressions (one per line) of paths that skip authentication: the public carve-outs."),
+            opt("launch_url", "", "Application launch URL shown in the user library (`meta_launch_url`)."),
+            opt("group", "", "Application group (a label in the user library)."),
+            opt("policy_engine_mode", "any", "`any` (one passing binding admits) or `all`."),
+            Attribute::new("allowed_groups", Type::set(Type::String))
+                .optional()
+                .description("Names of groups admitted (one binding each)."),
+            Attribute::new("allowed_users", Type::set(Type::String))
+                .optional()
+                .description("Usernames or e-mail addresses of users admitted (one binding each)."),
+            Attribute::new("outpost", Type::String).optional().computed().description(
+                "Outpost the provider is attached to (default: the provider's `outpost`). Reads as empty when someone removed the provider from the outpost, so the next apply re-attaches it.",
+            ),
+            Attribute::new("provider_pk", Type::Number)
+                .computed()
+                .use_state_for_unknown()
+                .description("Primary key of the proxy provider."),
+            Attribute::new("application_uuid", Type::String)
+                .computed()
+                .use_state_for_unknown()
+                .description("UUID of the application (the policy-binding target)."),
+            Attribute::new("forward_auth_address", Type::String)
+                .computed()
+                .description("Address for Traefik's `forwardAuth.address`."),
+            Attribute::new("auth_response_headers", Type::list(Type::String))
+                .computed()
+                .description("Headers for Traefik's `forwardAuth.authResponseHeaders`."),
+        ])
+        .description("One host protected by Authentik forward auth: proxy provider + application + access bindings + outpost membership, managed as one unit.")
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::default();
+        if let Some(m) = config.get("mode").as_str()
+            && !MODES.contains(&m)
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid mode",
+                    format!("mode {m:?} must be forward_single or forward_domain"),
+                )
+                .at(AttrPath::root().attr("mode")),
+            );
+        }
+        let cd = config.get("cookie_domain");
+        if config.get("mode").as_str() == Some("forward_domain")
+            && !cd.is_unknown()
+            && cd.as_str().is_none_or(str::is_empty)
+        {
+            d.push(
+                Diagnostic::error(
+                    "cookie_domain required",
+                    "mode = \"forward_domain\" needs cookie_domain (e.g. \"example.com\").",
+                )
+                .at(AttrPath::root().attr("cookie_domain")),
+            );
+        }
+        if let Some(m) = config.get("policy_engine_mode").as_str()
+            && !["any", "all"].contains(&m)
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid policy_engine_mode",
+                    format!("{m:?} must be any or all"),
+                )
+                .at(AttrPath::root().attr("policy_engine_mode")),
+            );
+        }
+        if let Some(h) = config.get("external_host").as_str()
+            && !(h.starts_with("https://") || h.starts_with("http://"))
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid external_host",
+                    format!("{h:?} must be an http(s) URL"),
+                )
+                .at(AttrPath::root().attr("external_host")),
+            );
+        }
+        if let Some(re) = config.get("skip_path_regex").as_str() {
+            for line in re.lines().filter(|l| !l.is_empty()) {
+                if let Err(e) = regex::Regex::new(line) {
+                    d.push(
+                        Diagnostic::error("Invalid skip_path_regex", format!("{line:?}: {e}"))
+                            .at(AttrPath::root().attr("skip_path_regex")),
+                    );
+                }
+            }
+        }
+        d
+    }
+
+    /// Fills the outpost and the Traefik outputs, and checks at plan time that
+    /// every flow, group and user named exists.
+    fn modify_plan(&self, _ctx: &Ctx, plan: &mut PlanChange) -> Diagnostics {
+        if plan.planned.is_null() {
+            return Diagnostics::default();
+        }
+        let conn = match self.shared.conn() {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        let mut planned = plan.planned.clone();
+        if plan.config.get("outpost").is_null() {
+            planned = planned.with_attr("outpost", Value::from(conn.outpost.clone()));
+        }
+        planned = planned
+            .with_attr(
+                "forward_auth_address",
+                Value::from(forward_auth_address(&conn)),
+            )
+            .with_attr(
+                "auth_response_headers",
+                Value::string_list(AUTH_RESPONSE_HEADERS.iter().copied()),
+            );
+        if plan.prior.is_none() {
+            planned = planned.with_attr("id", plan.config.get("slug").clone());
+        }
+        plan.planned = planned;
+        if plan.config.is_fully_known()
+            && let Err(d) = resolve(&conn, &plan.planned)
+        {
+            return d;
+        }
+        Diagnostics::default()
+    }
+
+    fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
+        let conn = self.shared.conn()?;
+        let r = resolve(&conn, planned)?;
+        let slug = s(planned, "slug");
+        let prov = conn
+            .api
+            .post(
+                "providers/proxy/",
+                &provider_body(planned, &r),
+                &format!("proxy provider {:?}", s(planned, "name")),
+            )
+            .map_err(|e| api_diag("Cannot create proxy provider", e))?;
+        let pk = prov["pk"].as_i64().unwrap_or_default();
+        // Undo what was made if a later step fails, so nothing is left orphaned.
+        let rollback = |d: Diagnostics, app: bool| -> Diagnostics {
+            if app {
+                conn.api
+                    .delete(&format!("core/applications/{}/", enc(&slug)), "rollback")
+                    .ok();
+            }
+            conn.api
+                .delete(&format!("providers/proxy/{pk}/"), "rollback")
+                .ok();
+            d
+        };
+        let app = conn
+            .api
+            .post(
+                "core/applications/",
+                &application_body(planned, pk),
+                &format!("application {slug:?}"),
+            )
+            .map_err(|e| rollback(api_diag("Cannot create application", e), false))?;
+        let app_uuid = js(&app, "pk");
+        sync_bindings(&conn, &app_uuid, &slug, &r).map_err(|d| rollback(d, true))?;
+        let outpost_name = s(planned, "outpost");
+        attach(&conn, &outpost_name, pk, true).map_err(|d| rollback(d, true))?;
+        Ok(planned
+            .clone()
+            .with_attr("id", Value::from(slug))
+            .with_attr("provider_pk", Value::from(pk))
+            .with_attr("application_uuid", Value::from(app_uuid)))
+    }
+
+    fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let conn = self.shared.conn()?;
+        self.read_state(&conn, state)
+    }
+
+    fn update(
+        &self,
+        _ctx: &Ctx,
+        prior: &Value,
+        planned: &Value,
+        _config: &Value,
+    ) -> Result<Value, Diagnostics> {
+        let conn = self.shared.conn()?;
+        let r = resolve(&conn, planned)?;
+        let slug = s(planned, "slug");
+        let pk = prior.get("provider_pk").as_i64().unwrap_or_default();
+        conn.api
+            .patch(
+                &format!("providers/proxy/{pk}/"),
+                &provider_body(planned, &r),
+                &format!("proxy provider {pk} of {slug:?}"),
+            )
+            .map_err(|e| api_diag("Cannot update proxy provider", e))?;
+        let app = conn
+            .api
+            .patch(
+                &format!("core/applications/{}/", enc(&slug)),
+                &application_body(planned, pk),
+                &format!("application {slug:?}"),
+            )
+            .map_err(|e| api_diag("Cannot update application", e))?;
+        let app_uuid = js(&app, "pk");
+        sync_bindings(&conn, &app_uuid, &slug, &r)?;
+        let old = s(prior, "outpost");
+        let new = s(planned, "outpost");
+        if !old.is_empty() && old != new {
+            attach(&conn, &old, pk, false)?;
+        }
+        attach(&conn, &new, pk, true)?;
+        Ok(planned
+            .clone()
+            .with_attr("application_uuid", Value::from(app_uuid)))
+    }
+
+    fn delete(&self, _ctx: &Ctx, prior: &Value) -> Result<(), Diagnostics> {
+        let conn = self.shared.conn()?;
+        let slug = s(prior, "slug");
+        let pk = prior.get("provider_pk").as_i64().unwrap_or_default();
+        let outpost_name = s(prior, "outpost");
+        if !outpost_name.is_empty() {
+            match outpost::find(&conn.api, &outpost_name) {
+                Ok(_) => attach(&conn, &outpost_name, pk, false)?,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(api_diag("Cannot read outpost", e)),
+            }
+        }
+        conn.api
+            .delete(
+                &format!("core/applications/{}/", enc(&slug)),
+                &format!("application {slug:?}"),
+            )
+            .map_err(|e| api_diag("Cannot delete application", e))?;
+        conn.api
+            .delete(
+                &format!("providers/proxy/{pk}/"),
+                &format!("proxy provider {pk} of {slug:?}"),
+            )
+            .map_err(|e| api_diag("Cannot delete proxy provider", e))
+    }
+
+    /// Import ID: the application slug.
+    fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+        let conn = self.shared.conn()?;
+        let v = Value::object([("slug", Value::from(id)), ("name", Value::from(""))]);
+        match self.read_state(&conn, &v)? {
+            Some(state) => Ok(state),
+            None => Err(Diagnostics::error(
+                "Cannot import protected host",
+                format!(
+                    "No application with slug {id:?} and a proxy provider exists in Authentik. The import ID is the application slug."
+                ),
+            )),
+        }
+    }
+}

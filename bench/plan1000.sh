@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `terraform plan` and `apply` of N resources of our SDK's bench provider
+# (release build, started by terraform over gRPC with AutoMTLS) vs the same
+# count of the built-in `terraform_data`, interleaved, medians of R rounds:
+# plan with everything to create, apply, and the re-plan of existing
+# resources (refresh) that CI and the nightly drift run do.
+# Usage: bench/plan1000.sh [count] [rounds]   (defaults 1000, 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count="${1:-1000}"; rounds="${2:-3}"
+cargo build --release --quiet -p tfplugin --example bench_provider
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/ours" "$work/builtin"
+cp "$target/release/examples/bench_provider" "$work/bin/terraform-provider-bench"
+cat > "$work/cli.tfrc" <<CFG
+provider_installation {
+  dev_overrides {
+    "registry.terraform.io/homelab/bench" = "$work/bin"
+  }
+  direct {}
+}
+CFG
+cat > "$work/ours/main.tf" <<HCL
+terraform {
+  required_providers {
+    bench = { source = "registry.terraform.io/homelab/bench" }
+  }
+}
+resource "bench_item" "x" {
+  count = $count
+  input = "v\${count.index}"
+}
+HCL
+cat > "$work/builtin/main.tf" <<HCL
+resource "terraform_data" "x" {
+  count = $count
+  input = "v\${count.index}"
+}
+HCL
+export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+python3 - "$work" "$rounds" "$count" <<'PY'
+import subprocess, sys, time, statistics, os
+work, rounds, count = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def run(d, *args):
+    t = time.perf_counter()
+    r = subprocess.run(["terraform", *args], cwd=f"{work}/{d}", capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"terraform {' '.join(args)} in {d} failed:\n{r.stdout}\n{r.stderr}")
+    return time.perf_counter() - t
+res = {d: {"plan": [], "apply": [], "replan": []} for d in ("ours", "builtin")}
+for i in range(rounds):
+    for d in ("builtin", "ours"):
+        for f in ("terraform.tfstate", "terraform.tfstate.backup"):
+            try: os.remove(f"{work}/{d}/{f}")
+            except FileNotFoundError: pass
+        res[d]["plan"].append(run(d, "plan", "-input=false", "-no-color", "-out=p"))
+        res[d]["apply"].append(run(d, "apply", "-input=false", "-no-color", "p"))
+        # The plan CI and drift runs do: every resource exists and is refreshed.
+        res[d]["replan"].append(run(d, "plan", "-input=false", "-no-color"))
+names = {"plan": "plan (all to create)", "apply": "apply (create)", "replan": "plan (existing, refresh)"}
+for step, target in (("replan", "<= 1.05x"), ("plan", "<= 1.05x"), ("apply", "<= 1.0x")):
+    o = statistics.median(res["ours"][step]); b = statistics.median(res["builtin"][step])
+    print(f"{names[step]} of {count}: ours {o:.2f} s, terraform_data {b:.2f} s, ratio {o/b:.3f}")
+    print(f"BENCH|plan1000|terraform {names[step]}, {count} resources (s)|{o:.2f}|{b:.2f}|{o/b:.3f}|{target}")
+PY

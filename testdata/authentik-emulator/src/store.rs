@@ -216,6 +216,15 @@ impl Store {
             .map(|i| self.present(k, &self.coll(k.path)[i]))
     }
 
+    /// Test hook: the first object of `path` whose `field` equals `value`.
+    pub fn get_by(&self, path: &str, field: &str, value: &str) -> Option<Value> {
+        let k = kind(path)?;
+        self.coll(path)
+            .iter()
+            .find(|o| o[field].as_str() == Some(value))
+            .map(|o| self.present(k, o))
+    }
+
     /// Test hook: all objects of `path`.
     pub fn all(&self, path: &str) -> Vec<Value> {
         self.coll(path).to_vec()

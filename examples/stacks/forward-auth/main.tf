@@ -1,0 +1,75 @@
+# Forward auth for one protected host, one public carve-out guarded by a
+# check, and one host-restricted rule in the domain-wide restriction.
+# (Where the carve-out host is unreachable, e.g. against the emulator, the
+# check only warns.)
+#
+# Provider settings come from variables or the environment: AUTHENTIK_URL and
+# AUTHENTIK_TOKEN (never put the token in a tfvars file). For a demo, run the
+# emulator: `cargo run -p authentik-emulator -- 127.0.0.1:9000` and set
+# AUTHENTIK_URL=http://127.0.0.1:9000 AUTHENTIK_TOKEN=emulator-admin-token.
+terraform {
+  required_providers {
+    fwdauth = { source = "registry.terraform.io/homelab/authentik-forward-auth" }
+  }
+}
+
+variable "authentik_url" {
+  description = "Authentik base URL (null: AUTHENTIK_URL)."
+  type        = string
+  default     = null
+}
+
+variable "domain" {
+  type    = string
+  default = "example.com"
+}
+
+provider "fwdauth" {
+  url = var.authentik_url
+}
+
+# The domain-level provider the restriction policy is bound to.
+resource "fwdauth_protected_host" "domain" {
+  slug          = "domain-forward-auth"
+  name          = "Domain forward auth"
+  external_host = "https://authentik.${var.domain}"
+  mode          = "forward_domain"
+  cookie_domain = var.domain
+}
+
+# One protected host with a public carve-out for its webhook path.
+resource "fwdauth_protected_host" "ntfy" {
+  slug            = "ntfy"
+  name            = "ntfy"
+  external_host   = "https://ntfy.${var.domain}"
+  skip_path_regex = "^/v1/health$\n^/[a-z0-9_-]+/(json|sse|ws)$"
+  allowed_groups  = ["authentik Admins"]
+}
+
+# The host-restricted rule: chrome.* only for two accounts.
+resource "fwdauth_domain_restriction" "admin_services" {
+  name    = "admin-services-restriction"
+  bind_to = fwdauth_protected_host.domain.slug
+  rules = [
+    { host = "chrome.*", users = ["akadmin", "admin@example.test"] },
+  ]
+}
+
+check "ntfy_carveout_public" {
+  data "fwdauth_carveout_check" "ntfy" {
+    url    = "https://ntfy.${var.domain}/v1/health"
+    domain = var.domain
+  }
+  assert {
+    condition     = data.fwdauth_carveout_check.ntfy.public
+    error_message = "ntfy's public carve-out redirects to Authentik"
+  }
+}
+
+output "ntfy_forward_auth" {
+  description = "For the Traefik forwardAuth middleware of the ingress module."
+  value = {
+    address               = fwdauth_protected_host.ntfy.forward_auth_address
+    auth_response_headers = fwdauth_protected_host.ntfy.auth_response_headers
+  }
+}

@@ -1,0 +1,137 @@
+//! Outpost membership under contention, without terraform: many writers add
+//! their own provider to one outpost at once. Authentik (and the emulator)
+//! apply last-write-wins to the `providers` list, so a plain read-modify-write
+//! loses entries; `set_membership` must not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator};
+use authentik_forward_auth::client::{Api, Settings};
+use authentik_forward_auth::outpost;
+use serde_json::json;
+
+fn api(emu: &Emulator) -> Api {
+    Api::new(&Settings {
+        url: emu.url(),
+        token: DEFAULT_TOKEN.into(),
+        insecure: false,
+        ca_pem: None,
+        timeout: Duration::from_secs(10),
+        retries: 2,
+        backoff: Duration::from_millis(20),
+    })
+    .unwrap()
+}
+
+fn providers(emu: &Emulator, n: usize) -> Vec<i64> {
+    emu.with(|i| {
+        let flow = i.store.get("flows/instances", "default-provider-invalidation-flow").unwrap()["pk"].clone();
+        (0..n)
+            .map(|k| {
+                i.store
+                    .insert_unchecked(
+                        "providers/proxy",
+                        json!({"name": format!("p{k}"), "authorization_flow": flow, "invalidation_flow": flow, "external_host": "https://x.test"}),
+                    )["pk"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect()
+    })
+}
+
+fn members(emu: &Emulator) -> Vec<i64> {
+    emu.with(|i| {
+        let op = i
+            .store
+            .get_by("outposts/instances", "name", EMBEDDED_OUTPOST)
+            .unwrap();
+        let mut v: Vec<i64> = op["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_i64().unwrap())
+            .collect();
+        v.sort();
+        v
+    })
+}
+
+fn race(emu: &Arc<Emulator>, pks: &[i64], want: bool) {
+    let threads: Vec<_> = pks
+        .iter()
+        .map(|&pk| {
+            let emu = emu.clone();
+            std::thread::spawn(move || {
+                outpost::set_membership(
+                    &api(&emu),
+                    EMBEDDED_OUTPOST,
+                    pk,
+                    want,
+                    Duration::from_millis(60),
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn concurrent_writers_all_end_up_attached_and_detached() {
+    let emu = Arc::new(Emulator::start());
+    let pks = providers(&emu, 16);
+    race(&emu, &pks, true);
+    assert_eq!(members(&emu), pks);
+    race(&emu, &pks[..8], false);
+    assert_eq!(
+        members(&emu),
+        pks[8..].to_vec(),
+        "only our own entries removed"
+    );
+}
+
+/// The failure mode the verification exists for: unverified read-modify-write
+/// under the same contention loses entries (shows the emulator models
+/// last-write-wins; if this ever stops losing, the race test above proves little).
+#[test]
+fn naive_read_modify_write_loses_entries() {
+    let emu = Arc::new(Emulator::start());
+    let pks = providers(&emu, 16);
+    let barrier = Arc::new(std::sync::Barrier::new(pks.len()));
+    let threads: Vec<_> = pks
+        .iter()
+        .map(|&pk| {
+            let (emu, barrier) = (emu.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let api = api(&emu);
+                let op = outpost::find(&api, EMBEDDED_OUTPOST).unwrap();
+                barrier.wait();
+                let mut list: Vec<i64> = op["providers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|p| p.as_i64())
+                    .collect();
+                list.push(pk);
+                let uuid = op["pk"].as_str().unwrap();
+                api.patch(
+                    &format!("outposts/instances/{uuid}/"),
+                    &json!({"providers": list}),
+                    "naive",
+                )
+                .unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(
+        members(&emu).len() < pks.len(),
+        "naive writers should have overwritten each other"
+    );
+}

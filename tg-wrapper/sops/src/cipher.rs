@@ -7,7 +7,7 @@
 
 use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U32;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes256;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -77,19 +77,14 @@ pub fn encrypt_with_iv(
     ty: ValueType,
 ) -> Result<String, SopsError> {
     let cipher = Gcm32::new(key.into());
-    let sealed = cipher
-        .encrypt(
-            iv.into(),
-            Payload {
-                msg: plain,
-                aad: aad.as_bytes(),
-            },
-        )
+    // In place: one copy of the plaintext, however large (20 MB states).
+    let mut buf = plain.to_vec();
+    let tag = cipher
+        .encrypt_in_place_detached(iv.into(), aad.as_bytes(), &mut buf)
         .map_err(|_| SopsError::Crypto("AES-GCM encryption failed".into()))?;
-    let (data, tag) = sealed.split_at(sealed.len() - 16);
     Ok(format!(
         "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-        B64.encode(data),
+        B64.encode(&buf),
         B64.encode(iv),
         B64.encode(tag),
         ty.tag()
@@ -134,18 +129,16 @@ pub fn decrypt(
     if iv.len() != 32 || tag.len() != 16 {
         return Err(malformed());
     }
-    data.extend_from_slice(&tag);
     let cipher = Gcm32::new(key.into());
-    let plain = cipher
-        .decrypt(
+    cipher
+        .decrypt_in_place_detached(
             iv.as_slice().into(),
-            Payload {
-                msg: &data,
-                aad: aad.as_bytes(),
-            },
+            aad.as_bytes(),
+            &mut data,
+            tag.as_slice().into(),
         )
         .map_err(|_| SopsError::Tampered(what.to_string()))?;
-    Ok((plain, ty))
+    Ok((data, ty))
 }
 
 /// The MAC text: uppercase hex SHA-512 over the given plaintext parts.

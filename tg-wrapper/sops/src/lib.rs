@@ -139,15 +139,40 @@ impl Decrypted {
 
 // ------------------------------------------------------------ binary mode --
 
+/// The binary-mode envelope, read without copying the large `data` string.
+#[derive(serde::Deserialize)]
+struct BinaryFile<'a> {
+    #[serde(borrow)]
+    data: std::borrow::Cow<'a, str>,
+    sops: serde_json::Value,
+}
+
 /// Decrypts a binary-mode file (e.g. an encrypted `terraform.tfstate`).
+///
+/// A fast path of [`decrypt`] for the one-value document: states are large
+/// (tens of MB), so the value is never copied into a tree.
 pub fn decrypt_binary(file: &[u8], keys: &KeySources) -> Result<(Vec<u8>, Decrypted), SopsError> {
-    let d = decrypt(file, Format::Binary, keys)?;
-    match d.tree.get("data") {
-        Some(Node::Str(s)) => Ok((s.as_bytes().to_vec(), d)),
-        _ => Err(SopsError::Malformed(
-            "a binary-mode file needs one string value `data`".into(),
-        )),
+    let env: BinaryFile = serde_json::from_slice(file).map_err(|e| {
+        SopsError::Malformed(format!(
+            "not a binary-mode sops file (`data` + `sops`): {e}"
+        ))
+    })?;
+    let metadata = Metadata::from_json(&env.sops)?;
+    let data_key = unwrap_data_key(&metadata, keys)?;
+    let (plain, _) = cipher::decrypt(&data_key, &env.data, "data:", "data")?;
+    let (stored_mac, _) =
+        cipher::decrypt(&data_key, &metadata.mac, &metadata.lastmodified, "sops.mac")?;
+    if cipher::mac(&[&plain], metadata.mac_only_encrypted).as_bytes() != stored_mac.as_slice() {
+        return Err(SopsError::MacMismatch);
     }
+    Ok((
+        plain,
+        Decrypted {
+            tree: Node::Map(Vec::new()),
+            metadata,
+            data_key,
+        },
+    ))
 }
 
 /// Encrypts bytes in binary mode (the format `sops` uses for `.tfstate`).
@@ -157,18 +182,25 @@ pub fn encrypt_binary(
     previous: Option<&Decrypted>,
     keys: &KeySources,
 ) -> Result<Vec<u8>, SopsError> {
-    let text = std::str::from_utf8(plain).map_err(|_| {
-        SopsError::Unsupported("binary mode stores text; the input is not UTF-8".into())
-    })?;
-    let tree = Node::Map(vec![("data".into(), Node::Str(text.to_string()))]);
-    encrypt(
-        &tree,
-        Format::Binary,
-        recipients,
+    if std::str::from_utf8(plain).is_err() {
+        return Err(SopsError::Unsupported(
+            "binary mode stores text; the input is not UTF-8".into(),
+        ));
+    }
+    let (data_key, age, hc_vault, now) = wrap_keys(recipients, previous, keys)?;
+    let data = cipher::encrypt(&data_key, plain, "data:", ValueType::Str)?;
+    let metadata = seal(
+        &data_key,
+        &[plain],
+        age,
+        hc_vault,
+        now,
         &EncryptOptions::default(),
-        previous,
-        keys,
-    )
+    )?;
+    let mut doc = serde_json::Map::new();
+    doc.insert("data".into(), serde_json::Value::String(data));
+    doc.insert("sops".into(), metadata.to_json());
+    write_json(&serde_json::Value::Object(doc))
 }
 
 // ------------------------------------------------------------- any format --
@@ -345,6 +377,42 @@ pub fn encrypt(
             "the document already has a `sops` key (already encrypted?)".into(),
         ));
     }
+    let (data_key, age, hc_vault, now) = wrap_keys(recipients, previous, keys)?;
+    let mut mac_parts = Vec::new();
+    let default_on = options.selector.encrypts_by_default();
+    let Node::Map(mut out) = walk_encrypt(
+        tree,
+        &data_key,
+        &mut Vec::new(),
+        &mut mac_parts,
+        options,
+        default_on,
+    )?
+    else {
+        return Err(SopsError::Malformed(
+            "the document must be a map at the top".into(),
+        ));
+    };
+    let parts: Vec<&[u8]> = mac_parts.iter().map(Vec::as_slice).collect();
+    let metadata = seal(&data_key, &parts, age, hc_vault, now, options)?;
+    out.push(("sops".into(), Node::from_json(&metadata.to_json())));
+    match format {
+        Format::Binary | Format::Json => write_json(&Node::Map(out).to_json()?),
+        Format::Yaml => serde_yaml::to_string(&Node::Map(out).to_yaml()?)
+            .map(String::into_bytes)
+            .map_err(|e| SopsError::Malformed(e.to_string())),
+    }
+}
+
+type Wrapped = ([u8; 32], Vec<AgeEntry>, Vec<VaultEntry>, String);
+
+/// The data key (reused from `previous`, else fresh) wrapped for every
+/// recipient; unchanged recipients keep their previous wrapped key.
+fn wrap_keys(
+    recipients: &Recipients,
+    previous: Option<&Decrypted>,
+    keys: &KeySources,
+) -> Result<Wrapped, SopsError> {
     if recipients.age.is_empty() && recipients.vault.is_empty() {
         return Err(SopsError::Config(
             "no recipients: name at least one age recipient or Vault Transit key".into(),
@@ -394,37 +462,43 @@ pub fn encrypt(
             }
         });
     }
-    let mut mac_parts = Vec::new();
-    let default_on = options.selector.encrypts_by_default();
-    let body = walk_encrypt(
-        tree,
-        &data_key,
-        &mut Vec::new(),
-        &mut mac_parts,
-        options,
-        default_on,
-    )?;
-    let parts: Vec<&[u8]> = mac_parts.iter().map(Vec::as_slice).collect();
-    let mac_text = cipher::mac(&parts, options.mac_only_encrypted);
-    let metadata = Metadata {
+    Ok((data_key, age, hc_vault, now))
+}
+
+/// The metadata block with the MAC over `mac_parts`, encrypted with
+/// `lastmodified` as AAD.
+fn seal(
+    data_key: &[u8; 32],
+    mac_parts: &[&[u8]],
+    age: Vec<AgeEntry>,
+    hc_vault: Vec<VaultEntry>,
+    now: String,
+    options: &EncryptOptions,
+) -> Result<Metadata, SopsError> {
+    let mac_text = cipher::mac(mac_parts, options.mac_only_encrypted);
+    Ok(Metadata {
         age,
         hc_vault,
-        mac: cipher::encrypt(&data_key, mac_text.as_bytes(), &now, ValueType::Str)?,
+        mac: cipher::encrypt(data_key, mac_text.as_bytes(), &now, ValueType::Str)?,
         lastmodified: now,
         selector: options.selector.clone(),
         mac_only_encrypted: options.mac_only_encrypted,
         version: SOPS_VERSION.to_string(),
-    };
-    let Node::Map(mut out) = body else {
-        unreachable_map()
-    };
-    out.push(("sops".into(), Node::from_json(&metadata.to_json())));
-    serialize(&Node::Map(out), format)
+    })
 }
 
-/// `walk_encrypt` maps a map to a map; anything else is a bug.
-fn unreachable_map() -> ! {
-    panic!("walk_encrypt returned a non-map for a map")
+/// sops' JSON layout: tab indentation, trailing newline.
+fn write_json(doc: &serde_json::Value) -> Result<Vec<u8>, SopsError> {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"\t"),
+    );
+    doc.serialize(&mut ser)
+        .map_err(|e| SopsError::Malformed(e.to_string()))?;
+    out.push(b'\n');
+    Ok(out)
 }
 
 fn walk_encrypt(
@@ -472,27 +546,6 @@ fn walk_encrypt(
                 Ok(leaf.clone())
             }
         }
-    }
-}
-
-fn serialize(doc: &Node, format: Format) -> Result<Vec<u8>, SopsError> {
-    match format {
-        Format::Binary | Format::Json => {
-            use serde::Serialize;
-            let mut out = Vec::new();
-            let mut ser = serde_json::Serializer::with_formatter(
-                &mut out,
-                serde_json::ser::PrettyFormatter::with_indent(b"\t"),
-            );
-            doc.to_json()?
-                .serialize(&mut ser)
-                .map_err(|e| SopsError::Malformed(e.to_string()))?;
-            out.push(b'\n');
-            Ok(out)
-        }
-        Format::Yaml => serde_yaml::to_string(&doc.to_yaml()?)
-            .map(String::into_bytes)
-            .map_err(|e| SopsError::Malformed(e.to_string())),
     }
 }
 

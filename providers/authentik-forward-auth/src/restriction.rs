@@ -228,6 +228,9 @@ impl Resource for DomainRestriction {
             planned = planned.with_attr("binding_id", prior.get("binding_id").clone());
         } else if plan.planned.get("bind_to").is_null() {
             planned = planned.with_attr("binding_id", Value::from(""));
+        } else {
+            // New, moved, or deleted outside Terraform: (re)bound on apply.
+            planned = planned.with_attr("binding_id", Value::Unknown);
         }
         plan.planned = planned;
         d

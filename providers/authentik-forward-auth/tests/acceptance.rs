@@ -642,6 +642,34 @@ resource "fwdauth_domain_restriction" "admin" {{
     assert_eq!(plan.status, 2, "{}", plan.combined());
     h.apply();
     h.assert_plan_empty();
+
+    // A binding deleted outside Terraform is re-created.
+    let binding = h.resource_values("fwdauth_domain_restriction.admin")["binding_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emu.with(|i| {
+        i.store
+            .objects
+            .get_mut("policies/bindings")
+            .unwrap()
+            .retain(|b| b["pk"] != binding.as_str())
+    });
+    let plan = h.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.status, 2, "{}", plan.combined());
+    h.apply();
+    h.assert_plan_empty();
+    let rebound = h.resource_values("fwdauth_domain_restriction.admin")["binding_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emu.with(|i| {
+        assert_eq!(
+            i.store.get("policies/bindings", &rebound).unwrap()["policy"],
+            vals["id"]
+        )
+    });
+
     assert!(h.destroy().success());
     emu.with(|i| assert!(i.store.all("policies/expression").is_empty()));
 }

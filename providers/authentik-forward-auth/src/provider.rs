@@ -372,3 +372,77 @@ pub fn api_diag(summary: &str, e: ApiError) -> Diagnostics {
 pub fn js(v: &Json, f: &str) -> String {
     v[f].as_str().unwrap_or_default().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(attrs: &[(&str, Value)]) -> Value {
+        let names = [
+            "url",
+            "token",
+            "insecure",
+            "ca_cert_file",
+            "outpost",
+            "outpost_address",
+            "timeout_seconds",
+            "retries",
+        ];
+        Value::object(names.iter().map(|n| {
+            let v = attrs
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+                .unwrap_or(Value::Null);
+            (n.to_string(), v)
+        }))
+    }
+
+    #[test]
+    fn schemas_pass_the_sdk_lint() {
+        assert_eq!(
+            tfplugin::grpc::check_schemas(&FwdAuthProvider::default()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn configure_errors_name_the_cause_and_never_the_token() {
+        let p = FwdAuthProvider::with_env([("X", "y")]);
+        let d = p.configure(
+            &Ctx::for_tests(),
+            &cfg(&[("url", Value::from("http://a.test"))]),
+        );
+        assert!(d.0[0].detail.contains("AUTHENTIK_TOKEN"), "{:?}", d.0);
+        let d = p.configure(
+            &Ctx::for_tests(),
+            &cfg(&[
+                ("url", Value::from("http://a.test")),
+                ("token", Value::from("tok-secret")),
+                ("ca_cert_file", Value::from("/nonexistent/ca.pem")),
+            ]),
+        );
+        assert!(
+            d.0[0].summary.contains("ca_cert_file")
+                && d.0[0].detail.contains("/nonexistent/ca.pem")
+        );
+        assert!(!format!("{:?}", d.0).contains("tok-secret"));
+        // Env fallback for URL and token.
+        let p = FwdAuthProvider::with_env([
+            ("AUTHENTIK_URL", "http://a.test"),
+            ("AUTHENTIK_TOKEN", "t"),
+        ]);
+        assert!(p.configure(&Ctx::for_tests(), &cfg(&[])).is_empty());
+        assert_eq!(p.shared.conn().unwrap().outpost, EMBEDDED_OUTPOST);
+    }
+
+    #[test]
+    fn validate_config_checks_url_and_ranges() {
+        let p = FwdAuthProvider::default();
+        let d = p.validate_config(&cfg(&[
+            ("url", Value::from("authentik.test")),
+            ("retries", Value::from(99i64)),
+        ]));
+        assert_eq!(d.0.len(), 2, "{:?}", d.0);
+    }
+}

@@ -7,6 +7,7 @@
 # the hashes for the platform built here), and prints both.
 #
 # Usage: scripts/providers-install.sh [MIRROR_DIR]   (default: ./.providers)
+#        PROVIDERS_BIN_DIR=DIR uses prebuilt binaries instead of building.
 # Sources must be fully qualified (registry.terraform.io/homelab/<type>) so that
 # OpenTofu, whose default registry differs, resolves the same addresses.
 set -euo pipefail
@@ -18,15 +19,19 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 os_arch="$(uname -s | tr '[:upper:]' '[:lower:]')_$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
 engine="${TG_ENGINE:-terraform}"
 
-echo "[providers] building release binaries (version $version, $os_arch)"
-pkgs=(); for t in "${types[@]}"; do pkgs+=(-p "terraform-provider-$t"); done
-cargo build --release --quiet "${pkgs[@]}"
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+if [ -n "${PROVIDERS_BIN_DIR:-}" ]; then
+  bin_dir="$PROVIDERS_BIN_DIR"   # prebuilt binaries (the demo's test uses the debug ones)
+else
+  echo "[providers] building release binaries (version $version, $os_arch)"
+  pkgs=(); for t in "${types[@]}"; do pkgs+=(-p "terraform-provider-$t"); done
+  cargo build --release --quiet "${pkgs[@]}"
+  bin_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
+fi
 
 for t in "${types[@]}"; do
   dir="$mirror/registry.terraform.io/homelab/$t/$version/$os_arch"
   mkdir -p "$dir"
-  install -m 0755 "$target_dir/release/terraform-provider-$t" "$dir/terraform-provider-${t}_v$version"
+  install -m 0755 "$bin_dir/terraform-provider-$t" "$dir/terraform-provider-${t}_v$version"
   echo "[providers] $dir/terraform-provider-${t}_v$version"
 done
 
@@ -46,7 +51,7 @@ CFG
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 {
   echo 'terraform {'; echo '  required_providers {'
-  for t in "${types[@]}"; do echo "    ${t//-/_} = { source = \"registry.terraform.io/homelab/$t\", version = \"$version\" }"; done
+  for t in "${types[@]}"; do echo "    $t = { source = \"registry.terraform.io/homelab/$t\", version = \"$version\" }"; done
   echo '  }'; echo '}'
 } > "$work/main.tf"
 (cd "$work" && TF_CLI_CONFIG_FILE="$mirror/cli.tfrc" TOFU_CLI_CONFIG_FILE="$mirror/cli.tfrc" \

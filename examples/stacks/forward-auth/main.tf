@@ -24,6 +24,16 @@ variable "domain" {
   default = "example.com"
 }
 
+variable "carveout_url" {
+  description = "The public carve-out to probe (null: ntfy's health endpoint on var.domain). The demo points it at a local URL."
+  type        = string
+  default     = null
+}
+
+locals {
+  carveout_url = coalesce(var.carveout_url, "https://ntfy.${var.domain}/v1/health")
+}
+
 provider "fwdauth" {
   url = var.authentik_url
 }
@@ -57,7 +67,7 @@ resource "fwdauth_domain_restriction" "admin_services" {
 
 check "ntfy_carveout_public" {
   data "fwdauth_carveout_check" "ntfy" {
-    url    = "https://ntfy.${var.domain}/v1/health"
+    url    = local.carveout_url
     domain = var.domain
   }
   assert {

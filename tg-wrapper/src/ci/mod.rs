@@ -78,8 +78,8 @@ pub fn run_stack(
     loop {
         attempt += 1;
         let (code, output) = run_child(tg, repo, stack, opts.mode);
-        let drift = opts.mode == Mode::Drift && code == Some(2);
-        if code == Some(0) || drift {
+        let drift = opts.mode == Mode::Drift && code == Some(2) && !only_check_block_reads(&output);
+        if code == Some(0) || (opts.mode == Mode::Drift && code == Some(2)) {
             let tail = last_lines(&output, 3);
             let outcome = if drift { Outcome::Drift } else { Outcome::Ok };
             return StackResult {
@@ -133,6 +133,18 @@ pub fn run_stack(
             }
         }
     }
+}
+
+/// `plan -detailed-exitcode` exits 2 whenever a `check` block has a nested
+/// data source: Terraform always defers those reads to apply ("config will
+/// be reloaded to verify a check block"), even when nothing would change.
+/// Such a plan — no resource and no output changes — is not drift.
+fn only_check_block_reads(output: &str) -> bool {
+    output.contains("Plan: 0 to add, 0 to change, 0 to destroy.")
+        && !output.contains("Changes to Outputs")
+        && output.contains("will be read during apply")
+        && output.matches("will be read during apply").count()
+            == output.matches("to verify a check block").count()
 }
 
 fn run_child(tg: &Path, repo: &Repo, stack: &str, mode: Mode) -> (Option<i32>, String) {
@@ -234,4 +246,18 @@ pub fn run(
     } else {
         0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_block_reads_are_not_drift() {
+        let deferred = "  # data.x.y will be read during apply\n  # (config will be reloaded to verify a check block)\nPlan: 0 to add, 0 to change, 0 to destroy.\n";
+        assert!(super::only_check_block_reads(deferred));
+        assert!(!super::only_check_block_reads(
+            &deferred.replace("Plan: 0 to add", "Plan: 1 to add")
+        ));
+        let other_read = "  # data.a.b will be read during apply\n  # (depends on a resource or a module with changes pending)\nPlan: 0 to add, 0 to change, 0 to destroy.\n";
+        assert!(!super::only_check_block_reads(other_read));
+    }
 }

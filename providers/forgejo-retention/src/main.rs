@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    tfplugin::serve(terraform_provider_forgejo_retention::RetentionProvider::default())
+}

@@ -1,1 +1,518 @@
-//! forgejo-emulator
+//! An emulator of Forgejo's package API for container images, and of the
+//! OCI `/v2` manifest endpoints, written from the published API facts
+//! (Forgejo's `/api/v1/packages` routes, the OCI distribution spec). No
+//! Forgejo can run on the build machines, so tests and the demo use this.
+//!
+//! Covered: `GET /api/v1/user`; `GET /api/v1/packages/{owner}` (type and
+//! `q` substring filters, `page`/`limit`, `X-Total-Count` and `Link`
+//! headers); `DELETE /api/v1/packages/{owner}/container/{name}/{version}`
+//! (write permission checked BEFORE existence, as Forgejo's route
+//! middleware does, so a DELETE of a missing version answers 404 only to a
+//! token that may delete); `GET/HEAD /v2/{owner}/{name}/manifests/{ref}` by
+//! tag or digest with `Docker-Content-Digest`. Container images are stored
+//! the way Forgejo stores them: every tag is a package version, and every
+//! manifest an index points to is a separate untagged version named by its
+//! digest. `token …` auth with owner / read-only tokens, injected 5xx, and
+//! request counting.
+//!
+//! Not covered: blobs and uploads (manifests are added with [`Emulator::push`]),
+//! other package types, org teams beyond "owner token", and garbage
+//! collection of blobs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use serde_json::{Value, json};
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// One package version: a tag or an untagged manifest (`sha256:…`).
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    pub created_at: String,
+}
+
+#[derive(Default)]
+pub struct Store {
+    /// owner → versions.
+    pub versions: BTreeMap<String, Vec<Version>>,
+    /// digest → manifest JSON text.
+    pub manifests: BTreeMap<String, String>,
+    next_id: i64,
+    /// Status codes to answer the next requests with.
+    pub fail_next: Vec<u16>,
+    /// Requests per "METHOD /path-prefix".
+    pub requests: Vec<String>,
+}
+
+/// A running emulator's shared state.
+#[derive(Clone)]
+pub struct Emulator {
+    pub store: Arc<Mutex<Store>>,
+    /// token → (login, may_delete_for_owners).
+    tokens: Arc<BTreeMap<String, (String, Vec<String>)>>,
+}
+
+/// A manifest to push: an image (leaf) or an index of children.
+#[derive(Debug, Clone)]
+pub enum Manifest {
+    Image {
+        seed: String,
+        media_type: &'static str,
+    },
+    Index {
+        children: Vec<Manifest>,
+        media_type: &'static str,
+    },
+    /// A buildkit attestation manifest (an image manifest with the
+    /// `vnd.docker.reference.type: attestation-manifest` annotation in its index entry).
+    Attestation { seed: String },
+}
+
+fn digest_of(text: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    format!(
+        "sha256:{}",
+        d.as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+impl Emulator {
+    /// `tokens`: (token, login, owners it may delete in).
+    pub fn new(tokens: &[(&str, &str, &[&str])]) -> Emulator {
+        let tokens = tokens
+            .iter()
+            .map(|(t, l, o)| {
+                (
+                    t.to_string(),
+                    (l.to_string(), o.iter().map(|s| s.to_string()).collect()),
+                )
+            })
+            .collect();
+        Emulator {
+            store: Arc::new(Mutex::new(Store::default())),
+            tokens: Arc::new(tokens),
+        }
+    }
+
+    fn put_manifest(s: &mut Store, m: &Manifest) -> (String, &'static str, String) {
+        match m {
+            Manifest::Image { seed, media_type } => {
+                let text = json!({"schemaVersion": 2, "mediaType": media_type, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(seed), "size": 1}, "layers": []}).to_string();
+                let d = digest_of(&text);
+                s.manifests.insert(d.clone(), text.clone());
+                (d, media_type, text)
+            }
+            Manifest::Attestation { seed } => {
+                let text = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"mediaType": "application/vnd.in-toto+json", "digest": digest_of(seed), "size": 1}, "layers": []}).to_string();
+                let d = digest_of(&text);
+                s.manifests.insert(d.clone(), text.clone());
+                (d, OCI_MANIFEST, text)
+            }
+            Manifest::Index {
+                children,
+                media_type,
+            } => {
+                let entries: Vec<Value> = children
+                    .iter()
+                    .map(|c| {
+                        let (d, mt, text) = Self::put_manifest(s, c);
+                        let mut e = json!({"mediaType": mt, "digest": d, "size": text.len()});
+                        if let Manifest::Attestation { .. } = c {
+                            e["annotations"] =
+                                json!({"vnd.docker.reference.type": "attestation-manifest"});
+                        } else {
+                            e["platform"] = json!({"os": "linux", "architecture": "amd64"});
+                        }
+                        e
+                    })
+                    .collect();
+                let text =
+                    json!({"schemaVersion": 2, "mediaType": media_type, "manifests": entries})
+                        .to_string();
+                let d = digest_of(&text);
+                s.manifests.insert(d.clone(), text.clone());
+                (d, media_type, text)
+            }
+        }
+    }
+
+    fn add_version(
+        s: &mut Store,
+        owner: &str,
+        name: &str,
+        version: &str,
+        digest: &str,
+        created_at: &str,
+    ) {
+        let list = s.versions.entry(owner.to_string()).or_default();
+        if list.iter().any(|v| v.name == name && v.version == version) {
+            return;
+        }
+        s.next_id += 1;
+        let id = s.next_id;
+        s.versions
+            .entry(owner.to_string())
+            .or_default()
+            .push(Version {
+                id,
+                name: name.into(),
+                version: version.into(),
+                digest: digest.into(),
+                created_at: created_at.into(),
+            });
+    }
+
+    /// Pushes `m` as `owner/name:tag` created at `created_at` (RFC 3339):
+    /// the tag version plus one untagged version per manifest below it.
+    /// Returns the tag's digest.
+    pub fn push(
+        &self,
+        owner: &str,
+        name: &str,
+        tag: &str,
+        m: &Manifest,
+        created_at: &str,
+    ) -> String {
+        let mut s = self.store.lock().expect("store");
+        let (digest, _, _) = Self::put_manifest(&mut s, m);
+        fn children(m: &Manifest, out: &mut Vec<Manifest>) {
+            if let Manifest::Index { children: c, .. } = m {
+                for x in c {
+                    out.push(x.clone());
+                    children(x, out);
+                }
+            }
+        }
+        let mut below = Vec::new();
+        children(m, &mut below);
+        for c in below {
+            let (d, _, _) = Self::put_manifest(&mut s, &c);
+            Self::add_version(&mut s, owner, name, &d, &d, created_at);
+        }
+        Self::add_version(&mut s, owner, name, tag, &digest, created_at);
+        digest
+    }
+
+    /// Removes a version behind the API's back (e.g. the orphaning incident).
+    pub fn remove_version(&self, owner: &str, name: &str, version: &str) {
+        let mut s = self.store.lock().expect("store");
+        if let Some(v) = s.versions.get_mut(owner) {
+            v.retain(|x| !(x.name == name && x.version == version));
+        }
+    }
+
+    /// Whether `owner/name` still has `version`.
+    pub fn has_version(&self, owner: &str, name: &str, version: &str) -> bool {
+        self.store
+            .lock()
+            .expect("store")
+            .versions
+            .get(owner)
+            .is_some_and(|v| v.iter().any(|x| x.name == name && x.version == version))
+    }
+
+    pub fn versions(&self, owner: &str) -> Vec<Version> {
+        self.store
+            .lock()
+            .expect("store")
+            .versions
+            .get(owner)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.store.lock().expect("store").requests.clone()
+    }
+
+    pub fn inject(&self, statuses: &[u16]) {
+        self.store
+            .lock()
+            .expect("store")
+            .fail_next
+            .extend_from_slice(statuses);
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/api/v1/user", get(user))
+            .route("/api/v1/packages/{owner}", get(list))
+            .route(
+                "/api/v1/packages/{owner}/container/{name}/{version}",
+                delete(remove),
+            )
+            .route(
+                "/v2/{owner}/{name}/manifests/{reference}",
+                get(manifest).head(manifest),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Serves on 127.0.0.1:`port` (0 = any) in a background thread; returns the base URL.
+    pub fn spawn(&self, port: u16) -> String {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind emulator");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let router = self.router();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(l, router).await.expect("serve");
+            });
+        });
+        format!("http://{addr}")
+    }
+
+    /// Auth and fault injection; returns (login, owners it may delete in).
+    fn gate(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<(String, Vec<String>), Box<Response>> {
+        let mut s = self.store.lock().expect("store");
+        s.requests.push(format!("{method} {path}"));
+        if !s.fail_next.is_empty() {
+            let code = s.fail_next.remove(0);
+            return Err(Box::new(
+                (
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    "injected failure",
+                )
+                    .into_response(),
+            ));
+        }
+        let auth = headers
+            .get("authorization")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let token = auth
+            .strip_prefix("token ")
+            .or_else(|| auth.strip_prefix("Bearer "))
+            .unwrap_or("");
+        self.tokens.get(token).cloned().ok_or_else(|| {
+            Box::new(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"message": "token is required"})),
+                )
+                    .into_response(),
+            )
+        })
+    }
+}
+
+async fn user(State(e): State<Emulator>, method: Method, headers: HeaderMap) -> Response {
+    match e.gate(&method, "/api/v1/user", &headers) {
+        Ok((login, _)) => {
+            axum::Json(json!({"id": 1, "login": login, "is_admin": false})).into_response()
+        }
+        Err(r) => *r,
+    }
+}
+
+async fn list(
+    State(e): State<Emulator>,
+    Path(owner): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = e.gate(&method, &format!("/api/v1/packages/{owner}"), &headers) {
+        return *r;
+    }
+    let s = e.store.lock().expect("store");
+    let needle = q.get("q").cloned().unwrap_or_default();
+    let type_ok = q.get("type").is_none_or(|t| t == "container");
+    let all: Vec<&Version> = s
+        .versions
+        .get(&owner)
+        .map(|v| {
+            v.iter()
+                .filter(|x| type_ok && x.name.contains(&needle))
+                .collect()
+        })
+        .unwrap_or_default();
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(30)
+        .clamp(1, 50);
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * limit)
+        .take(limit)
+        .map(|v| json!({"id": v.id, "owner": {"login": owner}, "name": v.name, "type": "container", "version": v.version, "created_at": v.created_at}))
+        .collect();
+    let mut resp = axum::Json(items).into_response();
+    let h = resp.headers_mut();
+    h.insert("x-total-count", HeaderValue::from(all.len()));
+    let last = all.len().div_ceil(limit).max(1);
+    if page < last {
+        let link = format!(
+            "</api/v1/packages/{owner}?page={}&limit={limit}>; rel=\"next\", </api/v1/packages/{owner}?page={last}&limit={limit}>; rel=\"last\"",
+            page + 1
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            h.insert("link", v);
+        }
+    }
+    resp
+}
+
+async fn remove(
+    State(e): State<Emulator>,
+    Path((owner, name, version)): Path<(String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let (_, may) = match e.gate(
+        &method,
+        &format!("/api/v1/packages/{owner}/container"),
+        &headers,
+    ) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    // Forgejo checks write access on the owner before looking anything up.
+    if !may.contains(&owner) {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(
+                json!({"message": "user should have the write permission for the package owner"}),
+            ),
+        )
+            .into_response();
+    }
+    let mut s = e.store.lock().expect("store");
+    let list = s.versions.entry(owner).or_default();
+    match list
+        .iter()
+        .position(|v| v.name == name && v.version == version)
+    {
+        Some(i) => {
+            list.remove(i);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "package does not exist"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn manifest(
+    State(e): State<Emulator>,
+    Path((owner, name, reference)): Path<(String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = e.gate(&method, &format!("/v2/{owner}/{name}/manifests"), &headers) {
+        return *r;
+    }
+    let s = e.store.lock().expect("store");
+    // A manifest resolves only while its version (tag or digest) exists.
+    let Some(v) = s.versions.get(&owner).and_then(|l| {
+        l.iter()
+            .find(|v| v.name == name && (v.version == reference || v.digest == reference))
+    }) else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(
+                json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}),
+            ),
+        )
+            .into_response();
+    };
+    let Some(text) = s.manifests.get(&v.digest) else {
+        return (StatusCode::NOT_FOUND, "manifest blob missing").into_response();
+    };
+    let media_type = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|j| j["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let accept = headers
+        .get("accept")
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or("");
+    if !accept.is_empty() && !accept.contains(&media_type) && !accept.contains("*/*") {
+        return (
+            StatusCode::NOT_FOUND,
+            "no manifest in an accepted media type",
+        )
+            .into_response();
+    }
+    let mut resp = if method == Method::HEAD {
+        StatusCode::OK.into_response()
+    } else {
+        text.clone().into_response()
+    };
+    if let (Ok(ct), Ok(d)) = (
+        HeaderValue::from_str(&media_type),
+        HeaderValue::from_str(&v.digest),
+    ) {
+        resp.headers_mut().insert("content-type", ct);
+        resp.headers_mut().insert("docker-content-digest", d);
+    }
+    resp
+}
+
+/// A small demo registry: a buildkit-style multi-arch image with an
+/// attestation under `latest` and SHA tags, twelve older builds, and a cache tag.
+pub fn seed_demo(emu: &Emulator, owner: &str) {
+    for i in 0..14 {
+        let image = Manifest::Index {
+            media_type: OCI_INDEX,
+            children: vec![
+                Manifest::Image {
+                    seed: format!("amd64-{i}"),
+                    media_type: OCI_MANIFEST,
+                },
+                Manifest::Image {
+                    seed: format!("arm64-{i}"),
+                    media_type: OCI_MANIFEST,
+                },
+                Manifest::Attestation {
+                    seed: format!("att-{i}"),
+                },
+            ],
+        };
+        let created = format!("2026-10-{:02}T12:00:00Z", i + 1);
+        emu.push(owner, "web", &format!("sha-{i:04x}"), &image, &created);
+        if i == 13 {
+            emu.push(owner, "web", "latest", &image, &created);
+        }
+    }
+    let cache = Manifest::Image {
+        seed: "cache".into(),
+        media_type: OCI_MANIFEST,
+    };
+    emu.push(owner, "web", "buildcache", &cache, "2026-09-01T00:00:00Z");
+}

@@ -1,0 +1,232 @@
+//! `retention_policy` and the data sources through the real terraform
+//! binary against the Forgejo package-API emulator.
+
+use forgejo_emulator::{Emulator, Manifest, OCI_INDEX, OCI_MANIFEST, seed_demo};
+use terraform_provider_forgejo_retention::RetentionProvider;
+use tfplugin::testing::Harness;
+
+const TOKEN: &str = "owner-token-s3cr3t";
+const READER: &str = "reader-token";
+
+fn setup() -> (Emulator, Harness, String) {
+    let emu = Emulator::new(&[(TOKEN, "homelab", &["homelab"]), (READER, "someone", &[])]);
+    seed_demo(&emu, "homelab");
+    let url = emu.spawn(0);
+    let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
+    // The provider runs in this process: its settings come from the provider
+    // block (terraform never stores provider configuration in state).
+    let provider = format!(
+        "provider \"retention\" {{\n  url   = \"{url}\"\n  token = var.token\n}}\nvariable \"token\" {{\n  type      = string\n  sensitive = true\n}}\n"
+    );
+    h.env("TF_VAR_token", TOKEN);
+    (emu, h, provider)
+}
+
+fn config(provider: &str, extra: &str) -> String {
+    format!(
+        r#"{provider}
+terraform {{
+  required_providers {{
+    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
+  }}
+}}
+resource "retention_policy" "web" {{
+  owner     = "homelab"
+  package   = "web"
+  keep_last = 3
+  {extra}
+}}
+data "retention_integrity" "all" {{
+  owner = "homelab"
+}}
+output "candidates" {{ value = retention_policy.web.candidates }}
+output "kept" {{ value = retention_policy.web.kept }}
+output "ok" {{ value = data.retention_integrity.all.ok }}
+"#
+    )
+}
+
+fn output(h: &Harness, name: &str) -> serde_json::Value {
+    let out = h.run(&["output", "-json", name]);
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|_| panic!("output {name}: {}", out.combined()))
+}
+
+#[test]
+fn dry_run_reports_then_deletion_keeps_every_kept_image_whole() {
+    let (emu, h, p) = setup();
+    let before = emu.versions("homelab").len();
+    h.config(&config(&p, ""));
+    h.apply();
+    assert_eq!(
+        emu.versions("homelab").len(),
+        before,
+        "dry_run (the default) deletes nothing"
+    );
+    let cands = output(&h, "candidates");
+    let versions: Vec<&str> = cands
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["version"].as_str().unwrap())
+        .collect();
+    // 14 SHA tags, keep the newest 3 by tag; sha-000d is also `latest`.
+    assert!(
+        versions.contains(&"sha-0000")
+            && !versions.contains(&"sha-000d")
+            && !versions.contains(&"sha-000b"),
+        "{versions:?}"
+    );
+    assert!(!versions.contains(&"latest") && !versions.contains(&"buildcache"));
+    let kept = output(&h, "kept").to_string();
+    assert!(
+        kept.contains("always kept") && kept.contains("keep pattern") && kept.contains("newest 3"),
+        "{kept}"
+    );
+    // Untagged children (platform images, attestations) go only with their tags.
+    assert!(
+        cands
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "untagged")
+            .all(|c| !c["referenced_by"].as_array().unwrap().is_empty())
+    );
+    h.assert_plan_empty();
+
+    h.config(&config(&p, "dry_run = false"));
+    h.apply();
+    for tag in ["latest", "sha-000d", "sha-000c", "sha-000b", "buildcache"] {
+        assert!(emu.has_version("homelab", "web", tag), "{tag} kept");
+    }
+    assert!(!emu.has_version("homelab", "web", "sha-0000"));
+    // State keeps what this run deleted (the applied plan); the refresh that
+    // follows reads the registry again: nothing left to delete, nothing broken.
+    h.refresh();
+    assert_eq!(
+        output(&h, "ok"),
+        serde_json::json!(true),
+        "no index was orphaned"
+    );
+    assert_eq!(output(&h, "candidates"), serde_json::json!([]));
+    h.assert_plan_empty();
+    assert!(
+        !h.raw_state().contains(TOKEN) && !h.provider_logs().contains(TOKEN),
+        "the token never reaches state or logs"
+    );
+}
+
+#[test]
+fn a_token_that_cannot_delete_fails_the_plan() {
+    let (_emu, h, p) = setup();
+    h.env("TF_VAR_token", READER);
+    h.config(&config(&p, "dry_run = false"));
+    let out = h.run(&["plan", "-no-color"]);
+    assert_ne!(out.status, 0);
+    assert!(
+        out.combined().contains("Token cannot delete") && out.combined().contains("403"),
+        "{}",
+        out.combined()
+    );
+}
+
+#[test]
+fn a_preexisting_orphan_blocks_deletion() {
+    let (emu, h, p) = setup();
+    let latest_children: Vec<String> = emu
+        .versions("homelab")
+        .into_iter()
+        .filter(|v| v.version.starts_with("sha256:"))
+        .map(|v| v.version)
+        .collect();
+    // Break `latest` the way the 2026-06-10 incident did: delete one of its children.
+    let idx = emu
+        .versions("homelab")
+        .into_iter()
+        .find(|v| v.version == "latest")
+        .unwrap()
+        .digest;
+    let _ = idx;
+    emu.remove_version(
+        "homelab",
+        "web",
+        &latest_children[latest_children.len() - 1],
+    );
+    h.config(&config(&p, "dry_run = false"));
+    let out = h.run(&["plan", "-no-color"]);
+    let text = out.combined();
+    assert!(
+        text.contains("orphaned") || text.contains("missing"),
+        "{text}"
+    );
+}
+
+#[test]
+fn pagination_and_exact_names() {
+    let (emu, h, p) = setup();
+    // Names that contain "web" as a substring, and > 50 versions in all.
+    for i in 0..40 {
+        let m = Manifest::Image {
+            seed: format!("x{i}"),
+            media_type: OCI_MANIFEST,
+        };
+        emu.push(
+            "homelab",
+            "web-cache-warmer",
+            &format!("v{i}"),
+            &m,
+            "2026-01-01T00:00:00Z",
+        );
+        emu.push(
+            "homelab",
+            "webhooks",
+            &format!("v{i}"),
+            &m,
+            "2026-01-01T00:00:00Z",
+        );
+    }
+    let idx = Manifest::Index {
+        media_type: OCI_INDEX,
+        children: vec![Manifest::Image {
+            seed: "z".into(),
+            media_type: OCI_MANIFEST,
+        }],
+    };
+    emu.push("homelab", "web", "sha-ffff", &idx, "2026-11-01T00:00:00Z");
+    assert!(emu.versions("homelab").len() > 100);
+    h.config(&config(&p, "dry_run = false"));
+    h.apply();
+    assert_eq!(
+        emu.versions("homelab")
+            .iter()
+            .filter(|v| v.name != "web")
+            .count(),
+        80,
+        "other packages untouched"
+    );
+    assert!(emu.has_version("homelab", "web", "sha-ffff"));
+    let lists = emu
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /api/v1/packages"))
+        .count();
+    assert!(lists >= 3, "all pages read ({lists} list requests)");
+}
+
+#[test]
+fn schema_file_matches_terraform() {
+    let (_emu, h, p) = setup();
+    h.config(&config(&p, ""));
+    let doc = h.providers_schema_document();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas/forgejo-retention.json");
+    let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    if std::env::var("UPDATE_SCHEMAS").is_ok() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        on_disk, text,
+        "schemas/forgejo-retention.json is stale: run with UPDATE_SCHEMAS=1"
+    );
+}

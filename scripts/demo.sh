@@ -6,6 +6,7 @@
 # Local services (all on 127.0.0.1, under .demo/):
 #   - PostgreSQL (real): the Tier-1 state database and the goldmane `edge` trail
 #   - the Authentik API EMULATOR (testdata/authentik-emulator) — not Authentik
+#   - the Forgejo package-API EMULATOR (testdata/forgejo-emulator) — not Forgejo
 #   - an age key for the Tier-0 stack's SOPS-encrypted state
 #
 # Usage: scripts/demo.sh [--keep]   (--keep leaves the services running)
@@ -29,7 +30,7 @@ else
     -p terraform-provider-authentik-forward-auth -p terraform-provider-goldmane-edges -p terraform-provider-forgejo-retention
   bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 fi
-for b in tg authentik-emulator terraform-provider-authentik-forward-auth terraform-provider-goldmane-edges; do
+for b in tg authentik-emulator forgejo-emulator terraform-provider-authentik-forward-auth terraform-provider-goldmane-edges terraform-provider-forgejo-retention; do
   [ -x "$bin/$b" ] || { echo "[demo] missing $bin/$b" >&2; exit 1; }
 done
 
@@ -88,6 +89,13 @@ export AUTHENTIK_URL=http://127.0.0.1:59000 AUTHENTIK_TOKEN=emulator-admin-token
 # The carve-out probe needs a reachable public URL: the emulator root (404, no redirect).
 export TF_VAR_carveout_url=http://127.0.0.1:59000/
 
+# ---- Forgejo package-API emulator -------------------------------------------
+say "starting the Forgejo package-API EMULATOR on 127.0.0.1:59100 (not a real Forgejo)"
+"$bin/forgejo-emulator" 127.0.0.1:59100 emulator-forgejo-token homelab > "$demo/forgejo-emulator.log" 2>&1 &
+fe_pid=$!; stop_cmds+=("kill $fe_pid")
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:59100/api/v1/user" && break; sleep 0.1; done
+export FORGEJO_URL=http://127.0.0.1:59100 FORGEJO_TOKEN=emulator-forgejo-token
+
 # ---- the example repo ------------------------------------------------------
 say "copying examples/ into .demo/repo (a git repo, as tg expects) with a fresh age key"
 cp -r "$root/examples" "$demo/repo"
@@ -107,8 +115,7 @@ git config user.email demo@example.invalid; git config user.name "tg demo"
 export SOPS_AGE_KEY_FILE="$demo/age.txt" PATH="$bin:$PATH" TG_ENGINE=terraform
 unset VAULT_ADDR VAULT_TOKEN
 
-stacks=(bootstrap app-config goldmane-egress forward-auth)
-[ -d stacks/registry-retention ] && [ -x "$bin/forgejo-emulator" ] && stacks+=(registry-retention)
+stacks=(bootstrap app-config goldmane-egress forward-auth registry-retention)
 for s in "${stacks[@]}"; do
   say "tg init + tg apply --stack $s --non-interactive"
   tg init --stack "$s" -input=false >/dev/null
@@ -131,6 +138,7 @@ What happened:
       $(git log --format='%s' -1 -- state/stacks/bootstrap/terraform.tfstate)
   - Tier-1 stacks: state in PostgreSQL (schemas in database terraform_state on 127.0.0.1:55432)
   - goldmane-egress: allowlist from the local edge trail; forward-auth: objects in the Authentik EMULATOR
+  - registry-retention: a dry-run retention plan over the Forgejo EMULATOR's demo images
   - tg ci drift exit status: $drift (0 = no drift)
 
 Point it at real services instead:

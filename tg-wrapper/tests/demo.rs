@@ -39,7 +39,13 @@ fn quickstart_demo_applies_every_example_stack_and_finds_no_drift() {
         "the demo failed (exit {:?}):\n{text}",
         out.status.code()
     );
-    for stack in ["bootstrap", "app-config", "goldmane-egress", "forward-auth"] {
+    for stack in [
+        "bootstrap",
+        "app-config",
+        "goldmane-egress",
+        "forward-auth",
+        "registry-retention",
+    ] {
         assert!(
             text.contains(&format!("tg apply --stack {stack} --non-interactive")),
             "{stack} was not applied:\n{text}"

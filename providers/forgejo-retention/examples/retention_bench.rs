@@ -16,9 +16,17 @@ fn main() {
         let m = Manifest::Index {
             media_type: OCI_INDEX,
             children: vec![
-                Manifest::Image { seed: format!("a{i}"), media_type: OCI_MANIFEST },
-                Manifest::Image { seed: format!("b{i}"), media_type: OCI_MANIFEST },
-                Manifest::Attestation { seed: format!("c{i}") },
+                Manifest::Image {
+                    seed: format!("a{i}"),
+                    media_type: OCI_MANIFEST,
+                },
+                Manifest::Image {
+                    seed: format!("b{i}"),
+                    media_type: OCI_MANIFEST,
+                },
+                Manifest::Attestation {
+                    seed: format!("c{i}"),
+                },
             ],
         };
         let t = format!("2026-{:02}-{:02}T00:00:00Z", 1 + i / 28 % 12, 1 + i % 28);
@@ -52,7 +60,15 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let calls = emu.requests().len() - before;
     let minimum = versions.div_ceil(50) + tags + 1;
-    println!("{versions} versions, {tags} tags, 500 images: {calls} API calls (minimum {minimum}), {elapsed:.2} s; {} candidates", d.candidates.len());
-    println!("BENCH|forgejo|retention plan over {versions} versions: API calls|{calls}|{minimum}|{:.2}|= 1.00x", calls as f64 / minimum as f64);
-    println!("BENCH|forgejo|retention plan over {versions} versions: wall time (s)|{elapsed:.2}|-|-|<= 2 s");
+    println!(
+        "{versions} versions, {tags} tags, 500 images: {calls} API calls (minimum {minimum}), {elapsed:.2} s; {} candidates",
+        d.candidates.len()
+    );
+    println!(
+        "BENCH|forgejo|retention plan over {versions} versions: API calls|{calls}|{minimum}|{:.2}|= 1.00x",
+        calls as f64 / minimum as f64
+    );
+    println!(
+        "BENCH|forgejo|retention plan over {versions} versions: wall time (s)|{elapsed:.2}|-|-|<= 2 s"
+    );
 }

@@ -224,8 +224,18 @@ async fn automtls_accepts_only_the_announced_client_certificate() {
 
     let (_, other_cert, other_key) = terraform_like_cert();
     let refused = h2_greeting(&plugin, (other_cert, other_key)).await;
+    // With TLS 1.3 the client finishes its side before the server has
+    // checked the certificate, so the refusal reaches the client either as
+    // the server's alert or as the connection the server closed.
     let err = refused.expect_err("a different client certificate must be refused");
-    assert!(err.contains("alert"), "refused by a TLS alert, got: {err}");
+    assert!(
+        err.contains("alert")
+            || err.contains("Broken pipe")
+            || err.contains("reset")
+            || err.contains("eof")
+            || err.contains("EOF"),
+        "refused by the server (TLS alert or closed connection), got: {err}"
+    );
 }
 
 #[tokio::test]

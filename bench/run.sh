@@ -11,7 +11,7 @@ else for s in ./*.sh; do [ "$s" = ./run.sh ] || scripts+=("$s"); done; fi
 rows=$(mktemp); trap 'rm -f "$rows"' EXIT
 for s in "${scripts[@]}"; do
   echo "=== $s" >&2
-  if ! "$s" 2>&1 | tee /dev/stderr | grep '^BENCH|' >> "$rows"; then
+  if ! "$s" 2>&1 | tee -a /dev/stderr | grep '^BENCH|' >> "$rows"; then
     echo "BENCH|$(basename "$s" .sh)|script failed (see output above)|-|-|-|-" >> "$rows"
   fi
 done

@@ -6,9 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-20}"
-cargo build --release --quiet -p tg-wrapper -p tfplugin --example bench_provider
+# Two builds: a target filter such as --example limits the whole command
+# to that target, so `-p tg-wrapper` alongside it would not build `tg`.
+cargo build --release --quiet -p tg-wrapper --bin tg
+cargo build --release --quiet -p tfplugin --example bench_provider
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-tg="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tg"
+tg="$target/release/tg"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/repo/stacks/noop"
 echo 'locals { tier0_stacks = [] }' > "$work/repo/terragrunt.hcl"

@@ -82,17 +82,30 @@ impl Engine {
     }
 }
 
-/// Forwards SIGINT/SIGTERM/SIGHUP to the child until closed. tg itself
-/// keeps running so its cleanup always happens.
+/// Forwards SIGINT/SIGTERM/SIGHUP sent to tg by another process (`kill`,
+/// a CI runner) to the child until closed. tg itself keeps running so its
+/// cleanup always happens.
+///
+/// Signals the kernel raised — Ctrl-C or a hangup on the terminal — are not
+/// forwarded: the terminal delivers them to the whole foreground process
+/// group, so the engine already has one, and terraform treats a second
+/// interrupt as "exit immediately, data loss may occur" instead of its
+/// graceful shutdown that writes the state.
 fn forward_signals(pid: Arc<AtomicI32>) -> Option<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).ok()?;
+    use signal_hook::iterator::SignalsInfo;
+    use signal_hook::iterator::exfiltrator::WithOrigin;
+    use signal_hook::low_level::siginfo::Cause;
+    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).ok()?;
     let handle = signals.handle();
     std::thread::spawn(move || {
-        for sig in signals.forever() {
+        for origin in signals.forever() {
+            if origin.cause == Cause::Kernel {
+                continue;
+            }
             let p = pid.load(Ordering::SeqCst);
             if p > 0
-                && let Ok(s) = nix::sys::signal::Signal::try_from(sig)
+                && let Ok(s) = nix::sys::signal::Signal::try_from(origin.signal)
             {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), s);
             }

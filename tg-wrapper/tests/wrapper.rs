@@ -676,3 +676,38 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
     ));
     assert_eq!(std::fs::read_dir(f.tmp_base()).unwrap().count(), 0, "swept");
 }
+
+#[test]
+fn sigterm_to_tg_reaches_the_engine_once_and_the_new_state_is_encrypted() {
+    let f = Fixture::new();
+    let pidfile = f.dir.path().join("engine.pid");
+    let sigs = f.dir.path().join("signals.txt");
+    // Like terraform: on the first SIGTERM it writes the state and exits
+    // non-zero; a second signal would mean "exit immediately".
+    let engine = f.stub(
+        "terraform",
+        &format!(
+            "for a in \"$@\"; do case \"$a\" in -state=*) st=\"${{a#-state=}}\";; esac; done\n\
+             trap 'echo TERM >> \"{sigs}\"; echo {{\\\"version\\\":4,\\\"serial\\\":3,\\\"lineage\\\":\\\"l\\\",\\\"outputs\\\":{{\\\"m\\\":{{\\\"value\\\":\\\"sigterm-marker\\\",\\\"type\\\":\\\"string\\\"}}}},\\\"resources\\\":[]}} > \"$st\"; kill $! 2>/dev/null; exit 3' TERM\n\
+             sleep 30 &\necho $$ > '{pid}'\nwait",
+            sigs = sigs.display(),
+            pid = pidfile.display()
+        ),
+    );
+    let mut cmd = Command::new(TG);
+    cmd.args(["apply", "--non-interactive"])
+        .current_dir(f.stack("infra"))
+        .env("TG_ENGINE", &engine)
+        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
+        .env("TG_TMPDIR", f.tmp_base())
+        .env("HOME", f.dir.path());
+    let tg = cmd.spawn().unwrap();
+    wait_for(&pidfile);
+    run_ok(Command::new("kill").args(["-TERM", &tg.id().to_string()]));
+    let out = tg.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "the engine's exit status");
+    assert_eq!(wait_for(&sigs), "TERM", "exactly one SIGTERM forwarded");
+    assert!(f.decrypt_state("infra").contains("sigterm-marker"));
+    f.assert_no_plaintext("sigterm-marker");
+    assert_eq!(std::fs::read_dir(f.tmp_base()).unwrap().count(), 0);
+}

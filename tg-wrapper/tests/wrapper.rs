@@ -711,3 +711,49 @@ fn sigterm_to_tg_reaches_the_engine_once_and_the_new_state_is_encrypted() {
     f.assert_no_plaintext("sigterm-marker");
     assert_eq!(std::fs::read_dir(f.tmp_base()).unwrap().count(), 0);
 }
+
+/// Ctrl-C on a real terminal: the kernel sends SIGINT to the whole
+/// foreground process group, so tg must not add a second one (terraform
+/// would then exit without its graceful shutdown).
+#[test]
+fn ctrl_c_on_a_terminal_reaches_the_engine_exactly_once() {
+    let f = Fixture::new();
+    let pidfile = f.dir.path().join("engine.pid");
+    let sigs = f.dir.path().join("signals.txt");
+    let engine = f.stub(
+        "terraform",
+        &format!(
+            "trap 'echo INT >> \"{}\"' INT\necho $$ > '{}'\nfor i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; done\nexit 7",
+            sigs.display(),
+            pidfile.display()
+        ),
+    );
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    // util-linux `setsid --ctty`: a new session whose controlling terminal
+    // is the pty, with tg in its foreground process group.
+    let mut cmd = Command::new(require_bin("setsid"));
+    cmd.args(["--ctty", "--wait", TG, "plan"])
+        .current_dir(f.stack("faketest"))
+        .env("TG_ENGINE", &engine)
+        .env("PG_CONN_STR", "postgres://unused")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    let mut tg = cmd.spawn().unwrap();
+    wait_for(&pidfile);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut master = std::fs::File::from(pty.master);
+    std::io::Write::write_all(&mut master, b"\x03").unwrap();
+    let status = tg.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "tg survives and passes the engine's status"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&sigs).unwrap().trim(),
+        "INT",
+        "one SIGINT, not two"
+    );
+}

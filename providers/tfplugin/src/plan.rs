@@ -186,10 +186,12 @@ pub fn compatible(a: &Value, b: &Value) -> bool {
             if x.iter().all(Value::is_fully_known) {
                 x == y
             } else {
-                // Unknown elements may collapse or expand once known.
-                x.iter()
-                    .filter(|e| e.is_fully_known())
-                    .all(|e| y.contains(e))
+                // Like Terraform: unknown parts change element identity, so
+                // match both ways; equal elements may coalesce once known,
+                // but the set never grows.
+                y.len() <= x.len()
+                    && x.iter().all(|e| y.iter().any(|f| compatible(e, f)))
+                    && y.iter().all(|f| x.iter().any(|e| compatible(e, f)))
             }
         }
         (Value::Map(x), Value::Map(y)) | (Value::Object(x), Value::Object(y)) => {
@@ -315,6 +317,53 @@ mod tests {
         let config = obj("a", Value::Null, Value::Null, Value::Null, Value::Null);
         let (planned, _) = plan(&schema(), Some(&prior), &prior, &config);
         assert_eq!(planned, prior);
+    }
+
+    #[test]
+    fn new_set_elements_get_unknown_computed_attrs_and_defaults() {
+        let schema = Schema::new(vec![Attribute::nested(
+            "rules",
+            Nesting::Set,
+            vec![
+                Attribute::new("port", Type::Number).required(),
+                Attribute::new("id", Type::String).computed(),
+                Attribute::new("proto", Type::String)
+                    .optional()
+                    .computed()
+                    .default(Value::from("tcp")),
+            ],
+        )]);
+        let rule = |port: i64| {
+            Value::object([
+                ("port", Value::from(port)),
+                ("id", Value::Null),
+                ("proto", Value::Null),
+            ])
+        };
+        let config = Value::object([("rules", Value::set(vec![rule(443), rule(80)]))]);
+        let (planned, _) = plan(&schema, None, &config, &config);
+        let rules = planned.get("rules").as_list().unwrap();
+        assert_eq!(rules.len(), 2);
+        for r in rules {
+            assert_eq!(r.get("id"), &Value::Unknown);
+            assert_eq!(r.get("proto"), &Value::from("tcp"));
+        }
+        assert!(check_planned(&schema, &config, &planned).is_empty());
+        // Applying must fill every unknown and keep what the plan knew.
+        let applied_rule = |port: i64| {
+            Value::object([
+                ("port", Value::from(port)),
+                ("id", Value::from(format!("r{port}"))),
+                ("proto", Value::from("tcp")),
+            ])
+        };
+        let applied = Value::object([(
+            "rules",
+            Value::set(vec![applied_rule(80), applied_rule(443)]),
+        )]);
+        assert!(check_applied(&planned, &applied).is_empty());
+        let lost = Value::object([("rules", Value::set(vec![applied_rule(80)]))]);
+        assert!(check_applied(&planned, &lost).has_errors());
     }
 
     #[test]

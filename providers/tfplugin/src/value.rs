@@ -122,10 +122,12 @@ impl Value {
         Value::set(items.into_iter().map(|s| Value::String(s.into())).collect())
     }
 
-    /// A set in canonical order (sorted, duplicates removed).
+    /// A set in canonical order (sorted, duplicates removed). Elements that
+    /// are not wholly known are never merged: like cty, two unknowns are two
+    /// distinct elements (`toset([a.id, b.id])` has two members while planning).
     pub fn set(mut items: Vec<Value>) -> Value {
         items.sort_by_cached_key(Value::sort_key);
-        items.dedup();
+        items.dedup_by(|a, b| a == b && a.is_fully_known());
         Value::Set(items)
     }
 
@@ -812,6 +814,37 @@ mod tests {
     fn type_json_round_trips() {
         let t = obj_ty();
         assert_eq!(Type::from_json(&t.to_json()).unwrap(), t);
+    }
+
+    #[test]
+    fn unknown_set_elements_stay_distinct() {
+        let ty = Type::set(Type::String);
+        let v = Value::set(vec![
+            Value::Unknown,
+            Value::from("a"),
+            Value::Unknown,
+            Value::from("a"),
+        ]);
+        assert_eq!(v.as_list().map(<[Value]>::len), Some(3));
+        let bytes = to_msgpack(&v, &ty).unwrap();
+        assert_eq!(from_msgpack(&bytes, &ty).unwrap(), v);
+    }
+
+    #[test]
+    fn decimal_text_numbers_and_dynamic_unknowns_decode() {
+        // cty sends numbers beyond float64 precision as msgpack strings.
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &Mp::from("98765432109876543210.125")).unwrap();
+        assert_eq!(
+            from_msgpack(&bytes, &Type::Number).unwrap(),
+            Value::Number(Number::parse("98765432109876543210.125").unwrap())
+        );
+        // An unknown of dynamic type is a bare extension, not a [type, value] pair.
+        assert_eq!(
+            from_msgpack(&[0xd4, 0x00, 0x00], &Type::Dynamic).unwrap(),
+            Value::Unknown
+        );
+        assert_eq!(from_msgpack(&[0xc0], &Type::Dynamic).unwrap(), Value::Null);
     }
 
     #[test]

@@ -26,7 +26,7 @@ if [ -n "${DEMO_BIN_DIR:-}" ]; then
   bin="$DEMO_BIN_DIR"
 else
   say "building tg, the providers and the emulator (release)"
-  cargo build --release --quiet -p tg-wrapper -p authentik-emulator \
+  cargo build --release --quiet -p tg-wrapper -p authentik-emulator -p forgejo-emulator \
     -p terraform-provider-authentik-forward-auth -p terraform-provider-goldmane-edges -p terraform-provider-forgejo-retention
   bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 fi

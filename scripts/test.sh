@@ -10,4 +10,7 @@ export TF_CLI_CONFIG_FILE=/dev/null
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The demo test runs every binary of the workspace (tg, providers, emulators);
+# `cargo test` alone builds a binary only for its own package's tests.
+cargo build --workspace --bins
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"

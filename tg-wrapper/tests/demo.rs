@@ -1,7 +1,8 @@
 //! The README's first command (scripts/demo.sh) on the example repo: every
 //! example stack applies through `tg` against the local services, and the
 //! `tg ci drift` run that follows finds no drift. Uses the binaries this
-//! `cargo test --workspace` run built (tg, the providers, the emulator).
+//! `cargo build --workspace --bins` in scripts/test.sh built (tg, the
+//! providers, both emulators).
 
 use std::path::Path;
 use std::process::Command;
@@ -12,12 +13,14 @@ fn quickstart_demo_applies_every_example_stack_and_finds_no_drift() {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_tg")).parent().unwrap();
     for b in [
         "authentik-emulator",
+        "forgejo-emulator",
         "terraform-provider-authentik-forward-auth",
         "terraform-provider-goldmane-edges",
+        "terraform-provider-forgejo-retention",
     ] {
         assert!(
             bin_dir.join(b).is_file(),
-            "{b} is not built in {}: run `cargo test --workspace`",
+            "{b} is not built in {}: run `cargo build --workspace --bins` first (scripts/test.sh does)",
             bin_dir.display()
         );
     }

@@ -10,13 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use common::{go_plugin_client_config, terraform_like_cert};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tfplugin::proto::plugin::Empty;
 use tfplugin::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use tfplugin::server::{MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
 
 /// Builds the example provider once and returns its path (next to this test
 /// binary's `deps/` directory, in `examples/`).
@@ -47,27 +48,6 @@ fn provider_binary() -> PathBuf {
             bin
         })
         .clone()
-}
-
-/// A client certificate shaped like Terraform's: self-signed, CA flag, P-521.
-fn terraform_like_cert() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("P-521 key");
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::DigitalSignature,
-        rcgen::KeyUsagePurpose::KeyCertSign,
-    ];
-    params.extended_key_usages = vec![
-        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-    ];
-    let cert = params.self_signed(&key).expect("self-signed");
-    (
-        cert.pem(),
-        cert.der().clone(),
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-    )
 }
 
 /// A started provider process and the fields of its handshake line.
@@ -130,46 +110,6 @@ impl Drop for Plugin {
     }
 }
 
-/// Pins the server certificate from the handshake line, as go-plugin does.
-#[derive(Debug)]
-struct PinServer(Vec<u8>, Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for PinServer {
-    fn verify_server_cert(
-        &self,
-        ee: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if ee.as_ref() == self.0.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("unexpected server cert".into()))
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.1.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.1.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.1.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// Connects over TLS with `client` as the client certificate, sends the
 /// HTTP/2 connection preface and an empty SETTINGS frame, and returns the
 /// first frame header the server answers with. With TLS 1.3 a refused client
@@ -178,15 +118,7 @@ async fn h2_greeting(
     plugin: &Plugin,
     client: (CertificateDer<'static>, PrivateKeyDer<'static>),
 ) -> Result<[u8; 9], String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinServer(plugin.cert_der(), provider)))
-        .with_client_auth_cert(vec![client.0], client.1)
-        .unwrap();
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let cfg = go_plugin_client_config(plugin.cert_der(), Some(client));
     let stream = tokio::net::UnixStream::connect(plugin.socket())
         .await
         .map_err(|e| e.to_string())?;

@@ -140,18 +140,9 @@ impl Vault {
         if status.is_success() {
             Ok(json)
         } else {
-            let errors = json["errors"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| e.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default();
             Err(VaultFailure {
                 status: Some(status.as_u16()),
-                message: format!("* {errors} ({url})"),
+                message: format!("* {} ({url})", sops_rs::keys::vault_errors(&json)),
             })
         }
     }

@@ -171,6 +171,51 @@ fn vault_client(timeout: Option<Duration>) -> Result<reqwest::blocking::Client, 
         .map_err(|e| SopsError::Vault(format!("cannot build an HTTP client: {e}")))
 }
 
+/// Longest error text [`vault_errors`] passes on, in characters: enough for
+/// Vault's messages ("permission denied", "Vault is sealed"), short enough
+/// that a misbehaving server or proxy cannot flood the log.
+const VAULT_ERRORS_MAX_CHARS: usize = 300;
+
+/// The `errors` array of a Vault (or OpenBao) error answer as one line of
+/// text, joined with "; ". The text comes from the network, so it is made
+/// safe to print: control characters are dropped (whitespace ones become a
+/// space, so an embedded newline cannot forge log lines or split the
+/// one-line messages that retry classification matches), and it is capped
+/// at 300 characters with an ellipsis. Vault's own error strings carry no
+/// secrets. Says "(no error text)" when the answer has none (not JSON, no
+/// `errors` array, or only empty entries).
+pub fn vault_errors(answer: &serde_json::Value) -> String {
+    let printable = |text: &str| -> String {
+        text.chars()
+            .filter_map(|c| match c {
+                c if c.is_control() && c.is_whitespace() => Some(' '),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let joined = answer["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str())
+                .map(printable)
+                .filter(|e| !e.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    if joined.is_empty() {
+        return "(no error text)".to_string();
+    }
+    match joined.char_indices().nth(VAULT_ERRORS_MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
+}
+
 fn vault_call(
     key: &VaultKey,
     op: &str,
@@ -190,20 +235,11 @@ fn vault_call(
     let status = resp.status();
     let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
     if !status.is_success() {
-        // Vault's own error strings ("permission denied") carry no secrets.
-        let errors = json["errors"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default();
         return Err(SopsError::Vault(format!(
-            "{} {op}: Code: {}. Errors: {errors}",
+            "{} {op}: Code: {}. Errors: {}",
             key.describe(),
-            status.as_u16()
+            status.as_u16(),
+            vault_errors(&json)
         )));
     }
     Ok(json)
@@ -265,6 +301,42 @@ pub fn vault_unwrap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vault_errors_joins_the_errors_array() {
+        let answer =
+            serde_json::json!({ "errors": ["permission denied", 7, "", "1 error occurred"] });
+        assert_eq!(vault_errors(&answer), "permission denied; 1 error occurred");
+    }
+
+    #[test]
+    fn vault_errors_strips_control_characters() {
+        let answer =
+            serde_json::json!({ "errors": ["denied\nFAKE LOG LINE\r\t\u{1b}[31mred\u{0}\u{7f}"] });
+        assert_eq!(vault_errors(&answer), "denied FAKE LOG LINE  [31mred");
+    }
+
+    #[test]
+    fn vault_errors_caps_long_text() {
+        let answer = serde_json::json!({ "errors": ["é".repeat(1000)] });
+        let text = vault_errors(&answer);
+        assert_eq!(text.chars().count(), VAULT_ERRORS_MAX_CHARS + 1);
+        assert!(text.ends_with('…'), "{text}");
+        assert!(text.starts_with("éé"));
+    }
+
+    #[test]
+    fn vault_errors_says_when_there_is_no_text() {
+        for answer in [
+            serde_json::Value::Null,
+            serde_json::json!({}),
+            serde_json::json!({ "errors": [] }),
+            serde_json::json!({ "errors": "not an array" }),
+            serde_json::json!({ "errors": ["", "\n"] }),
+        ] {
+            assert_eq!(vault_errors(&answer), "(no error text)", "{answer}");
+        }
+    }
 
     #[test]
     fn vault_uri_parsing() {

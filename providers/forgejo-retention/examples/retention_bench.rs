@@ -3,10 +3,10 @@
 //! = 10,000 package versions, then the provider's read path (what a plan
 //! does) timed end to end against the emulator over HTTP.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use forgejo_emulator::{Emulator, Manifest, OCI_INDEX, OCI_MANIFEST};
-use terraform_provider_forgejo_retention::client::Client;
+use terraform_provider_forgejo_retention::client::{Client, Options};
 use terraform_provider_forgejo_retention::graph::{Policy, decide};
 
 fn main() {
@@ -43,7 +43,12 @@ fn main() {
     }
     let versions = emu.versions("homelab").len();
     let url = emu.spawn(0);
-    let client = Client::new(&url, "t", Duration::from_secs(30), 0).expect("client");
+    let options = Options {
+        retries: 0,
+        ..Options::default()
+    };
+    let client = Client::new(&url, "t", &options).expect("client");
+    client.whoami().expect("whoami");
     let before = emu.requests().len();
     let started = Instant::now();
     let graphs = client.graphs("homelab", Some("app")).expect("graphs");

@@ -1,11 +1,14 @@
 //! Forgejo package API + OCI manifest client. The token goes in the
-//! `Authorization: token …` header only; never logged, never in errors.
+//! `Authorization` header only (`token …` on `/api/v1`, Basic login:token on
+//! `/v2`, the two schemes Forgejo accepts there); never logged, never in errors.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::blocking::{Client as Http, Response};
+use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
+use tfplugin::retry::Backoff;
 
 use crate::graph::Package;
 
@@ -13,11 +16,44 @@ use crate::graph::Package;
 /// Docker manifest lists and single manifests alike.
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
+/// Page size of version listings: Forgejo's default `MAX_RESPONSE_ITEMS`.
+const PAGE: usize = 50;
+
+/// How the client talks to Forgejo; the provider block sets these.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub timeout: Duration,
+    /// Retries of connection errors and 5xx only.
+    pub retries: u32,
+    /// Where `/v2` lives when not on the API host (e.g. a registry-only hostname).
+    pub registry_url: Option<String>,
+    /// Extra PEM CA certificate(s) trusted for both hosts.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Manifest fetches in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            registry_url: None,
+            ca_pem: None,
+            concurrency: 8,
+        }
+    }
+}
+
 pub struct Client {
     pub base: String,
+    registry: String,
     token: String,
+    /// The token owner's login, for Basic auth on `/v2` (read once).
+    login: Mutex<Option<String>>,
     http: Http,
-    retries: u32,
+    backoff: Backoff,
+    concurrency: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -40,72 +76,109 @@ fn unix(ts: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// Names in URL paths come from Forgejo's own answers or HCL; refuse anything
+/// that could change the path (Forgejo's names are `[A-Za-z0-9._/-]`, tags
+/// `[A-Za-z0-9._-]`, digests `sha256:hex`).
+fn path_safe(what: &str, s: &str) -> Result<(), String> {
+    if !s.is_empty()
+        && !s.contains("..")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c))
+    {
+        Ok(())
+    } else {
+        Err(format!("refusing {what} {s:?}: not a valid Forgejo name"))
+    }
+}
+
 impl Client {
-    pub fn new(base: &str, token: &str, timeout: Duration, retries: u32) -> Result<Client, String> {
-        let http = Http::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+    pub fn new(base: &str, token: &str, o: &Options) -> Result<Client, String> {
+        let mut b = Http::builder().timeout(o.timeout);
+        if let Some(pem) = &o.ca_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA certificate is not valid PEM: {e}"))?
+            {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        let http = b.build().map_err(|e| format!("HTTP client: {e}"))?;
+        let base = base.trim_end_matches('/').to_string();
         Ok(Client {
-            base: base.trim_end_matches('/').to_string(),
+            registry: o
+                .registry_url
+                .as_deref()
+                .map(|r| r.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| base.clone()),
+            base,
             token: token.to_string(),
+            login: Mutex::new(None),
             http,
-            retries,
+            backoff: Backoff {
+                retries: o.retries,
+                base: Duration::from_millis(200),
+            },
+            concurrency: o.concurrency.max(1),
         })
     }
 
     /// One request, retried only on connection errors and 5xx.
-    fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        accept: Option<&str>,
-    ) -> Result<Response, String> {
+    fn send(&self, what: &str, req: impl Fn() -> RequestBuilder) -> Result<Response, String> {
+        let (out, attempts) = self.backoff.run(
+            |_| req().send(),
+            |r| r.as_ref().map_or(true, |r| r.status().is_server_error()),
+        );
+        out.map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| e.to_string());
+            format!("{what}: no answer after {attempts} attempt(s): {cause}")
+        })
+    }
+
+    fn api(&self, method: reqwest::Method, path: &str) -> Result<Response, String> {
         let url = format!("{}{path}", self.base);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut req = self
-                .http
+        self.send(&format!("{method} {path}"), || {
+            self.http
                 .request(method.clone(), &url)
-                .header("Authorization", format!("token {}", self.token));
-            if let Some(a) = accept {
-                req = req.header("Accept", a);
-            }
-            match req.send() {
-                Ok(r) if r.status().is_server_error() && attempt <= self.retries => {}
-                Ok(r) => return Ok(r),
-                Err(_) if attempt <= self.retries => {}
-                Err(e) => return Err(format!("{method} {path}: {e}")),
-            }
-            std::thread::sleep(Duration::from_millis(100 << attempt.min(4)));
-        }
+                .header("Authorization", format!("token {}", self.token))
+        })
     }
 
     pub fn whoami(&self) -> Result<String, String> {
-        let r = self.send(reqwest::Method::GET, "/api/v1/user", None)?;
+        if let Some(l) = self.login.lock().ok().and_then(|l| l.clone()) {
+            return Ok(l);
+        }
+        let r = self.api(reqwest::Method::GET, "/api/v1/user")?;
         if !r.status().is_success() {
             return Err(format!(
                 "GET /api/v1/user answered {}: the token is not valid",
                 r.status()
             ));
         }
-        Ok(r.json::<Value>().map_err(|e| e.to_string())?["login"]
+        let login = r.json::<Value>().map_err(|e| e.to_string())?["login"]
             .as_str()
             .unwrap_or_default()
-            .to_string())
+            .to_string();
+        path_safe("login", &login)?;
+        if let Ok(mut slot) = self.login.lock() {
+            *slot = Some(login.clone());
+        }
+        Ok(login)
     }
 
     /// Every container version of `owner`, all pages; `package` filters by
     /// EXACT name (the API's `q` is a substring match).
     pub fn list(&self, owner: &str, package: Option<&str>) -> Result<Vec<Listed>, String> {
-        let mut out = Vec::new();
+        path_safe("owner", owner)?;
         let q = package.unwrap_or("");
+        if !q.is_empty() {
+            path_safe("package", q)?;
+        }
+        let mut out = Vec::new();
         for page in 1.. {
-            let r = self.send(
+            let r = self.api(
                 reqwest::Method::GET,
-                &format!("/api/v1/packages/{owner}?type=container&q={q}&limit=50&page={page}"),
-                None,
+                &format!("/api/v1/packages/{owner}?type=container&q={q}&limit={PAGE}&page={page}"),
             )?;
             if !r.status().is_success() {
                 return Err(format!("listing packages of {owner:?}: {}", r.status()));
@@ -120,34 +193,48 @@ impl Client {
                 .json()
                 .map_err(|e| format!("listing packages of {owner:?}: {e}"))?;
             let n = items.len();
-            out.extend(
-                items
-                    .into_iter()
-                    .filter(|i| package.is_none_or(|p| i["name"] == p))
-                    .map(|i| Listed {
-                        name: i["name"].as_str().unwrap_or_default().to_string(),
-                        version: i["version"].as_str().unwrap_or_default().to_string(),
-                        created_at: unix(i["created_at"].as_str().unwrap_or_default()),
-                    }),
-            );
-            if n < 50 || page * 50 >= total {
+            for i in items {
+                let name = i["name"].as_str().unwrap_or_default();
+                if package.is_some_and(|p| name != p) {
+                    continue;
+                }
+                let version = i["version"].as_str().unwrap_or_default();
+                path_safe("package name", name)?;
+                path_safe("version", version)?;
+                out.push(Listed {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                    created_at: unix(i["created_at"].as_str().unwrap_or_default()),
+                });
+            }
+            if n < PAGE || page * PAGE >= total {
                 break;
             }
         }
         Ok(out)
     }
 
-    /// A manifest by tag or digest: (digest, media type, JSON), None on 404.
+    fn registry_request(&self, method: reqwest::Method, path: &str) -> Result<Response, String> {
+        let login = self.whoami()?;
+        let url = format!("{}{path}", self.registry);
+        self.send(&format!("{method} {path}"), || {
+            self.http
+                .request(method.clone(), &url)
+                .basic_auth(&login, Some(&self.token))
+                .header("Accept", ACCEPT)
+        })
+    }
+
+    /// A manifest by tag or digest: (digest, JSON), None on 404.
     pub fn manifest(
         &self,
         owner: &str,
         name: &str,
         reference: &str,
     ) -> Result<Option<(String, Value)>, String> {
-        let r = self.send(
+        let r = self.registry_request(
             reqwest::Method::GET,
             &format!("/v2/{owner}/{name}/manifests/{reference}"),
-            Some(ACCEPT),
         )?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
@@ -164,16 +251,29 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or(reference)
             .to_string();
+        path_safe("digest", &digest)?;
         Ok(Some((digest, r.json().map_err(|e| e.to_string())?)))
+    }
+
+    /// Whether a manifest answers (HEAD), without downloading it.
+    pub fn resolves(&self, owner: &str, name: &str, reference: &str) -> Result<bool, String> {
+        let r = self.registry_request(
+            reqwest::Method::HEAD,
+            &format!("/v2/{owner}/{name}/manifests/{reference}"),
+        )?;
+        match r.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            s => Err(format!("HEAD {owner}/{name}:{reference} answered {s}")),
+        }
     }
 
     /// DELETE of one version: Ok(status).
     pub fn delete(&self, owner: &str, name: &str, version: &str) -> Result<u16, String> {
         Ok(self
-            .send(
+            .api(
                 reqwest::Method::DELETE,
                 &format!("/api/v1/packages/{owner}/container/{name}/{version}"),
-                None,
             )?
             .status()
             .as_u16())
@@ -183,6 +283,7 @@ impl Client {
     /// Forgejo checks write access before looking the version up, so a
     /// DELETE of a version that cannot exist answers 404 only when allowed.
     pub fn can_delete(&self, owner: &str) -> Result<(), String> {
+        path_safe("owner", owner)?;
         match self.delete(owner, "tf-retention-permission-probe", "never-exists")? {
             404 => Ok(()),
             s => Err(format!(
@@ -191,8 +292,32 @@ impl Client {
         }
     }
 
+    /// Runs `f` over `items` on up to `concurrency` threads; results in input order.
+    pub fn parallel<I: Sync, T: Send>(&self, items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<T>>> = items.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..self.concurrency.min(items.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        let out = f(item);
+                        if let Ok(mut slot) = slots[i].lock() {
+                            *slot = Some(out);
+                        }
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .filter_map(|m| m.into_inner().ok().flatten())
+            .collect()
+    }
+
     /// The reference graphs of `owner`'s packages: one manifest fetch per tag
-    /// (plus one per nested index).
+    /// (plus one per nested index), `concurrency` at a time.
     pub fn graphs(&self, owner: &str, package: Option<&str>) -> Result<Vec<Package>, String> {
         let mut pkgs: BTreeMap<String, Package> = BTreeMap::new();
         for v in self.list(owner, package)? {
@@ -206,55 +331,82 @@ impl Client {
                 p.tags.insert(v.version, (String::new(), v.created_at));
             }
         }
-        for p in pkgs.values_mut() {
-            let tags: Vec<String> = p.tags.keys().cloned().collect();
-            for tag in tags {
-                let Some((digest, m)) = self.manifest(owner, &p.name, &tag)? else {
-                    continue;
+        let work: Vec<(String, String)> = pkgs
+            .values()
+            .flat_map(|p| p.tags.keys().map(|t| (p.name.clone(), t.clone())))
+            .collect();
+        // Each tag's manifest and the index edges below it.
+        type Fetched = Option<(String, Vec<(String, Vec<String>)>)>;
+        let fetched: Vec<Result<Fetched, String>> =
+            self.parallel(&work, |(name, tag)| -> Result<Fetched, String> {
+                let Some((digest, m)) = self.manifest(owner, name, tag)? else {
+                    return Ok(None);
                 };
-                let created = p.tags[&tag].1;
-                p.tags.insert(tag, (digest.clone(), created));
-                let name = p.name.clone();
-                self.walk(owner, &name, &digest, &m, p)?;
+                let mut edges = Vec::new();
+                self.walk(owner, name, &digest, &m, &mut edges)?;
+                Ok(Some((digest, edges)))
+            });
+        for ((name, tag), f) in work.into_iter().zip(fetched) {
+            let p = pkgs.get_mut(&name).expect("listed package");
+            // A tag listed but not answering on /v2 keeps an empty digest.
+            let Some((digest, edges)) = f? else {
+                continue;
+            };
+            if let Some(t) = p.tags.get_mut(&tag) {
+                t.0 = digest;
             }
+            p.children.extend(edges);
         }
         Ok(pkgs.into_values().collect())
     }
 
+    /// Collects the child edges of index `digest` (and of nested indexes).
     fn walk(
         &self,
         owner: &str,
         name: &str,
         digest: &str,
         m: &Value,
-        p: &mut Package,
+        edges: &mut Vec<(String, Vec<String>)>,
     ) -> Result<(), String> {
         let Some(entries) = m["manifests"].as_array() else {
             return Ok(());
         };
-        if p.children.contains_key(digest) {
+        if edges.iter().any(|(d, _)| d == digest) {
             return Ok(());
         }
-        let kids: Vec<(String, String)> = entries
-            .iter()
-            .map(|e| {
-                (
-                    e["digest"].as_str().unwrap_or_default().to_string(),
-                    e["mediaType"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        p.children.insert(
+        let mut kids = Vec::new();
+        for e in entries {
+            let d = e["digest"].as_str().unwrap_or_default().to_string();
+            path_safe("child digest", &d)?;
+            kids.push((d, e["mediaType"].as_str().unwrap_or_default().to_string()));
+        }
+        edges.push((
             digest.to_string(),
             kids.iter().map(|(d, _)| d.clone()).collect(),
-        );
+        ));
         for (d, mt) in kids {
             if (mt.contains("index") || mt.contains("manifest.list"))
                 && let Some((_, child)) = self.manifest(owner, name, &d)?
             {
-                self.walk(owner, name, &d, &child, p)?;
+                self.walk(owner, name, &d, &child, edges)?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_change_a_url_path_are_refused() {
+        for ok in ["web", "team/web", "sha256:ab12", "v1.2-rc_3"] {
+            assert!(path_safe("x", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../admin", "a?b", "a b", "a#b", "a%2f", "é"] {
+            assert!(path_safe("x", bad).is_err(), "{bad}");
+        }
     }
 }

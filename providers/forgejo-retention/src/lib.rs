@@ -15,12 +15,27 @@ use tfplugin::provider::{Ctx, DataSource, Provider, Resource};
 use tfplugin::schema::{Attribute, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
+/// What ConfigureProvider set up.
+#[derive(Debug)]
+pub struct Configured {
+    pub client: client::Client,
+    /// Pause between two deletions (`deletes_per_second`).
+    pub delete_interval: Duration,
+}
+
+impl std::ops::Deref for Configured {
+    type Target = client::Client;
+    fn deref(&self) -> &client::Client {
+        &self.client
+    }
+}
+
 /// The configured client, shared by every resource and data source.
 #[derive(Debug, Clone, Default)]
-pub struct Shared(Arc<RwLock<Option<Arc<client::Client>>>>);
+pub struct Shared(Arc<RwLock<Option<Arc<Configured>>>>);
 
 impl Shared {
-    pub fn get(&self) -> Result<Arc<client::Client>, Diagnostics> {
+    pub fn get(&self) -> Result<Arc<Configured>, Diagnostics> {
         self.0.read().ok().and_then(|c| c.clone()).ok_or_else(|| {
             Diagnostics::error(
                 "Provider not configured",
@@ -55,6 +70,10 @@ impl Provider for RetentionProvider {
             Attribute::new("token", Type::String).optional().sensitive().description("API token with write access to the owner's packages. Env: `FORGEJO_TOKEN`. Never stored in state."),
             Attribute::new("timeout_seconds", Type::Number).optional().description("Per-request timeout. Default 30."),
             Attribute::new("retries", Type::Number).optional().description("Retries for connection errors and 5xx only. Default 3."),
+            Attribute::new("registry_url", Type::String).optional().description("Base URL of the OCI `/v2` API when it is not on `url` (e.g. a registry-only hostname). Env: `FORGEJO_REGISTRY_URL`."),
+            Attribute::new("ca_file", Type::String).optional().description("PEM file of extra CA certificate(s) to trust for both hosts. Env: `FORGEJO_CA_FILE`."),
+            Attribute::new("concurrency", Type::Number).optional().description("Manifest fetches in flight at once while reading the registry. Default 8, at most 32. Deletions are always one at a time."),
+            Attribute::new("deletes_per_second", Type::Number).optional().description("Rate limit of deletions (Forgejo and its disk are shared with everything else). Default 20."),
         ])
         .description("Forgejo container-registry retention that never orphans an image index.")
     }
@@ -70,18 +89,35 @@ impl Provider for RetentionProvider {
                 .at(AttrPath::root().attr("token"))
                 .into();
         };
-        let timeout = Duration::from_secs(
-            config
-                .get("timeout_seconds")
-                .as_i64()
-                .unwrap_or(30)
-                .clamp(1, 600) as u64,
-        );
-        let retries = config.get("retries").as_i64().unwrap_or(3).clamp(0, 10) as u32;
-        match client::Client::new(&url, &token, timeout, retries) {
+        let int = |attr: &str, default: i64, lo: i64, hi: i64| {
+            config.get(attr).as_i64().unwrap_or(default).clamp(lo, hi)
+        };
+        let ca_pem = match env_or(config, "ca_file", "FORGEJO_CA_FILE") {
+            Some(path) => match std::fs::read(&path) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    return Diagnostic::error("Cannot read the CA file", format!("{path}: {e}"))
+                        .at(AttrPath::root().attr("ca_file"))
+                        .into();
+                }
+            },
+            None => None,
+        };
+        let options = client::Options {
+            timeout: Duration::from_secs(int("timeout_seconds", 30, 1, 600) as u64),
+            retries: int("retries", 3, 0, 10) as u32,
+            registry_url: env_or(config, "registry_url", "FORGEJO_REGISTRY_URL"),
+            ca_pem,
+            concurrency: int("concurrency", 8, 1, 32) as usize,
+        };
+        let rate = int("deletes_per_second", 20, 1, 1000) as u64;
+        match client::Client::new(&url, &token, &options) {
             Ok(c) => {
                 if let Ok(mut slot) = self.shared.0.write() {
-                    *slot = Some(Arc::new(c));
+                    *slot = Some(Arc::new(Configured {
+                        client: c,
+                        delete_interval: Duration::from_micros(1_000_000 / rate),
+                    }));
                 }
                 Diagnostics::default()
             }

@@ -381,34 +381,73 @@ impl RetentionPolicy {
                     ));
                 }
             }
-            std::thread::sleep(std::time::Duration::from_millis(5)); // gentle on the registry
+            std::thread::sleep(c.delete_interval);
         }
-        // Verify: every kept tag still resolves, and so does every child it references.
+        self.verify(&c, &owner, planned.get("package").as_str(), &now_decision)?;
+        Ok(planned.clone())
+    }
+}
+
+impl RetentionPolicy {
+    /// After deleting: every kept tag still resolves (the graph re-read
+    /// fetches each tag's manifest) to the digest it had, and every manifest
+    /// below it is still listed AND answers a HEAD on `/v2`.
+    fn verify(
+        &self,
+        c: &crate::Configured,
+        owner: &str,
+        package: Option<&str>,
+        decision: &Decision,
+    ) -> Result<(), Diagnostics> {
+        let broken = |what: String| Diagnostics::error("Kept image broken after deletion", what);
         let graphs = c
-            .graphs(&owner, planned.get("package").as_str())
+            .graphs(owner, package)
             .map_err(|e| Diagnostics::error("Verification failed", e))?;
-        for k in &now_decision.kept {
-            let Some(p) = graphs.iter().find(|p| p.name == k.package) else {
-                continue;
+        let mut children: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for k in decision.kept.iter().filter(|k| !k.digest.is_empty()) {
+            let p = graphs.iter().find(|p| p.name == k.package);
+            let now = p.and_then(|p| p.tags.get(&k.tag)).map(|t| t.0.as_str());
+            let (Some(p), Some(now)) = (p, now) else {
+                return Err(broken(format!("{}:{} is gone", k.package, k.tag)));
             };
-            let present: BTreeSet<&String> = p
+            if now != k.digest {
+                return Err(broken(format!(
+                    "{}:{} resolves to {now}, not {}",
+                    k.package, k.tag, k.digest
+                )));
+            }
+            let listed: BTreeSet<&String> = p
                 .untagged
                 .keys()
                 .chain(p.tags.values().map(|(d, _)| d))
                 .collect();
             for d in graph::closure(p, [k.digest.clone()]) {
-                if !present.contains(&d) {
-                    return Err(Diagnostics::error(
-                        "Kept image broken after deletion",
-                        format!(
-                            "{}:{} references {d}, which no longer resolves",
-                            k.package, k.tag
-                        ),
-                    ));
+                if d == k.digest {
+                    continue;
                 }
+                if !listed.contains(&d) {
+                    return Err(broken(format!(
+                        "{}:{} references {d}, which is no longer a package version",
+                        k.package, k.tag
+                    )));
+                }
+                children.insert((k.package.clone(), d, k.tag.clone()));
             }
         }
-        Ok(planned.clone())
+        let children: Vec<_> = children.into_iter().collect();
+        let answers = c.parallel(&children, |(pkg, d, _)| c.resolves(owner, pkg, d));
+        for ((pkg, d, tag), answer) in children.iter().zip(answers) {
+            match answer {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(broken(format!(
+                        "{pkg}:{tag} references {d}, which no longer answers on /v2"
+                    )));
+                }
+                Err(e) => return Err(Diagnostics::error("Verification failed", e)),
+            }
+        }
+        Ok(())
     }
 }
 

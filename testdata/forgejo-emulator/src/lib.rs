@@ -12,10 +12,15 @@
 //! tag or digest with `Docker-Content-Digest`. Container images are stored
 //! the way Forgejo stores them: every tag is a package version, and every
 //! manifest an index points to is a separate untagged version named by its
-//! digest. `token …` auth with owner / read-only tokens, injected 5xx, and
+//! digest. Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
+//! login:token on `/v2`) with owner / read-only tokens, injected 5xx, and
 //! request counting.
 //!
-//! Not covered: blobs and uploads (manifests are added with [`Emulator::push`]),
+//! With [`Emulator::with_registry`] it fronts a REAL registry (Debian's
+//! `docker-registry`): pushes go through the distribution API, `/v2` reads
+//! are proxied, and a manifest is deleted there with its last version.
+//!
+//! Not covered: blob and upload routes of its own (manifests are added with [`Emulator::push`]),
 //! other package types, org teams beyond "owner token", and garbage
 //! collection of blobs.
 
@@ -29,10 +34,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use serde_json::{Value, json};
 
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+mod manifest;
+mod upstream;
+
+pub use manifest::{
+    DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST, Rendered, digest_of,
+};
+use upstream::Upstream;
 
 /// One package version: a tag or an untagged manifest (`sha256:…`).
 #[derive(Debug, Clone)]
@@ -48,13 +56,16 @@ pub struct Version {
 pub struct Store {
     /// owner → versions.
     pub versions: BTreeMap<String, Vec<Version>>,
-    /// digest → manifest JSON text.
+    /// digest → manifest JSON text (in-memory mode only).
     pub manifests: BTreeMap<String, String>,
     next_id: i64,
-    /// Status codes to answer the next requests with.
-    pub fail_next: Vec<u16>,
-    /// Requests per "METHOD /path-prefix".
+    /// Status codes to answer the next requests with, each for requests
+    /// whose "METHOD /path" starts with its prefix ("" = any request).
+    pub fail_next: Vec<(String, u16)>,
+    /// Every request as "METHOD /path" (no query), in arrival order.
     pub requests: Vec<String>,
+    /// How long every DELETE takes (to kill a client mid-run).
+    pub delete_delay: std::time::Duration,
 }
 
 /// A running emulator's shared state.
@@ -63,33 +74,8 @@ pub struct Emulator {
     pub store: Arc<Mutex<Store>>,
     /// token → (login, may_delete_for_owners).
     tokens: Arc<BTreeMap<String, (String, Vec<String>)>>,
-}
-
-/// A manifest to push: an image (leaf) or an index of children.
-#[derive(Debug, Clone)]
-pub enum Manifest {
-    Image {
-        seed: String,
-        media_type: &'static str,
-    },
-    Index {
-        children: Vec<Manifest>,
-        media_type: &'static str,
-    },
-    /// A buildkit attestation manifest (an image manifest with the
-    /// `vnd.docker.reference.type: attestation-manifest` annotation in its index entry).
-    Attestation { seed: String },
-}
-
-fn digest_of(text: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    format!(
-        "sha256:{}",
-        d.as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    /// The real registry manifests live in, when fronting one.
+    upstream: Option<Upstream>,
 }
 
 impl Emulator {
@@ -107,48 +93,17 @@ impl Emulator {
         Emulator {
             store: Arc::new(Mutex::new(Store::default())),
             tokens: Arc::new(tokens),
+            upstream: None,
         }
     }
 
-    fn put_manifest(s: &mut Store, m: &Manifest) -> (String, &'static str, String) {
-        match m {
-            Manifest::Image { seed, media_type } => {
-                let text = json!({"schemaVersion": 2, "mediaType": media_type, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(seed), "size": 1}, "layers": []}).to_string();
-                let d = digest_of(&text);
-                s.manifests.insert(d.clone(), text.clone());
-                (d, media_type, text)
-            }
-            Manifest::Attestation { seed } => {
-                let text = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"mediaType": "application/vnd.in-toto+json", "digest": digest_of(seed), "size": 1}, "layers": []}).to_string();
-                let d = digest_of(&text);
-                s.manifests.insert(d.clone(), text.clone());
-                (d, OCI_MANIFEST, text)
-            }
-            Manifest::Index {
-                children,
-                media_type,
-            } => {
-                let entries: Vec<Value> = children
-                    .iter()
-                    .map(|c| {
-                        let (d, mt, text) = Self::put_manifest(s, c);
-                        let mut e = json!({"mediaType": mt, "digest": d, "size": text.len()});
-                        if let Manifest::Attestation { .. } = c {
-                            e["annotations"] =
-                                json!({"vnd.docker.reference.type": "attestation-manifest"});
-                        } else {
-                            e["platform"] = json!({"os": "linux", "architecture": "amd64"});
-                        }
-                        e
-                    })
-                    .collect();
-                let text =
-                    json!({"schemaVersion": 2, "mediaType": media_type, "manifests": entries})
-                        .to_string();
-                let d = digest_of(&text);
-                s.manifests.insert(d.clone(), text.clone());
-                (d, media_type, text)
-            }
+    /// Like [`Emulator::new`], but manifests are pushed to and served from the
+    /// real registry at `registry` (`127.0.0.1:PORT`, plain HTTP): the
+    /// emulator keeps only Forgejo's package-version list.
+    pub fn with_registry(tokens: &[(&str, &str, &[&str])], registry: &str) -> Emulator {
+        Emulator {
+            upstream: Some(Upstream::new(&format!("http://{registry}"))),
+            ..Emulator::new(tokens)
         }
     }
 
@@ -179,8 +134,9 @@ impl Emulator {
     }
 
     /// Pushes `m` as `owner/name:tag` created at `created_at` (RFC 3339):
-    /// the tag version plus one untagged version per manifest below it.
-    /// Returns the tag's digest.
+    /// the tag version plus one untagged version per manifest below it, the
+    /// way Forgejo records an image. Returns the tag's digest. Panics when
+    /// the fronted registry refuses the push (a broken test fixture).
     pub fn push(
         &self,
         owner: &str,
@@ -189,24 +145,29 @@ impl Emulator {
         m: &Manifest,
         created_at: &str,
     ) -> String {
+        let r = m.render();
+        if let Some(up) = &self.upstream {
+            up.push(&format!("{owner}/{name}"), &r, tag)
+                .unwrap_or_else(|e| panic!("pushing {owner}/{name}:{tag}: {e}"));
+        }
         let mut s = self.store.lock().expect("store");
-        let (digest, _, _) = Self::put_manifest(&mut s, m);
-        fn children(m: &Manifest, out: &mut Vec<Manifest>) {
-            if let Manifest::Index { children: c, .. } = m {
-                for x in c {
-                    out.push(x.clone());
-                    children(x, out);
-                }
+        for below in r.all() {
+            if self.upstream.is_none() {
+                s.manifests.insert(below.digest.clone(), below.text.clone());
+            }
+            if below.digest != r.digest {
+                Self::add_version(
+                    &mut s,
+                    owner,
+                    name,
+                    &below.digest,
+                    &below.digest,
+                    created_at,
+                );
             }
         }
-        let mut below = Vec::new();
-        children(m, &mut below);
-        for c in below {
-            let (d, _, _) = Self::put_manifest(&mut s, &c);
-            Self::add_version(&mut s, owner, name, &d, &d, created_at);
-        }
-        Self::add_version(&mut s, owner, name, tag, &digest, created_at);
-        digest
+        Self::add_version(&mut s, owner, name, tag, &r.digest, created_at);
+        r.digest
     }
 
     /// Removes a version behind the API's back (e.g. the orphaning incident).
@@ -241,12 +202,24 @@ impl Emulator {
         self.store.lock().expect("store").requests.clone()
     }
 
+    /// Makes every DELETE take `d` before it acts.
+    pub fn delay_deletes(&self, d: std::time::Duration) {
+        self.store.lock().expect("store").delete_delay = d;
+    }
+
+    /// The next requests answer `statuses`, in order.
     pub fn inject(&self, statuses: &[u16]) {
+        self.inject_for("", statuses);
+    }
+
+    /// The next requests whose "METHOD /path" starts with `prefix` answer
+    /// `statuses`, in order (e.g. `"DELETE /api/v1/packages/o/container/web/"`).
+    pub fn inject_for(&self, prefix: &str, statuses: &[u16]) {
         self.store
             .lock()
             .expect("store")
             .fail_next
-            .extend_from_slice(statuses);
+            .extend(statuses.iter().map(|s| (prefix.to_string(), *s)));
     }
 
     pub fn router(&self) -> Router {
@@ -292,9 +265,10 @@ impl Emulator {
         headers: &HeaderMap,
     ) -> Result<(String, Vec<String>), Box<Response>> {
         let mut s = self.store.lock().expect("store");
-        s.requests.push(format!("{method} {path}"));
-        if !s.fail_next.is_empty() {
-            let code = s.fail_next.remove(0);
+        let request = format!("{method} {path}");
+        s.requests.push(request.clone());
+        if let Some(i) = s.fail_next.iter().position(|(p, _)| request.starts_with(p)) {
+            let (_, code) = s.fail_next.remove(i);
             return Err(Box::new(
                 (
                     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -307,19 +281,40 @@ impl Emulator {
             .get("authorization")
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
-        let token = auth
-            .strip_prefix("token ")
-            .or_else(|| auth.strip_prefix("Bearer "))
-            .unwrap_or("");
-        self.tokens.get(token).cloned().ok_or_else(|| {
-            Box::new(
-                (
+        // Forgejo's /api/v1 takes `token …`, OAuth `Bearer …` and Basic;
+        // its /v2 routes take Basic (login:token) or the container JWT from
+        // /v2/token (not emulated), never `token …`.
+        let basic = auth.strip_prefix("Basic ").and_then(|b| {
+            let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok()?;
+            let text = String::from_utf8(raw).ok()?;
+            text.split_once(':').map(|(_, secret)| secret.to_string())
+        });
+        let token = if path.starts_with("/v2/") {
+            basic
+        } else {
+            auth.strip_prefix("token ")
+                .or_else(|| auth.strip_prefix("Bearer "))
+                .map(str::to_string)
+                .or(basic)
+        };
+        token
+            .and_then(|t| self.tokens.get(&t).cloned())
+            .ok_or_else(|| {
+                let mut r = (
                     StatusCode::UNAUTHORIZED,
                     axum::Json(json!({"message": "token is required"})),
                 )
-                    .into_response(),
-            )
-        })
+                    .into_response();
+                if path.starts_with("/v2/") {
+                    r.headers_mut().insert(
+                        "www-authenticate",
+                        HeaderValue::from_static(
+                            "Bearer realm=\"/v2/token\",service=\"container_registry\",scope=\"*\"",
+                        ),
+                    );
+                }
+                Box::new(r)
+            })
     }
 }
 
@@ -394,7 +389,7 @@ async fn remove(
 ) -> Response {
     let (_, may) = match e.gate(
         &method,
-        &format!("/api/v1/packages/{owner}/container"),
+        &format!("/api/v1/packages/{owner}/container/{name}/{version}"),
         &headers,
     ) {
         Ok(x) => x,
@@ -410,22 +405,37 @@ async fn remove(
         )
             .into_response();
     }
-    let mut s = e.store.lock().expect("store");
-    let list = s.versions.entry(owner).or_default();
-    match list
-        .iter()
-        .position(|v| v.name == name && v.version == version)
-    {
-        Some(i) => {
-            list.remove(i);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"message": "package does not exist"})),
-        )
-            .into_response(),
+    let delay = e.store.lock().expect("store").delete_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
+    // The digest goes from the registry only with its last version.
+    let unreferenced = {
+        let s = e.store.lock().expect("store");
+        let list = s.versions.get(&owner).map(Vec::as_slice).unwrap_or(&[]);
+        let Some(gone) = list.iter().find(|v| v.name == name && v.version == version) else {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"message": "package does not exist"})),
+            )
+                .into_response();
+        };
+        let others = list
+            .iter()
+            .filter(|v| v.name == name && v.digest == gone.digest)
+            .count();
+        (others == 1).then(|| gone.digest.clone())
+    };
+    if let (Some(up), Some(digest)) = (&e.upstream, unreferenced)
+        && let Err(err) = up.delete(&format!("{owner}/{name}"), &digest).await
+    {
+        return (StatusCode::INTERNAL_SERVER_ERROR, err).into_response();
+    }
+    let mut s = e.store.lock().expect("store");
+    if let Some(list) = s.versions.get_mut(&owner) {
+        list.retain(|v| !(v.name == name && v.version == version));
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn manifest(
@@ -434,15 +444,23 @@ async fn manifest(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = e.gate(&method, &format!("/v2/{owner}/{name}/manifests"), &headers) {
+    if let Err(r) = e.gate(
+        &method,
+        &format!("/v2/{owner}/{name}/manifests/{reference}"),
+        &headers,
+    ) {
         return *r;
     }
-    let s = e.store.lock().expect("store");
     // A manifest resolves only while its version (tag or digest) exists.
-    let Some(v) = s.versions.get(&owner).and_then(|l| {
-        l.iter()
-            .find(|v| v.name == name && (v.version == reference || v.digest == reference))
-    }) else {
+    let found = {
+        let s = e.store.lock().expect("store");
+        s.versions.get(&owner).and_then(|l| {
+            l.iter()
+                .find(|v| v.name == name && (v.version == reference || v.digest == reference))
+                .map(|v| (v.digest.clone(), s.manifests.get(&v.digest).cloned()))
+        })
+    };
+    let Some((digest, text)) = found else {
         return (
             StatusCode::NOT_FOUND,
             axum::Json(
@@ -451,10 +469,15 @@ async fn manifest(
         )
             .into_response();
     };
-    let Some(text) = s.manifests.get(&v.digest) else {
+    if let Some(up) = &e.upstream {
+        return up
+            .manifest(&method, &format!("{owner}/{name}"), &digest, &headers)
+            .await;
+    }
+    let Some(text) = text else {
         return (StatusCode::NOT_FOUND, "manifest blob missing").into_response();
     };
-    let media_type = serde_json::from_str::<Value>(text)
+    let media_type = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|j| j["mediaType"].as_str().map(str::to_string))
         .unwrap_or_default();
@@ -472,11 +495,11 @@ async fn manifest(
     let mut resp = if method == Method::HEAD {
         StatusCode::OK.into_response()
     } else {
-        text.clone().into_response()
+        text.into_response()
     };
     if let (Ok(ct), Ok(d)) = (
         HeaderValue::from_str(&media_type),
-        HeaderValue::from_str(&v.digest),
+        HeaderValue::from_str(&digest),
     ) {
         resp.headers_mut().insert("content-type", ct);
         resp.headers_mut().insert("docker-content-digest", d);

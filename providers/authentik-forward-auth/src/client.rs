@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
+use tfplugin::retry::Backoff;
 
 /// Connection settings for [`Api::new`].
 #[derive(Clone)]
@@ -63,8 +64,7 @@ pub struct Api {
     base: String,
     auth_header: String,
     http: Client,
-    retries: u32,
-    backoff: Duration,
+    backoff: Backoff,
 }
 
 impl std::fmt::Debug for Api {
@@ -103,8 +103,10 @@ impl Api {
             base: format!("{}/api/v3/", s.url.trim_end_matches('/')),
             auth_header: format!("Bearer {}", s.token),
             http,
-            retries: s.retries,
-            backoff: s.backoff,
+            backoff: Backoff {
+                retries: s.retries,
+                base: s.backoff,
+            },
         })
     }
 
@@ -119,74 +121,60 @@ impl Api {
     ) -> Result<Value, ApiError> {
         let url = format!("{}{}", self.base, path);
         let idempotent = method != Method::POST;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .header("Authorization", &self.auth_header);
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let retry_left = attempt <= self.retries;
-            match req.send() {
-                Err(e) => {
-                    // A request that never connected is safe to retry for any method.
-                    if retry_left && (idempotent || e.is_connect()) {
-                        self.sleep(attempt);
-                        continue;
-                    }
-                    let cause = std::error::Error::source(&e)
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| e.to_string());
-                    return Err(ApiError::Transport {
-                        what: what.into(),
-                        url: self.base.clone(),
-                        attempts: attempt,
-                        cause,
-                    });
+        let (result, attempts) = self.backoff.run(
+            |_| {
+                let mut req = self
+                    .http
+                    .request(method.clone(), &url)
+                    .header("Authorization", &self.auth_header);
+                if let Some(b) = body {
+                    req = req.json(b);
                 }
+                req.send()
+            },
+            |r| match r {
+                // A request that never connected is safe to retry for any method.
+                Err(e) => idempotent || e.is_connect(),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let transient = matches!(status, 502..=504) || (status == 500 && idempotent);
-                    if transient && retry_left {
-                        self.sleep(attempt);
-                        continue;
-                    }
-                    return match status {
-                        204 => Ok(Value::Null),
-                        200..=299 => resp.json::<Value>().map_err(|e| ApiError::Status {
-                            what: what.into(),
-                            status,
-                            attempts: attempt,
-                            detail: format!("response is not JSON: {e}"),
-                        }),
-                        401 | 403 => Err(ApiError::Auth {
-                            what: what.into(),
-                            status,
-                            detail: trimmed_body(resp),
-                        }),
-                        404 => Err(ApiError::NotFound { what: what.into() }),
-                        400 => Err(ApiError::Invalid {
-                            what: what.into(),
-                            detail: trimmed_body(resp),
-                        }),
-                        _ => Err(ApiError::Status {
-                            what: what.into(),
-                            status,
-                            attempts: attempt,
-                            detail: trimmed_body(resp),
-                        }),
-                    };
+                    matches!(status, 502..=504) || (status == 500 && idempotent)
                 }
-            }
+            },
+        );
+        let resp = result.map_err(|e| ApiError::Transport {
+            what: what.into(),
+            url: self.base.clone(),
+            attempts,
+            cause: std::error::Error::source(&e)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| e.to_string()),
+        })?;
+        let status = resp.status().as_u16();
+        match status {
+            204 => Ok(Value::Null),
+            200..=299 => resp.json::<Value>().map_err(|e| ApiError::Status {
+                what: what.into(),
+                status,
+                attempts,
+                detail: format!("response is not JSON: {e}"),
+            }),
+            401 | 403 => Err(ApiError::Auth {
+                what: what.into(),
+                status,
+                detail: trimmed_body(resp),
+            }),
+            404 => Err(ApiError::NotFound { what: what.into() }),
+            400 => Err(ApiError::Invalid {
+                what: what.into(),
+                detail: trimmed_body(resp),
+            }),
+            _ => Err(ApiError::Status {
+                what: what.into(),
+                status,
+                attempts,
+                detail: trimmed_body(resp),
+            }),
         }
-    }
-
-    fn sleep(&self, attempt: u32) {
-        let factor = 1u32 << (attempt - 1).min(6);
-        std::thread::sleep(self.backoff * factor);
     }
 
     pub fn get(&self, path: &str, what: &str) -> Result<Value, ApiError> {

@@ -48,7 +48,6 @@ fn main() {
         ..Options::default()
     };
     let client = Client::new(&url, "t", &options).expect("client");
-    client.whoami().expect("whoami");
     let before = emu.requests().len();
     let started = Instant::now();
     let graphs = client.graphs("homelab", Some("app")).expect("graphs");
@@ -64,7 +63,9 @@ fn main() {
     let d = decide(&graphs[0], &policy, 1_900_000_000);
     let elapsed = started.elapsed().as_secs_f64();
     let calls = emu.requests().len() - before;
-    let minimum = versions.div_ceil(50) + tags + 1;
+    // List pages + one manifest per tag + the permission probe + the login
+    // lookup (`/v2` takes Basic login:token).
+    let minimum = versions.div_ceil(50) + tags + 2;
     println!(
         "{versions} versions, {tags} tags, 500 images: {calls} API calls (minimum {minimum}), {elapsed:.2} s; {} candidates",
         d.candidates.len()

@@ -144,9 +144,15 @@ impl Client {
         })
     }
 
+    /// The token owner's login, asked once (the lock is held across the
+    /// request so parallel manifest fetches do not all ask).
     pub fn whoami(&self) -> Result<String, String> {
-        if let Some(l) = self.login.lock().ok().and_then(|l| l.clone()) {
-            return Ok(l);
+        let mut slot = self
+            .login
+            .lock()
+            .map_err(|_| "login lookup panicked".to_string())?;
+        if let Some(l) = slot.as_ref() {
+            return Ok(l.clone());
         }
         let r = self.api(reqwest::Method::GET, "/api/v1/user")?;
         if !r.status().is_success() {
@@ -160,9 +166,7 @@ impl Client {
             .unwrap_or_default()
             .to_string();
         path_safe("login", &login)?;
-        if let Ok(mut slot) = self.login.lock() {
-            *slot = Some(login.clone());
-        }
+        *slot = Some(login.clone());
         Ok(login)
     }
 

@@ -1,11 +1,10 @@
 //! Choosing and running the engine (terragrunt, terraform or tofu) with
-//! output streamed live and signals forwarded, so an interrupted run still
-//! reaches tg's cleanup (re-encrypt Tier-0 state, remove plaintext).
+//! output streamed live and signals forwarded ([`crate::signals`]), so an
+//! interrupted run still reaches tg's cleanup (re-encrypt Tier-0 state,
+//! remove plaintext).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::args::EngineKind;
 use crate::error::TgError;
@@ -53,8 +52,9 @@ impl Engine {
         Ok(Engine { program, kind })
     }
 
-    /// Runs the engine in `dir` with inherited stdio; SIGINT/SIGTERM that
-    /// reach tg are forwarded to it and tg waits for it to finish.
+    /// Runs the engine in `dir` with inherited stdio and waits for it to
+    /// finish; while it runs, signals reach it as [`crate::signals`]
+    /// describes (installed by the caller before any plaintext exists).
     pub fn run(
         &self,
         dir: &Path,
@@ -66,50 +66,12 @@ impl Engine {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd
-            .spawn()
+        let mut child = crate::signals::spawn_engine(&mut cmd)
             .map_err(|e| TgError::step(format!("start {}", self.program.display()), e))?;
-        let child_pid = Arc::new(AtomicI32::new(child.id() as i32));
-        let forwarder = forward_signals(child_pid.clone());
         let status = child
             .wait()
             .map_err(|e| TgError::step("wait for the engine", e));
-        child_pid.store(0, Ordering::SeqCst);
-        if let Some(handle) = forwarder {
-            handle.close();
-        }
+        crate::signals::engine_exited();
         status
     }
-}
-
-/// Forwards SIGINT/SIGTERM/SIGHUP sent to tg by another process (`kill`,
-/// a CI runner) to the child until closed. tg itself keeps running so its
-/// cleanup always happens.
-///
-/// Signals the kernel raised — Ctrl-C or a hangup on the terminal — are not
-/// forwarded: the terminal delivers them to the whole foreground process
-/// group, so the engine already has one, and terraform treats a second
-/// interrupt as "exit immediately, data loss may occur" instead of its
-/// graceful shutdown that writes the state.
-fn forward_signals(pid: Arc<AtomicI32>) -> Option<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    use signal_hook::iterator::SignalsInfo;
-    use signal_hook::iterator::exfiltrator::WithOrigin;
-    use signal_hook::low_level::siginfo::Cause;
-    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).ok()?;
-    let handle = signals.handle();
-    std::thread::spawn(move || {
-        for origin in signals.forever() {
-            if origin.cause == Cause::Kernel {
-                continue;
-            }
-            let p = pid.load(Ordering::SeqCst);
-            if p > 0
-                && let Ok(s) = nix::sys::signal::Signal::try_from(origin.signal)
-            {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), s);
-            }
-        }
-    });
-    Some(handle)
 }

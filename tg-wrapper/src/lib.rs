@@ -15,6 +15,7 @@ pub mod error;
 pub mod lock;
 pub mod repo;
 pub mod run;
+pub mod signals;
 pub mod tier0;
 pub mod tier1;
 pub mod vault;

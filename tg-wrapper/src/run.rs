@@ -54,6 +54,9 @@ fn run_inner(raw: &[String], cwd: &Path) -> Result<i32, TgError> {
             "usage: tg [--stack NAME] <verb> [args...]   (see docs/tg.md)".into(),
         ));
     }
+    // Before any Vault call or decryption: a signal from here on removes
+    // the plaintext it finds (Tier-0 state) instead of leaving it behind.
+    crate::signals::install()?;
     let (repo, stack) = resolve(&inv, cwd)?;
     let dir = stack
         .as_ref()

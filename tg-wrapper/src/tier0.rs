@@ -1,12 +1,13 @@
 //! Tier-0 stacks: state SOPS-encrypted in git, decrypted only for the run.
 //!
 //! The plaintext lives in a private (0700) temp folder — in RAM under
-//! `/dev/shm` when available — and is removed on every exit path; signals
-//! are forwarded to the engine so tg always reaches its cleanup. Folders
-//! left by a SIGKILLed tg are swept at the next start. The encrypted file is
-//! replaced by write-new-then-rename, so at any instant git's working tree
-//! holds either the old or the new encrypted state, never a partial one and
-//! never plaintext.
+//! `/dev/shm` when available — and is removed on every exit path: a signal
+//! before the engine starts removes it and ends tg, one during the engine
+//! run is forwarded so tg still reaches its cleanup ([`crate::signals`]).
+//! Folders left by a SIGKILLed tg are swept at the next start. The
+//! encrypted file is replaced by write-new-then-rename, so at any instant
+//! git's working tree holds either the old or the new encrypted state,
+//! never a partial one and never plaintext.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,7 @@ impl Tier0State {
             .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
             .tempdir_in(&base)
             .map_err(|e| TgError::step("create a private folder for the decrypted state", e))?;
+        crate::signals::remove_on_abort(dir.path().to_path_buf());
         let plain = dir.path().join("terraform.tfstate");
         let enc_path = repo.encrypted_state_path(stack);
         let (original, opened) = if enc_path.is_file() {

@@ -757,3 +757,111 @@ fn ctrl_c_on_a_terminal_reaches_the_engine_exactly_once() {
         "one SIGINT, not two"
     );
 }
+
+/// A Vault stand-in on loopback: Transit `encrypt` answers with a fixed
+/// ciphertext; a `decrypt` request is reported on the returned channel and
+/// never answered (its connection is kept open), so a tg decrypting a state
+/// wrapped for it waits in the middle of decryption for as long as the test
+/// needs. Returns the address and the channel.
+fn hanging_vault() -> (String, std::sync::mpsc::Receiver<()>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            let mut length = 0;
+            let mut line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            if request_line.contains("/decrypt/") {
+                held.push(reader);
+                let _ = tx.send(());
+                continue;
+            }
+            let answer = r#"{"data":{"ciphertext":"vault:v1:stand-in"}}"#;
+            let mut stream = reader.into_inner();
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .unwrap();
+        }
+    });
+    (addr, rx)
+}
+
+/// A signal while tg decrypts a Tier-0 state (before the engine starts)
+/// removes the private plaintext folder and ends tg with 128 + the signal
+/// number; the engine never runs.
+#[test]
+fn a_signal_during_decryption_removes_the_plaintext_folder() {
+    let f = Fixture::new();
+    let engine = f.stub("terraform", "");
+    let (vault, decrypting) = hanging_vault();
+    let keys = sops_rs::KeySources {
+        vault_token: Some("stand-in-token".into()),
+        ..Default::default()
+    };
+    let recipients = sops_rs::Recipients {
+        vault: vec![sops_rs::VaultKey {
+            address: vault.clone(),
+            engine_path: "transit".into(),
+            key_name: "state".into(),
+        }],
+        ..Default::default()
+    };
+    let state = f.root().join("state/stacks/infra/terraform.tfstate");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(
+        &state,
+        sops_rs::encrypt_binary(br#"{"version":4}"#, &recipients, None, &keys).unwrap(),
+    )
+    .unwrap();
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let mut cmd = Command::new(TG);
+        cmd.args(["apply", "--non-interactive"])
+            .current_dir(f.stack("infra"))
+            .env("TG_ENGINE", &engine)
+            .env("VAULT_TOKEN", "stand-in-token")
+            .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
+            .env("TG_TMPDIR", f.tmp_base())
+            .env("HOME", f.dir.path());
+        let tg = cmd.spawn().unwrap();
+        decrypting
+            .recv_timeout(Duration::from_secs(20))
+            .expect("tg asks Vault to decrypt the data key");
+        assert_eq!(
+            std::fs::read_dir(f.tmp_base()).unwrap().count(),
+            1,
+            "the private folder exists while decrypting"
+        );
+        run_ok(Command::new("kill").args([&format!("-{signal}"), &tg.id().to_string()]));
+        let out = tg.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "SIG{signal}: 128 + signo");
+        assert_eq!(
+            std::fs::read_dir(f.tmp_base()).unwrap().count(),
+            0,
+            "SIG{signal}: the plaintext folder is removed"
+        );
+        assert!(f.recorded_args().is_empty(), "the engine never ran");
+    }
+}

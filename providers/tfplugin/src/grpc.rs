@@ -209,8 +209,9 @@ fn encode(v: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnostics> {
         })
 }
 
-/// Runs provider code on a blocking thread; a panic becomes an error
-/// diagnostic instead of killing a long-lived (reattached) process.
+/// Runs provider code that may block (API calls: read, plan, apply, import)
+/// on a blocking thread; a panic becomes an error diagnostic instead of
+/// killing a long-lived (reattached) process.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Diagnostics> + Send + 'static,
 ) -> Result<T, Diagnostics> {
@@ -219,6 +220,20 @@ async fn blocking<T: Send + 'static>(
         Err(e) => Err(Diagnostics::error(
             "Provider crashed",
             format!("the provider panicked: {e}"),
+        )),
+    }
+}
+
+/// Runs provider code that cannot do I/O (validation: Terraform calls it
+/// before ConfigureProvider, so there is no client to call) right on the
+/// runtime thread. The hop to a blocking thread costs more than the work
+/// here: ~30 µs per resource per plan, measured by bench/plan1000.sh.
+fn offline<T>(f: impl FnOnce() -> Result<T, Diagnostics>) -> Result<T, Diagnostics> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(Diagnostics::error(
+            "Provider crashed",
+            "the provider panicked while validating",
         )),
     }
 }
@@ -275,13 +290,11 @@ impl pb::provider_server::Provider for Bridge {
         &self,
         r: Request<pb::validate_provider_config::Request>,
     ) -> Rpc<pb::validate_provider_config::Response> {
-        let this = self.clone();
         let r = r.into_inner();
-        let res = blocking(move || {
-            let config = decode(r.config.as_ref(), &this.0.provider_ty)?;
-            errors_or(this.0.provider.validate_config(&config))
-        })
-        .await;
+        let res = offline(|| {
+            let config = decode(r.config.as_ref(), &self.0.provider_ty)?;
+            errors_or(self.0.provider.validate_config(&config))
+        });
         Ok(Response::new(pb::validate_provider_config::Response {
             diagnostics: diags_only(res),
         }))
@@ -291,14 +304,12 @@ impl pb::provider_server::Provider for Bridge {
         &self,
         r: Request<pb::validate_resource_config::Request>,
     ) -> Rpc<pb::validate_resource_config::Response> {
-        let this = self.clone();
         let r = r.into_inner();
-        let res = blocking(move || {
-            let t = this.resource(&r.type_name)?;
+        let res = offline(|| {
+            let t = self.resource(&r.type_name)?;
             let config = decode(r.config.as_ref(), &t.ty)?;
             errors_or(t.imp.validate(&config))
-        })
-        .await;
+        });
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics: diags_only(res),
         }))
@@ -308,14 +319,12 @@ impl pb::provider_server::Provider for Bridge {
         &self,
         r: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
-        let this = self.clone();
         let r = r.into_inner();
-        let res = blocking(move || {
-            let t = this.data_source(&r.type_name)?;
+        let res = offline(|| {
+            let t = self.data_source(&r.type_name)?;
             let config = decode(r.config.as_ref(), &t.ty)?;
             errors_or(t.imp.validate(&config))
-        })
-        .await;
+        });
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics: diags_only(res),
         }))
@@ -325,28 +334,46 @@ impl pb::provider_server::Provider for Bridge {
         &self,
         r: Request<pb::upgrade_resource_state::Request>,
     ) -> Rpc<pb::upgrade_resource_state::Response> {
-        let this = self.clone();
         let r = r.into_inner();
-        let res = blocking(move || {
-            let t = this.resource(&r.type_name)?;
-            let raw = r.raw_state.map(|s| s.json).unwrap_or_default();
+        // Same schema version (every plan of existing resources): a decode
+        // and re-encode with no provider code, done in place. An older
+        // version runs the provider's upgrade on a blocking thread.
+        let same = offline(|| {
+            let t = self.resource(&r.type_name)?;
+            let raw = r
+                .raw_state
+                .as_ref()
+                .map(|s| s.json.as_slice())
+                .unwrap_or_default();
             if raw.is_empty() {
-                return encode(&Value::Null, &t.ty);
+                return encode(&Value::Null, &t.ty).map(Ok);
             }
-            let json: serde_json::Value = serde_json::from_slice(&raw)
+            let json: serde_json::Value = serde_json::from_slice(raw)
                 .map_err(|e| Diagnostics::error("Stored state is not JSON", e.to_string()))?;
-            let upgraded = if r.version == t.schema.version {
-                // Same version: attributes dropped from the schema since are ignored.
-                value::from_json(&json, &t.ty, true).map_err(|e| {
-                    Diagnostics::error("Stored state does not match the schema", e.to_string())
-                })?
-            } else {
-                t.imp
-                    .upgrade_state(&this.ctx(Vec::new()), r.version, &json)?
-            };
-            encode(&upgraded, &t.ty)
-        })
-        .await;
+            if r.version != t.schema.version {
+                return Ok(Err(json));
+            }
+            // Attributes dropped from the schema since are ignored.
+            let v = value::from_json(&json, &t.ty, true).map_err(|e| {
+                Diagnostics::error("Stored state does not match the schema", e.to_string())
+            })?;
+            encode(&v, &t.ty).map(Ok)
+        });
+        let res = match same {
+            Ok(Err(json)) => {
+                let this = self.clone();
+                blocking(move || {
+                    let t = this.resource(&r.type_name)?;
+                    let upgraded = t
+                        .imp
+                        .upgrade_state(&this.ctx(Vec::new()), r.version, &json)?;
+                    encode(&upgraded, &t.ty)
+                })
+                .await
+            }
+            Ok(Ok(v)) => Ok(v),
+            Err(d) => Err(d),
+        };
         Ok(Response::new(match res {
             Ok(v) => pb::upgrade_resource_state::Response {
                 upgraded_state: Some(v),

@@ -85,6 +85,7 @@ pub trait Provider: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     /// Provider configuration schema.
     fn schema(&self) -> Schema;
+    /// Pure, like [`Resource::validate`]: runs in place, must not block.
     fn validate_config(&self, _config: &Value) -> Diagnostics {
         Diagnostics::default()
     }
@@ -108,7 +109,9 @@ pub struct PlanChange {
 pub trait Resource: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
-    /// The config may contain unknowns.
+    /// The config may contain unknowns. Terraform validates before it
+    /// configures the provider, so this is pure: it runs on the gRPC
+    /// runtime thread and must not block.
     fn validate(&self, _config: &Value) -> Diagnostics {
         Diagnostics::default()
     }
@@ -154,6 +157,7 @@ pub trait Resource: Send + Sync + 'static {
 pub trait DataSource: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
+    /// Pure, like [`Resource::validate`]: runs in place, must not block.
     fn validate(&self, _config: &Value) -> Diagnostics {
         Diagnostics::default()
     }

@@ -3,7 +3,11 @@
 # (release build, started by terraform over gRPC with AutoMTLS) vs the same
 # count of the built-in `terraform_data`, interleaved, medians of R rounds:
 # plan with everything to create, apply, and the re-plan of existing
-# resources (refresh) that CI and the nightly drift run do.
+# resources (refresh) that CI and the nightly drift run do. Also the plan of
+# ONE resource each way: its difference is the fixed cost of an external
+# provider (Terraform starts the plugin 3 times per plan, generating a P-521
+# client certificate for AutoMTLS each time), which bounds the best ratio
+# any out-of-process provider can reach at this count.
 # Usage: bench/plan1000.sh [count] [rounds]   (defaults 1000, 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +15,7 @@ count="${1:-1000}"; rounds="${2:-3}"
 cargo build --release --quiet -p tfplugin --example bench_provider
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/bin" "$work/ours" "$work/builtin"
+mkdir -p "$work/bin" "$work/ours" "$work/builtin" "$work/ours1" "$work/builtin1"
 cp "$target/release/examples/bench_provider" "$work/bin/terraform-provider-bench"
 cat > "$work/cli.tfrc" <<CFG
 provider_installation {
@@ -38,6 +42,8 @@ resource "terraform_data" "x" {
   input = "v\${count.index}"
 }
 HCL
+sed 's/count = [0-9]*/count = 1/' "$work/ours/main.tf" > "$work/ours1/main.tf"
+sed 's/count = [0-9]*/count = 1/' "$work/builtin/main.tf" > "$work/builtin1/main.tf"
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 python3 - "$work" "$rounds" "$count" <<'PY'
 import subprocess, sys, time, statistics, os
@@ -49,7 +55,10 @@ def run(d, *args):
         sys.exit(f"terraform {' '.join(args)} in {d} failed:\n{r.stdout}\n{r.stderr}")
     return time.perf_counter() - t
 res = {d: {"plan": [], "apply": [], "replan": []} for d in ("ours", "builtin")}
+one = {"ours1": [], "builtin1": []}
 for i in range(rounds):
+    for d in one:
+        one[d].append(run(d, "plan", "-input=false", "-no-color"))
     for d in ("builtin", "ours"):
         for f in ("terraform.tfstate", "terraform.tfstate.backup"):
             try: os.remove(f"{work}/{d}/{f}")
@@ -63,4 +72,9 @@ for step, target in (("replan", "<= 1.05x"), ("plan", "<= 1.05x"), ("apply", "<=
     o = statistics.median(res["ours"][step]); b = statistics.median(res["builtin"][step])
     print(f"{names[step]} of {count}: ours {o:.2f} s, terraform_data {b:.2f} s, ratio {o/b:.3f}")
     print(f"BENCH|plan1000|terraform {names[step]}, {count} resources (s)|{o:.2f}|{b:.2f}|{o/b:.3f}|{target}")
+fixed = statistics.median(one["ours1"]) - statistics.median(one["builtin1"])
+b = statistics.median(res["builtin"]["plan"])
+print(f"fixed cost of an external provider (plan of 1 resource, ours - terraform_data): {fixed*1000:.0f} ms")
+print(f"  => even a provider with free RPCs cannot plan {count} resources faster than {(b + fixed)/b:.3f}x")
+print(f"BENCH|plan1000|fixed cost per plan: plugin starts + AutoMTLS (ms)|{fixed*1000:.0f}|0|-|floor {(b + fixed)/b:.3f}x at {count}")
 PY

@@ -46,12 +46,6 @@ output "ok" {{ value = data.retention_integrity.all.ok }}
     )
 }
 
-fn output(h: &Harness, name: &str) -> serde_json::Value {
-    let out = h.run(&["output", "-json", name]);
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|_| panic!("output {name}: {}", out.combined()))
-}
-
 #[test]
 fn dry_run_reports_then_deletion_keeps_every_kept_image_whole() {
     let (emu, h, p) = setup();
@@ -63,7 +57,7 @@ fn dry_run_reports_then_deletion_keeps_every_kept_image_whole() {
         before,
         "dry_run (the default) deletes nothing"
     );
-    let cands = output(&h, "candidates");
+    let cands = h.output("candidates");
     let versions: Vec<&str> = cands
         .as_array()
         .unwrap()
@@ -78,7 +72,7 @@ fn dry_run_reports_then_deletion_keeps_every_kept_image_whole() {
         "{versions:?}"
     );
     assert!(!versions.contains(&"latest") && !versions.contains(&"buildcache"));
-    let kept = output(&h, "kept").to_string();
+    let kept = h.output("kept").to_string();
     assert!(
         kept.contains("always kept") && kept.contains("keep pattern") && kept.contains("newest 3"),
         "{kept}"
@@ -104,11 +98,11 @@ fn dry_run_reports_then_deletion_keeps_every_kept_image_whole() {
     // follows reads the registry again: nothing left to delete, nothing broken.
     h.refresh();
     assert_eq!(
-        output(&h, "ok"),
+        h.output("ok"),
         serde_json::json!(true),
         "no index was orphaned"
     );
-    assert_eq!(output(&h, "candidates"), serde_json::json!([]));
+    assert_eq!(h.output("candidates"), serde_json::json!([]));
     h.assert_plan_empty();
     assert!(
         !h.raw_state().contains(TOKEN) && !h.provider_logs().contains(TOKEN),

@@ -223,17 +223,12 @@ fn harness(f: &Fixture) -> Harness {
     h
 }
 
-fn output(h: &Harness, name: &str) -> serde_json::Value {
-    let out = h.run(&["output", "-json", name]);
-    serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{name}: {}", out.combined()))
-}
-
 #[test]
 fn deletion_in_a_real_registry_keeps_every_kept_image_whole() {
     let f = fixture();
     let h = harness(&f);
     h.apply();
-    let mut planned: Vec<String> = serde_json::from_value(output(&h, "candidates")).unwrap();
+    let mut planned: Vec<String> = serde_json::from_value(h.output("candidates")).unwrap();
     planned.sort();
     assert_eq!(
         planned,
@@ -244,7 +239,7 @@ fn deletion_in_a_real_registry_keeps_every_kept_image_whole() {
     h.apply();
     f.assert_outcome();
     h.refresh();
-    assert_eq!(output(&h, "ok"), serde_json::json!(true));
+    assert_eq!(h.output("ok"), serde_json::json!(true));
     h.assert_plan_empty();
 }
 
@@ -282,7 +277,7 @@ fn repeated_5xx_stop_the_run_a_403_stops_it_at_once_and_a_rerun_converges() {
     h.apply();
     f.assert_outcome();
     h.refresh();
-    assert_eq!(output(&h, "ok"), serde_json::json!(true));
+    assert_eq!(h.output("ok"), serde_json::json!(true));
     h.assert_plan_empty();
 }
 

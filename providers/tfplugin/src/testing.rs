@@ -215,6 +215,12 @@ impl Harness {
         serde_json::from_str(&out.stdout).expect("plan JSON")
     }
 
+    /// The value of root output `name` (`terraform output -json NAME`).
+    pub fn output(&self, name: &str) -> serde_json::Value {
+        let out = self.must("output", &["output", "-json", name]);
+        serde_json::from_str(&out.stdout).expect("output JSON")
+    }
+
     pub fn state_json(&self) -> serde_json::Value {
         let out = self.must("show", &["show", "-json"]);
         serde_json::from_str(&out.stdout).expect("state JSON")

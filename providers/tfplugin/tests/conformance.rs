@@ -322,13 +322,11 @@ output "words" {{ value = data.conf_echo.e.words }}
         .get("id")
         .clone();
     assert!(stored(&p).iter().any(|v| v.get("name") == &a_id));
-    let out = h.run(&["output", "-json"]);
-    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
-        j["upper"]["value"],
+        h.output("upper"),
         format!("HELLO {}", a_id.as_str().unwrap().to_uppercase())
     );
-    assert_eq!(j["words"]["value"][0], "hello");
+    assert_eq!(h.output("words")[0], "hello");
     h.assert_plan_empty();
 }
 

@@ -127,32 +127,31 @@ fn a_token_that_cannot_delete_fails_the_plan() {
 #[test]
 fn a_preexisting_orphan_blocks_deletion() {
     let (emu, h, p) = setup();
-    let latest_children: Vec<String> = emu
-        .versions("homelab")
-        .into_iter()
-        .filter(|v| v.version.starts_with("sha256:"))
-        .map(|v| v.version)
-        .collect();
-    // Break `latest` the way the 2026-06-10 incident did: delete one of its children.
-    let idx = emu
+    // Break `latest` the way the 2026-06-10 incident did: delete one of its
+    // children (the arm64 image) behind the API's back.
+    let latest = emu
         .versions("homelab")
         .into_iter()
         .find(|v| v.version == "latest")
         .unwrap()
         .digest;
-    let _ = idx;
-    emu.remove_version(
-        "homelab",
-        "web",
-        &latest_children[latest_children.len() - 1],
-    );
+    let index: serde_json::Value =
+        serde_json::from_str(&emu.store.lock().unwrap().manifests[&latest]).unwrap();
+    let child = index["manifests"][1]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emu.remove_version("homelab", "web", &child);
+    let before = emu.versions("homelab").len();
     h.config(&config(&p, "dry_run = false"));
-    let out = h.run(&["plan", "-no-color"]);
+    let out = h.run(&["apply", "-auto-approve", "-no-color"]);
     let text = out.combined();
+    assert!(!out.success(), "deletion must be blocked:\n{text}");
     assert!(
-        text.contains("orphaned") || text.contains("missing"),
-        "{text}"
+        text.contains("Registry already has orphaned indexes") && text.contains(&child),
+        "the error names the missing child:\n{text}"
     );
+    assert_eq!(emu.versions("homelab").len(), before, "nothing deleted");
 }
 
 #[test]

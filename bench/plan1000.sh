@@ -7,7 +7,9 @@
 # ONE resource each way: its difference is the fixed cost of an external
 # provider (Terraform starts the plugin 3 times per plan, generating a P-521
 # client certificate for AutoMTLS each time), which bounds the best ratio
-# any out-of-process provider can reach at this count.
+# any out-of-process provider can reach at this count. Last, one plan each
+# way with CPU attributed: Terraform's own CPU vs the provider's (through a
+# wrapper that records the plugin's rusage), to show who pays per RPC.
 # Usage: bench/plan1000.sh [count] [rounds]   (defaults 1000, 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,4 +79,39 @@ b = statistics.median(res["builtin"]["plan"])
 print(f"fixed cost of an external provider (plan of 1 resource, ours - terraform_data): {fixed*1000:.0f} ms")
 print(f"  => even a provider with free RPCs cannot plan {count} resources faster than {(b + fixed)/b:.3f}x")
 print(f"BENCH|plan1000|fixed cost per plan: plugin starts + AutoMTLS (ms)|{fixed*1000:.0f}|0|-|floor {(b + fixed)/b:.3f}x at {count}")
+
+# CPU attribution (untimed): the plugin runs under a wrapper that writes its
+# rusage; Terraform's own CPU = all descendants' CPU minus the plugin's
+# and the wrapper's.
+import resource, glob
+plugin = f"{work}/bin/terraform-provider-bench"
+os.rename(plugin, plugin + ".real")
+with open(plugin, "w") as w:
+    w.write(f"""#!/usr/bin/env python3
+import os, resource, subprocess, sys
+subprocess.run([{plugin + '.real'!r}, *sys.argv[1:]])
+c = resource.getrusage(resource.RUSAGE_CHILDREN)
+s = resource.getrusage(resource.RUSAGE_SELF)
+open(f"{work}/cpu.%d" % os.getpid(), "w").write(f"{{c.ru_utime + c.ru_stime}} {{s.ru_utime + s.ru_stime}}")
+""")
+os.chmod(plugin, 0o755)
+def cpu(d):
+    for f in ("terraform.tfstate", "terraform.tfstate.backup"):
+        try: os.remove(f"{work}/{d}/{f}")
+        except FileNotFoundError: pass
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run(d, "plan", "-input=false", "-no-color")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+for f in glob.glob(f"{work}/cpu.*"): os.remove(f)
+tf_builtin = cpu("builtin")
+total = cpu("ours")
+pairs = [open(f).read().split() for f in glob.glob(f"{work}/cpu.*")]
+prov = sum(float(p) for p, _ in pairs)
+wrapper = sum(float(w) for _, w in pairs)
+tf_ours = total - prov - wrapper
+print(f"CPU of a plan of {count} to create: terraform_data: Terraform {tf_builtin*1000:.0f} ms; "
+      f"ours: Terraform {tf_ours*1000:.0f} ms + provider {prov*1000:.0f} ms")
+print(f"BENCH|plan1000|Terraform's own CPU, plan of {count}: with our plugin vs terraform_data (ms)|{tf_ours*1000:.0f}|{tf_builtin*1000:.0f}|{tf_ours/tf_builtin:.2f}|(Terraform's gRPC client side)")
+print(f"BENCH|plan1000|our provider's CPU in that plan (ms)|{prov*1000:.0f}|-|-|-")
 PY

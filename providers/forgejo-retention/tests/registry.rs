@@ -317,8 +317,8 @@ fn sigkill_mid_apply_then_the_next_apply_converges() {
     testsupport::run_ok(&mut terraform(dir.path(), &["apply", "-auto-approve"]));
 
     std::fs::write(&main, config(&f.url, "dry_run = false")).unwrap();
-    f.emu.delay_deletes(Duration::from_millis(300));
-    let before = f.emu.versions("homelab").len();
+    // Two deletions go through; the third hangs until terraform is killed.
+    f.emu.hold_deletes_after(2);
     let mut apply = terraform(dir.path(), &["apply", "-auto-approve", "-no-color"]);
     apply
         .process_group(0)
@@ -328,8 +328,8 @@ fn sigkill_mid_apply_then_the_next_apply_converges() {
     let started = Instant::now();
     while f.deletes() < 3 {
         assert!(
-            started.elapsed() < Duration::from_secs(60) && child.try_wait().unwrap().is_none(),
-            "the apply never reached its deletions"
+            started.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none(),
+            "the apply never reached its third deletion"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -337,13 +337,16 @@ fn sigkill_mid_apply_then_the_next_apply_converges() {
     let group = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
     child.wait().unwrap();
-    let after = f.emu.versions("homelab").len();
-    assert!(
-        after < before && f.emu.has_version("homelab", "web", "sha-0003"),
-        "killed half-way: {before} → {after} versions"
-    );
-
-    f.emu.delay_deletes(Duration::ZERO);
+    // Tags go first, in order: killed half-way through them.
+    for (tag, gone) in [
+        ("sha-0001", true),
+        ("sha-0002", true),
+        ("sha-0003", false),
+        ("v1", false),
+    ] {
+        assert_eq!(!f.emu.has_version("homelab", "web", tag), gone, "{tag}");
+    }
+    f.emu.release_deletes();
     testsupport::run_ok(&mut terraform(dir.path(), &["apply", "-auto-approve"]));
     f.assert_outcome();
     // State holds what the run deleted (the applied plan); the refresh reads

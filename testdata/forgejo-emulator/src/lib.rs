@@ -12,7 +12,7 @@
 //! tag or digest with `Docker-Content-Digest`. Container images are stored
 //! the way Forgejo stores them: every tag is a package version, and every
 //! manifest an index points to is a separate untagged version named by its
-//! digest. Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
+//! digest. Deletions can be held after N (to kill a client mid-run). Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
 //! login:token on `/v2`) with owner / read-only tokens, injected 5xx, and
 //! request counting.
 //!
@@ -64,8 +64,9 @@ pub struct Store {
     pub fail_next: Vec<(String, u16)>,
     /// Every request as "METHOD /path" (no query), in arrival order.
     pub requests: Vec<String>,
-    /// How long every DELETE takes (to kill a client mid-run).
-    pub delete_delay: std::time::Duration,
+    /// Deletions still allowed to proceed; later ones hang until this is
+    /// raised or cleared (to kill a client mid-run deterministically).
+    pub delete_budget: Option<usize>,
 }
 
 /// A running emulator's shared state.
@@ -202,9 +203,14 @@ impl Emulator {
         self.store.lock().expect("store").requests.clone()
     }
 
-    /// Makes every DELETE take `d` before it acts.
-    pub fn delay_deletes(&self, d: std::time::Duration) {
-        self.store.lock().expect("store").delete_delay = d;
+    /// Lets `n` more permitted DELETEs through; the ones after that hang
+    /// (answer nothing) until [`Emulator::release_deletes`].
+    pub fn hold_deletes_after(&self, n: usize) {
+        self.store.lock().expect("store").delete_budget = Some(n);
+    }
+
+    pub fn release_deletes(&self) {
+        self.store.lock().expect("store").delete_budget = None;
     }
 
     /// The next requests answer `statuses`, in order.
@@ -405,9 +411,29 @@ async fn remove(
         )
             .into_response();
     }
-    let delay = e.store.lock().expect("store").delete_delay;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    // Only deletions that would delete something are held.
+    let exists = e
+        .store
+        .lock()
+        .expect("store")
+        .versions
+        .get(&owner)
+        .is_some_and(|l| l.iter().any(|v| v.name == name && v.version == version));
+    if exists {
+        loop {
+            {
+                let mut s = e.store.lock().expect("store");
+                match &mut s.delete_budget {
+                    None => break,
+                    Some(0) => {}
+                    Some(n) => {
+                        *n -= 1;
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
     // The digest goes from the registry only with its last version.
     let unreferenced = {

@@ -12,9 +12,10 @@
 //! tag or digest with `Docker-Content-Digest`. Container images are stored
 //! the way Forgejo stores them: every tag is a package version, and every
 //! manifest an index points to is a separate untagged version named by its
-//! digest. Deletions can be held after N (to kill a client mid-run). Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
-//! login:token on `/v2`) with owner / read-only tokens, injected 5xx, and
-//! request counting.
+//! digest. Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
+//! login:token on `/v2`) with owner / read-only tokens; for tests: injected
+//! statuses per path prefix, deletions held after N (to kill a client
+//! mid-run), request counting.
 //!
 //! With [`Emulator::with_registry`] it fronts a REAL registry (Debian's
 //! `docker-registry`): pushes go through the distribution API, `/v2` reads

@@ -426,10 +426,10 @@ fn terraform_data_stack(dir: &Path, backend: &str, marker: &str) {
     .unwrap();
 }
 
-#[test]
-fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
-    require_bin("terraform");
-    let f = Fixture::new();
+/// A PostgreSQL with the `terraform_state` role and database, and an
+/// OpenBao whose database engine manages that role's password as the static
+/// role `pg-terraform-state` (what tg reads for Tier-1 stacks).
+fn tier1_services() -> (Postgres, OpenBao) {
     let pg = Postgres::start();
     pg.psql(
         "postgres",
@@ -461,6 +461,14 @@ fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
         "username=terraform_state",
         "rotation_period=86400",
     ]);
+    (pg, bao)
+}
+
+#[test]
+fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
+    require_bin("terraform");
+    let f = Fixture::new();
+    let (pg, bao) = tier1_services();
     terraform_data_stack(&f.stack("faketest"), "  backend \"pg\" {}", "tier1-value");
     let port = pg.port().to_string();
     let addr = bao.addr();
@@ -485,6 +493,142 @@ fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!text.contains("postgres://"), "conn string never printed");
+}
+
+/// A P-256 key for ES256 JWTs: (signing key, SPKI public key PEM).
+fn jwt_key() -> (aws_lc_rs::signature::EcdsaKeyPair, String) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    // SubjectPublicKeyInfo: id-ecPublicKey + prime256v1, then the point.
+    let mut spki = vec![
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    spki.extend_from_slice(key.public_key().as_ref());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    );
+    (key, pem)
+}
+
+/// A Kubernetes-style service-account token for `sub`, signed ES256.
+fn service_account_jwt(key: &aws_lc_rs::signature::EcdsaKeyPair, sub: &str) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = b64(br#"{"alg":"ES256","typ":"JWT"}"#);
+    let claims = b64(serde_json::json!({
+        "iss": "https://kubernetes.default.svc",
+        "sub": sub, "aud": ["vault"], "iat": now, "nbf": now, "exp": now + 600,
+    })
+    .to_string()
+    .as_bytes());
+    let signing_input = format!("{header}.{claims}");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let sig = key.sign(&rng, signing_input.as_bytes()).unwrap();
+    format!("{signing_input}.{}", b64(sig.as_ref()))
+}
+
+/// CI has no VAULT_TOKEN: tg logs in with the pod's service-account token
+/// (`VAULT_K8S_ROLE`). OpenBao's JWT method, mounted where the kubernetes
+/// method would be, takes the same `{role, jwt}` login and validates the
+/// token against a key we hold, so the whole login runs for real offline.
+#[test]
+fn tier1_ci_logs_in_to_vault_with_its_service_account_token() {
+    require_bin("terraform");
+    let f = Fixture::new();
+    let (pg, bao) = tier1_services();
+    let (key, pem) = jwt_key();
+    let dir = f.dir.path();
+    std::fs::write(dir.join("sa.pub.pem"), &pem).unwrap();
+    std::fs::write(
+        dir.join("tg-state.hcl"),
+        "path \"database/static-creds/pg-terraform-state\" { capabilities = [\"read\"] }\n",
+    )
+    .unwrap();
+    bao.bao(&["auth", "enable", "-path=kubernetes", "jwt"]);
+    bao.bao(&[
+        "write",
+        "auth/kubernetes/config",
+        &format!(
+            "jwt_validation_pubkeys=@{}",
+            dir.join("sa.pub.pem").display()
+        ),
+    ]);
+    bao.bao(&[
+        "policy",
+        "write",
+        "tg-state",
+        &dir.join("tg-state.hcl").display().to_string(),
+    ]);
+    bao.bao(&[
+        "write",
+        "auth/kubernetes/role/ci",
+        "role_type=jwt",
+        "user_claim=sub",
+        "bound_audiences=vault",
+        "bound_subject=system:serviceaccount:woodpecker:ci",
+        "token_policies=tg-state",
+    ]);
+    terraform_data_stack(&f.stack("faketest"), "  backend \"pg\" {}", "via-sa-token");
+    let token_file = dir.join("sa-token");
+    let port = pg.port().to_string();
+    let addr = bao.addr();
+    let token_path = token_file.display().to_string();
+    let env = [
+        ("TG_ENGINE", "terraform"),
+        ("VAULT_ADDR", addr.as_str()),
+        ("VAULT_K8S_ROLE", "ci"),
+        ("VAULT_K8S_JWT_PATH", token_path.as_str()),
+        ("TG_PG_HOST", "127.0.0.1"),
+        ("TG_PG_PORT", port.as_str()),
+    ];
+
+    // A token of another service account is refused, and tg says which step failed.
+    std::fs::write(
+        &token_file,
+        service_account_jwt(&key, "system:serviceaccount:default:intruder"),
+    )
+    .unwrap();
+    let out = f.tg(&f.stack("faketest"), &["init", "-input=false"], &env);
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("Vault kubernetes login (auth/kubernetes/login role=ci)"),
+        "names the step: {text}"
+    );
+    assert!(
+        text.contains("Code: 400") && text.contains("invalid subject (sub) claim"),
+        "shows Vault's own reason: {text}"
+    );
+
+    std::fs::write(
+        &token_file,
+        service_account_jwt(&key, "system:serviceaccount:woodpecker:ci"),
+    )
+    .unwrap();
+    ok(&f.tg(&f.stack("faketest"), &["init", "-input=false"], &env));
+    ok(&f.tg(&f.stack("faketest"), &["apply", "--non-interactive"], &env));
+    let rows = pg.psql(
+        "terraform_state",
+        "SELECT count(*) FROM terraform_remote_state.states WHERE data LIKE '%via-sa-token%'",
+    );
+    assert_eq!(
+        rows.trim(),
+        "1",
+        "state stored with the credentials the login allowed"
+    );
 }
 
 // ---- Tier-0

@@ -4,8 +4,10 @@
 //! caches (flows, groups, users) every resource uses.
 
 use std::collections::HashMap;
+
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use tfplugin::env::Env;
 
 use serde_json::Value as Json;
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -170,13 +172,6 @@ impl Shared {
     }
 }
 
-/// Where environment variables come from: the process, or a fixed map (tests:
-/// an in-process provider cannot see terraform's environment).
-enum Env {
-    Process,
-    Fixed(HashMap<String, String>),
-}
-
 /// The `authentik-forward-auth` provider (local name `fwdauth`).
 pub struct FwdAuthProvider {
     shared: Arc<Shared>,
@@ -202,16 +197,12 @@ impl FwdAuthProvider {
     {
         FwdAuthProvider {
             shared: Arc::default(),
-            env: Env::Fixed(env.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+            env: Env::fixed(env),
         }
     }
 
     fn env(&self, key: &str) -> Option<String> {
-        match &self.env {
-            Env::Process => std::env::var(key).ok(),
-            Env::Fixed(m) => m.get(key).cloned(),
-        }
-        .filter(|v| !v.is_empty())
+        self.env.get(key)
     }
 }
 

@@ -1,8 +1,8 @@
 //! The provider: configuration schema, credential resolution at configure
 //! time, and the shared connection handle every data source and resource uses.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use tfplugin::env::Env;
 
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{Ctx, DataSource, Provider, Resource};
@@ -36,12 +36,6 @@ impl Shared {
     }
 }
 
-/// Where environment variables come from: the process, or a fixed map (tests).
-enum Env {
-    Process,
-    Fixed(HashMap<String, String>),
-}
-
 /// The `goldmane-edges` provider (local name `goldmane`).
 pub struct GoldmaneProvider {
     shared: Arc<Shared>,
@@ -68,15 +62,12 @@ impl GoldmaneProvider {
     {
         GoldmaneProvider {
             shared: Arc::default(),
-            env: Env::Fixed(env.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+            env: Env::fixed(env),
         }
     }
 
     fn env(&self, key: &str) -> Option<String> {
-        match &self.env {
-            Env::Process => std::env::var(key).ok(),
-            Env::Fixed(m) => m.get(key).cloned(),
-        }
+        self.env.get(key)
     }
 }
 

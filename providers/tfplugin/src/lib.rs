@@ -4,6 +4,7 @@
 //! Semantic layers: `value`, `diag`, `schema`, `provider`, `plan`, `grpc`.
 
 pub mod diag;
+pub mod env;
 pub mod grpc;
 pub mod plan;
 pub mod proto;

@@ -23,6 +23,17 @@ pub struct Package {
     pub children: BTreeMap<String, Vec<String>>,
 }
 
+impl Package {
+    /// Every digest that is a package version: the tags' digests and the
+    /// untagged versions. A manifest outside this set no longer resolves.
+    pub fn listed(&self) -> BTreeSet<&String> {
+        self.untagged
+            .keys()
+            .chain(self.tags.values().map(|(d, _)| d))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub keep_last: usize,
@@ -215,11 +226,7 @@ pub fn decide(pkg: &Package, policy: &Policy, now: i64) -> Decision {
         });
     }
     // Pre-existing orphans: a kept index whose child has no version.
-    let present: BTreeSet<&String> = pkg
-        .untagged
-        .keys()
-        .chain(pkg.tags.values().map(|(d, _)| d))
-        .collect();
+    let present = pkg.listed();
     let mut orphans = BTreeSet::new();
     for k in &kept {
         for d in closure(pkg, [k.digest.clone()]) {

@@ -416,11 +416,7 @@ impl RetentionPolicy {
                     k.package, k.tag, k.digest
                 )));
             }
-            let listed: BTreeSet<&String> = p
-                .untagged
-                .keys()
-                .chain(p.tags.values().map(|(d, _)| d))
-                .collect();
+            let listed = p.listed();
             for d in graph::closure(p, [k.digest.clone()]) {
                 if d == k.digest {
                     continue;
@@ -540,11 +536,7 @@ impl DataSource for Integrity {
             .map_err(|e| Diagnostics::error("Reading the registry failed", e))?;
         let mut broken = Vec::new();
         for p in &pkgs {
-            let present: BTreeSet<&String> = p
-                .untagged
-                .keys()
-                .chain(p.tags.values().map(|(d, _)| d))
-                .collect();
+            let present = p.listed();
             for (d, kids) in &p.children {
                 for k in kids.iter().filter(|k| !present.contains(k)) {
                     broken.push(format!("{}@{d} → missing {k}", p.name));

@@ -1,6 +1,7 @@
 //! Forgejo package API + OCI manifest client. The token goes in the
-//! `Authorization` header only (`token …` on `/api/v1`, Basic login:token on
-//! `/v2`, the two schemes Forgejo accepts there); never logged, never in errors.
+//! `Authorization` header only (`token …` on `/api/v1`; Basic on `/v2`,
+//! where Forgejo takes Basic or its own JWT but not `token …`); never
+//! logged, never in errors.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -15,6 +16,9 @@ use crate::graph::Package;
 /// Every manifest media type we read, so the registry answers indexes,
 /// Docker manifest lists and single manifests alike.
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// The user name sent with the token on `/v2` (Forgejo ignores it).
+const BASIC_USER: &str = "forgejo-retention";
 
 /// Page size of version listings: Forgejo's default `MAX_RESPONSE_ITEMS`.
 const PAGE: usize = 50;
@@ -49,8 +53,6 @@ pub struct Client {
     pub base: String,
     registry: String,
     token: String,
-    /// The token owner's login, for Basic auth on `/v2` (read once).
-    login: Mutex<Option<String>>,
     http: Http,
     backoff: Backoff,
     concurrency: usize,
@@ -111,7 +113,6 @@ impl Client {
                 .unwrap_or_else(|| base.clone()),
             base,
             token: token.to_string(),
-            login: Mutex::new(None),
             http,
             backoff: Backoff {
                 retries: o.retries,
@@ -142,32 +143,6 @@ impl Client {
                 .request(method.clone(), &url)
                 .header("Authorization", format!("token {}", self.token))
         })
-    }
-
-    /// The token owner's login, asked once (the lock is held across the
-    /// request so parallel manifest fetches do not all ask).
-    pub fn whoami(&self) -> Result<String, String> {
-        let mut slot = self
-            .login
-            .lock()
-            .map_err(|_| "login lookup panicked".to_string())?;
-        if let Some(l) = slot.as_ref() {
-            return Ok(l.clone());
-        }
-        let r = self.api(reqwest::Method::GET, "/api/v1/user")?;
-        if !r.status().is_success() {
-            return Err(format!(
-                "GET /api/v1/user answered {}: the token is not valid",
-                r.status()
-            ));
-        }
-        let login = r.json::<Value>().map_err(|e| e.to_string())?["login"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        path_safe("login", &login)?;
-        *slot = Some(login.clone());
-        Ok(login)
     }
 
     /// Every container version of `owner`, all pages; `package` filters by
@@ -218,13 +193,15 @@ impl Client {
         Ok(out)
     }
 
+    /// A `/v2` request. Forgejo's Basic auth ignores the user name when the
+    /// password is a valid access token (services/auth/basic.go), so no
+    /// login lookup is needed, nor the `read:user` scope it would take.
     fn registry_request(&self, method: reqwest::Method, path: &str) -> Result<Response, String> {
-        let login = self.whoami()?;
         let url = format!("{}{path}", self.registry);
         self.send(&format!("{method} {path}"), || {
             self.http
                 .request(method.clone(), &url)
-                .basic_auth(&login, Some(&self.token))
+                .basic_auth(BASIC_USER, Some(&self.token))
                 .header("Accept", ACCEPT)
         })
     }

@@ -13,7 +13,7 @@
 //! the way Forgejo stores them: every tag is a package version, and every
 //! manifest an index points to is a separate untagged version named by its
 //! digest. Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
-//! login:token on `/v2`) with owner / read-only tokens; for tests: injected
+//! on `/v2`) with owner / read-only tokens; for tests: injected
 //! statuses per path prefix, deletions held after N (to kill a client
 //! mid-run), request counting.
 //!
@@ -291,10 +291,18 @@ impl Emulator {
         // Forgejo's /api/v1 takes `token …`, OAuth `Bearer …` and Basic;
         // its /v2 routes take Basic (login:token) or the container JWT from
         // /v2/token (not emulated), never `token …`.
+        // Basic: the password is the token and the user name is ignored; or
+        // the user name is the token with an empty or `x-oauth-basic`
+        // password (Forgejo's services/auth/basic.go).
         let basic = auth.strip_prefix("Basic ").and_then(|b| {
             let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok()?;
             let text = String::from_utf8(raw).ok()?;
-            text.split_once(':').map(|(_, secret)| secret.to_string())
+            let (user, password) = text.split_once(':')?;
+            Some(if password.is_empty() || password == "x-oauth-basic" {
+                user.to_string()
+            } else {
+                password.to_string()
+            })
         });
         let token = if path.starts_with("/v2/") {
             basic

@@ -21,9 +21,9 @@
 //! `docker-registry`): pushes go through the distribution API, `/v2` reads
 //! are proxied, and a manifest is deleted there with its last version.
 //!
-//! Not covered: blob and upload routes of its own (manifests are added with [`Emulator::push`]),
-//! other package types, org teams beyond "owner token", and garbage
-//! collection of blobs.
+//! Not covered: blob and upload routes of its own (manifests are added with
+//! [`Emulator::push`]), `/v2/token`, token scopes, other package types, org
+//! teams beyond "owner token", and garbage collection of blobs.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

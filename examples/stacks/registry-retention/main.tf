@@ -22,7 +22,12 @@ variable "dry_run" {
   default = true
 }
 
-provider "retention" {}
+provider "retention" {
+  # Gentle on a Forgejo that OOMed under push load once and a registry on
+  # the HDD etcd shares (research/forgejo.md C8, C11).
+  concurrency        = 4
+  deletes_per_second = 5
+}
 
 resource "retention_policy" "web" {
   owner     = var.owner

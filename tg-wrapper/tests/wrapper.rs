@@ -95,6 +95,12 @@ impl Fixture {
     }
 
     fn tg(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.tg_command(cwd, args, env).output().unwrap()
+    }
+
+    /// `tg` with this fixture's keys, temp dir and home, and no Vault or
+    /// engine settings from the test process; `env` on top.
+    fn tg_command(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(TG);
         let path = format!(
             "{}:{}",
@@ -115,7 +121,7 @@ impl Fixture {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().unwrap()
+        cmd
     }
 
     fn tmp_base(&self) -> PathBuf {
@@ -758,14 +764,14 @@ fn wait_for(path: &Path) -> String {
 fn sigkill_of_the_engine_mid_apply_keeps_state_encrypted_and_valid() {
     let f = Fixture::new();
     let engine = slow_state_writer(&f, "killed-engine-marker");
-    let mut cmd = Command::new(TG);
-    cmd.args(["apply", "--non-interactive"])
-        .current_dir(f.stack("infra"))
-        .env("TG_ENGINE", &engine)
-        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
-        .env("TG_TMPDIR", f.tmp_base())
-        .env("HOME", f.dir.path());
-    let tg = cmd.spawn().unwrap();
+    let tg = f
+        .tg_command(
+            &f.stack("infra"),
+            &["apply", "--non-interactive"],
+            &[("TG_ENGINE", engine.to_str().unwrap())],
+        )
+        .spawn()
+        .unwrap();
     let pid = wait_for(&f.dir.path().join("engine.pid"));
     run_ok(Command::new("kill").args(["-KILL", &pid]));
     let out = tg.wait_with_output().unwrap();
@@ -788,14 +794,14 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
     ));
     let before = f.decrypt_state("infra");
     let engine = slow_state_writer(&f, "killed-tg-marker");
-    let mut cmd = Command::new(TG);
-    cmd.args(["apply"])
-        .current_dir(f.stack("infra"))
-        .env("TG_ENGINE", &engine)
-        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
-        .env("TG_TMPDIR", f.tmp_base())
-        .env("HOME", f.dir.path());
-    let mut tg = cmd.spawn().unwrap();
+    let mut tg = f
+        .tg_command(
+            &f.stack("infra"),
+            &["apply"],
+            &[("TG_ENGINE", engine.to_str().unwrap())],
+        )
+        .spawn()
+        .unwrap();
     let engine_pid = wait_for(&f.dir.path().join("engine.pid"));
     tg.kill().unwrap(); // SIGKILL
     tg.wait().unwrap();
@@ -838,14 +844,14 @@ fn sigterm_to_tg_reaches_the_engine_once_and_the_new_state_is_encrypted() {
             pid = pidfile.display()
         ),
     );
-    let mut cmd = Command::new(TG);
-    cmd.args(["apply", "--non-interactive"])
-        .current_dir(f.stack("infra"))
-        .env("TG_ENGINE", &engine)
-        .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
-        .env("TG_TMPDIR", f.tmp_base())
-        .env("HOME", f.dir.path());
-    let tg = cmd.spawn().unwrap();
+    let tg = f
+        .tg_command(
+            &f.stack("infra"),
+            &["apply", "--non-interactive"],
+            &[("TG_ENGINE", engine.to_str().unwrap())],
+        )
+        .spawn()
+        .unwrap();
     wait_for(&pidfile);
     run_ok(Command::new("kill").args(["-TERM", &tg.id().to_string()]));
     let out = tg.wait_with_output().unwrap();
@@ -981,15 +987,17 @@ fn a_signal_during_decryption_removes_the_plaintext_folder() {
     )
     .unwrap();
     for (signal, code) in [("TERM", 143), ("INT", 130)] {
-        let mut cmd = Command::new(TG);
-        cmd.args(["apply", "--non-interactive"])
-            .current_dir(f.stack("infra"))
-            .env("TG_ENGINE", &engine)
-            .env("VAULT_TOKEN", "stand-in-token")
-            .env("SOPS_AGE_KEY_FILE", &f.age_key_file)
-            .env("TG_TMPDIR", f.tmp_base())
-            .env("HOME", f.dir.path());
-        let tg = cmd.spawn().unwrap();
+        let tg = f
+            .tg_command(
+                &f.stack("infra"),
+                &["apply", "--non-interactive"],
+                &[
+                    ("TG_ENGINE", engine.to_str().unwrap()),
+                    ("VAULT_TOKEN", "stand-in-token"),
+                ],
+            )
+            .spawn()
+            .unwrap();
         decrypting
             .recv_timeout(Duration::from_secs(20))
             .expect("tg asks Vault to decrypt the data key");

@@ -173,18 +173,10 @@ impl Shared {
 }
 
 /// The `authentik-forward-auth` provider (local name `fwdauth`).
+#[derive(Default)]
 pub struct FwdAuthProvider {
     shared: Arc<Shared>,
     env: Env,
-}
-
-impl Default for FwdAuthProvider {
-    fn default() -> Self {
-        FwdAuthProvider {
-            shared: Arc::default(),
-            env: Env::Process,
-        }
-    }
 }
 
 impl FwdAuthProvider {
@@ -196,13 +188,9 @@ impl FwdAuthProvider {
         V: Into<String>,
     {
         FwdAuthProvider {
-            shared: Arc::default(),
             env: Env::fixed(env),
+            ..Self::default()
         }
-    }
-
-    fn env(&self, key: &str) -> Option<String> {
-        self.env.get(key)
     }
 }
 
@@ -275,22 +263,23 @@ impl Provider for FwdAuthProvider {
             .get("url")
             .as_str()
             .map(str::to_string)
-            .or_else(|| self.env("AUTHENTIK_URL"));
+            .or_else(|| self.env.get("AUTHENTIK_URL"));
         let token = config
             .get("token")
             .as_str()
             .map(str::to_string)
-            .or_else(|| self.env("AUTHENTIK_TOKEN"));
+            .or_else(|| self.env.get("AUTHENTIK_TOKEN"));
         let (Some(url), Some(token)) = (url, token) else {
             return Diagnostics::error(
                 "Authentik URL or token missing",
                 "Set `url` and `token` in the fwdauth provider block, or AUTHENTIK_URL and AUTHENTIK_TOKEN in the environment.",
             );
         };
-        let insecure = config
-            .get("insecure")
-            .as_bool()
-            .unwrap_or_else(|| self.env("AUTHENTIK_INSECURE").is_some_and(|v| v == "true"));
+        let insecure = config.get("insecure").as_bool().unwrap_or_else(|| {
+            self.env
+                .get("AUTHENTIK_INSECURE")
+                .is_some_and(|v| v == "true")
+        });
         let ca_pem = match config.get("ca_cert_file").as_str() {
             Some(p) => match std::fs::read(p) {
                 Ok(b) => Some(b),

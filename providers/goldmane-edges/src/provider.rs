@@ -37,18 +37,10 @@ impl Shared {
 }
 
 /// The `goldmane-edges` provider (local name `goldmane`).
+#[derive(Default)]
 pub struct GoldmaneProvider {
     shared: Arc<Shared>,
     env: Env,
-}
-
-impl Default for GoldmaneProvider {
-    fn default() -> Self {
-        GoldmaneProvider {
-            shared: Arc::default(),
-            env: Env::Process,
-        }
-    }
 }
 
 impl GoldmaneProvider {
@@ -61,13 +53,9 @@ impl GoldmaneProvider {
         V: Into<String>,
     {
         GoldmaneProvider {
-            shared: Arc::default(),
             env: Env::fixed(env),
+            ..Self::default()
         }
-    }
-
-    fn env(&self, key: &str) -> Option<String> {
-        self.env.get(key)
     }
 }
 
@@ -189,7 +177,7 @@ impl Provider for GoldmaneProvider {
             vault_mount: opt_string(config, "vault_mount"),
             statement_timeout,
         };
-        match conn::resolve(&input, &|k| self.env(k)) {
+        match conn::resolve(&input, &|k| self.env.get(k)) {
             Ok(settings) => {
                 // Where the password came from, never the password itself.
                 tfplugin::server::log::info(&format!(

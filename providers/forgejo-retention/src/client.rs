@@ -4,7 +4,7 @@
 //! logged, never in errors.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
@@ -273,28 +273,32 @@ impl Client {
         }
     }
 
-    /// Runs `f` over `items` on up to `concurrency` threads; results in input order.
+    /// Runs `f` over `items` on up to `concurrency` threads; results in
+    /// input order, one per item (a panicking `f` panics here).
     pub fn parallel<I: Sync, T: Send>(&self, items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let slots: Vec<Mutex<Option<T>>> = items.iter().map(|_| Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for _ in 0..self.concurrency.min(items.len()) {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        let out = f(item);
-                        if let Ok(mut slot) = slots[i].lock() {
-                            *slot = Some(out);
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<(usize, T)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..self.concurrency.min(items.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(item) = items.get(i) else {
+                                return mine;
+                            };
+                            mine.push((i, f(item)));
                         }
-                    }
-                });
-            }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
         });
-        slots
-            .into_iter()
-            .filter_map(|m| m.into_inner().ok().flatten())
-            .collect()
+        done.sort_unstable_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, t)| t).collect()
     }
 
     /// The reference graphs of `owner`'s packages: one manifest fetch per tag
@@ -380,6 +384,17 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_keeps_input_order_and_runs_every_item_once() {
+        let c = Client::new("http://127.0.0.1:9", "t", &Options::default()).unwrap();
+        let items: Vec<u64> = (0..500).collect();
+        assert_eq!(
+            c.parallel(&items, |x| x * x),
+            items.iter().map(|x| x * x).collect::<Vec<_>>()
+        );
+        assert!(c.parallel(&[] as &[u64], |x| *x).is_empty());
+    }
 
     #[test]
     fn names_that_could_change_a_url_path_are_refused() {

@@ -338,7 +338,11 @@ impl pb::provider_server::Provider for Bridge {
         // Same schema version (every plan of existing resources): a decode
         // and re-encode with no provider code, done in place. An older
         // version runs the provider's upgrade on a blocking thread.
-        let same = offline(|| {
+        enum Stored {
+            Current(pb::DynamicValue),
+            Older(serde_json::Value),
+        }
+        let stored = offline(|| {
             let t = self.resource(&r.type_name)?;
             let raw = r
                 .raw_state
@@ -346,21 +350,21 @@ impl pb::provider_server::Provider for Bridge {
                 .map(|s| s.json.as_slice())
                 .unwrap_or_default();
             if raw.is_empty() {
-                return encode(&Value::Null, &t.ty).map(Ok);
+                return encode(&Value::Null, &t.ty).map(Stored::Current);
             }
             let json: serde_json::Value = serde_json::from_slice(raw)
                 .map_err(|e| Diagnostics::error("Stored state is not JSON", e.to_string()))?;
             if r.version != t.schema.version {
-                return Ok(Err(json));
+                return Ok(Stored::Older(json));
             }
             // Attributes dropped from the schema since are ignored.
             let v = value::from_json(&json, &t.ty, true).map_err(|e| {
                 Diagnostics::error("Stored state does not match the schema", e.to_string())
             })?;
-            encode(&v, &t.ty).map(Ok)
+            encode(&v, &t.ty).map(Stored::Current)
         });
-        let res = match same {
-            Ok(Err(json)) => {
+        let res = match stored {
+            Ok(Stored::Older(json)) => {
                 let this = self.clone();
                 blocking(move || {
                     let t = this.resource(&r.type_name)?;
@@ -371,7 +375,7 @@ impl pb::provider_server::Provider for Bridge {
                 })
                 .await
             }
-            Ok(Ok(v)) => Ok(v),
+            Ok(Stored::Current(v)) => Ok(v),
             Err(d) => Err(d),
         };
         Ok(Response::new(match res {

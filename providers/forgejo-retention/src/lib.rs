@@ -7,7 +7,8 @@ pub mod client;
 pub mod graph;
 pub mod policy;
 
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -21,6 +22,69 @@ pub struct Configured {
     pub client: client::Client,
     /// Pause between two deletions (`deletes_per_second`).
     pub delete_interval: Duration,
+    /// Registry reads already made since this configuration, see [`Configured::snapshot`].
+    snapshots: Mutex<Snapshots>,
+}
+
+/// Graph reads keyed by (owner, package selector), and a generation that
+/// every deletion bumps so a read that raced a deletion is never kept.
+#[derive(Debug, Default)]
+struct Snapshots {
+    generation: u64,
+    reads: BTreeMap<(String, Option<String>), Arc<Vec<graph::Package>>>,
+}
+
+impl Configured {
+    fn new(client: client::Client, delete_interval: Duration) -> Configured {
+        Configured {
+            client,
+            delete_interval,
+            snapshots: Mutex::default(),
+        }
+    }
+
+    /// The registry graph for reads that only report (refresh, plan, data
+    /// sources). Terraform configures the provider afresh for every graph
+    /// walk, and a `terraform plan` refreshes and then plans the same
+    /// resource in one walk: without this, a plan read the whole registry
+    /// twice. A snapshot therefore lives at most one walk, and is dropped
+    /// as soon as anything is deleted.
+    pub fn snapshot(
+        &self,
+        owner: &str,
+        package: Option<&str>,
+    ) -> Result<Arc<Vec<graph::Package>>, String> {
+        let key = (owner.to_string(), package.map(str::to_string));
+        let generation = {
+            let s = self
+                .snapshots
+                .lock()
+                .map_err(|_| "snapshot lock poisoned")?;
+            if let Some(hit) = s.reads.get(&key) {
+                return Ok(hit.clone());
+            }
+            s.generation
+        };
+        let read = Arc::new(self.client.graphs(owner, package)?);
+        let mut s = self
+            .snapshots
+            .lock()
+            .map_err(|_| "snapshot lock poisoned")?;
+        if s.generation == generation {
+            s.reads.insert(key, read.clone());
+        }
+        Ok(read)
+    }
+
+    /// Forgets every snapshot: called before and after a deletion run,
+    /// whose own reads go to the registry ([`client::Client::graphs`])
+    /// directly.
+    pub fn forget_snapshots(&self) {
+        if let Ok(mut s) = self.snapshots.lock() {
+            s.generation += 1;
+            s.reads.clear();
+        }
+    }
 }
 
 impl std::ops::Deref for Configured {
@@ -114,10 +178,10 @@ impl Provider for RetentionProvider {
         match client::Client::new(&url, &token, &options) {
             Ok(c) => {
                 if let Ok(mut slot) = self.shared.0.write() {
-                    *slot = Some(Arc::new(Configured {
-                        client: c,
-                        delete_interval: Duration::from_micros(1_000_000 / rate),
-                    }));
+                    *slot = Some(Arc::new(Configured::new(
+                        c,
+                        Duration::from_micros(1_000_000 / rate),
+                    )));
                 }
                 Diagnostics::default()
             }

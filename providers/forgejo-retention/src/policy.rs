@@ -3,6 +3,7 @@
 //! `retention_integrity`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{Ctx, DataSource, PlanChange, Resource};
@@ -72,18 +73,34 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// How [`compute`] reads the registry.
+#[derive(Clone, Copy, PartialEq)]
+enum Read {
+    /// Refresh and plan: the walk's snapshot serves both.
+    Snapshot,
+    /// Apply: straight from the registry, never a snapshot.
+    Fresh,
+}
+
 /// The decision for every selected package, limits applied.
-fn compute(shared: &Shared, v: &Value) -> Result<(Decision, Vec<(String, usize)>), Diagnostics> {
+fn compute(
+    shared: &Shared,
+    v: &Value,
+    read: Read,
+) -> Result<(Decision, Vec<(String, usize)>), Diagnostics> {
     let c = shared.get()?;
     let owner = v.get("owner").as_str().unwrap_or_default();
-    let pkgs = c
-        .graphs(owner, v.get("package").as_str())
-        .map_err(|e| Diagnostics::error("Reading the registry failed", e))?;
+    let package = v.get("package").as_str();
+    let pkgs = match read {
+        Read::Snapshot => c.snapshot(owner, package),
+        Read::Fresh => c.graphs(owner, package).map(Arc::new),
+    }
+    .map_err(|e| Diagnostics::error("Reading the registry failed", e))?;
     let policy = policy_of(v)?;
     let t = now();
     let mut all = Decision::default();
     let mut totals = Vec::new();
-    for p in &pkgs {
+    for p in pkgs.iter() {
         let d = graph::decide(p, &policy, t);
         totals.push((p.name.clone(), p.tags.len() + p.untagged.len()));
         all.candidates.extend(d.candidates);
@@ -216,7 +233,7 @@ impl Resource for RetentionPolicy {
         if !plan.config.is_fully_known() || self.0.get().is_err() {
             return Diagnostics::default();
         }
-        let (decision, totals) = match compute(&self.0, &plan.planned) {
+        let (decision, totals) = match compute(&self.0, &plan.planned, Read::Snapshot) {
             Ok(x) => x,
             Err(d) => return d,
         };
@@ -280,7 +297,7 @@ impl Resource for RetentionPolicy {
     }
 
     fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let (decision, _) = compute(&self.0, state)?;
+        let (decision, _) = compute(&self.0, state, Read::Snapshot)?;
         Ok(Some(with_decision(state, &decision)))
     }
 
@@ -315,7 +332,8 @@ impl RetentionPolicy {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let (now_decision, _) = compute(&self.0, planned)?;
+        c.forget_snapshots();
+        let (now_decision, _) = compute(&self.0, planned, Read::Fresh)?;
         let planned_set: BTreeSet<(String, String)> = planned
             .get("candidates")
             .as_list()
@@ -343,13 +361,31 @@ impl RetentionPolicy {
                 ),
             ));
         }
+        let deleted = Self::delete_candidates(ctx, &c, &owner, &now_decision);
+        // A read that overlapped the deletions must not serve a later one.
+        c.forget_snapshots();
+        deleted?;
+        self.verify(&c, &owner, planned.get("package").as_str(), &now_decision)?;
+        Ok(planned.clone())
+    }
+}
+
+impl RetentionPolicy {
+    /// Deletes in plan order (tags first); stops on 401/403, on three 5xx in
+    /// a row, or on any other unexpected status.
+    fn delete_candidates(
+        ctx: &Ctx,
+        c: &crate::Configured,
+        owner: &str,
+        decision: &Decision,
+    ) -> Result<(), Diagnostics> {
         let mut consecutive_5xx = 0;
-        let mut order = now_decision.candidates.clone();
+        let mut order = decision.candidates.clone();
         order.sort_by_key(|x| (x.kind, x.package.clone(), x.version.clone()));
         for cand in &order {
             ctx.check_stopped()?;
             let status = c
-                .delete(&owner, &cand.package, &cand.version)
+                .delete(owner, &cand.package, &cand.version)
                 .map_err(|e| Diagnostics::error("Delete failed", e))?;
             match status {
                 200..=299 | 404 => consecutive_5xx = 0,
@@ -383,12 +419,9 @@ impl RetentionPolicy {
             }
             std::thread::sleep(c.delete_interval);
         }
-        self.verify(&c, &owner, planned.get("package").as_str(), &now_decision)?;
-        Ok(planned.clone())
+        Ok(())
     }
-}
 
-impl RetentionPolicy {
     /// After deleting: every kept tag still resolves (the graph re-read
     /// fetches each tag's manifest) to the digest it had, and every manifest
     /// below it is still listed AND answers a HEAD on `/v2`.
@@ -479,9 +512,9 @@ impl DataSource for ImageGraph {
         let c = self.0.get()?;
         let owner = config.get("owner").as_str().unwrap_or_default();
         let pkgs = c
-            .graphs(owner, config.get("package").as_str())
+            .snapshot(owner, config.get("package").as_str())
             .map_err(|e| Diagnostics::error("Reading the registry failed", e))?;
-        let p = pkgs.into_iter().next().unwrap_or_default();
+        let p = pkgs.first().cloned().unwrap_or_default();
         let tags = p
             .tags
             .iter()
@@ -532,10 +565,10 @@ impl DataSource for Integrity {
         let c = self.0.get()?;
         let owner = config.get("owner").as_str().unwrap_or_default();
         let pkgs = c
-            .graphs(owner, config.get("package").as_str())
+            .snapshot(owner, config.get("package").as_str())
             .map_err(|e| Diagnostics::error("Reading the registry failed", e))?;
         let mut broken = Vec::new();
-        for p in &pkgs {
+        for p in pkgs.iter() {
             let present = p.listed();
             for (d, kids) in &p.children {
                 for k in kids.iter().filter(|k| !present.contains(k)) {

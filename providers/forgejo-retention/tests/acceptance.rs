@@ -206,6 +206,66 @@ fn pagination_and_exact_names() {
     assert!(lists >= 3, "all pages read ({lists} list requests)");
 }
 
+/// A `terraform plan` refreshes the policy and then plans it in one walk:
+/// both must be served by one registry read, and the next terraform run
+/// must read the registry again (a snapshot never outlives its walk).
+#[test]
+fn one_plan_reads_the_registry_once_and_the_next_plan_reads_it_again() {
+    let (emu, h, p) = setup();
+    let policy_only = format!(
+        r#"{p}
+terraform {{
+  required_providers {{
+    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
+  }}
+}}
+resource "retention_policy" "web" {{
+  owner     = "homelab"
+  package   = "web"
+  keep_last = 3
+}}
+output "kept" {{ value = retention_policy.web.kept }}
+"#
+    );
+    h.config(&policy_only);
+    h.apply();
+    let sorted_since = |from: usize| {
+        let mut r: Vec<String> = emu.requests()[from..].to_vec();
+        r.sort();
+        r
+    };
+    // One registry read: what a refresh-only run (ReadResource alone) asks.
+    let before = emu.requests().len();
+    h.refresh();
+    let one_read = sorted_since(before);
+    assert!(
+        one_read.iter().any(|r| r.contains(" /v2/")),
+        "a read fetches manifests: {one_read:#?}"
+    );
+    // A plan (ReadResource, then PlanResourceChange with its permission
+    // probe) asks the same and only adds the probe.
+    let before = emu.requests().len();
+    h.assert_plan_empty();
+    let plan: Vec<String> = sorted_since(before)
+        .into_iter()
+        .filter(|r| !r.contains("tf-retention-permission-probe"))
+        .collect();
+    assert_eq!(plan, one_read, "a plan reads the registry exactly once");
+
+    // A new tag pushed between two runs shows in the next plan.
+    let m = Manifest::Image {
+        seed: "fresh".into(),
+        media_type: OCI_MANIFEST,
+    };
+    emu.push("homelab", "web", "sha-new1", &m, "2026-11-30T00:00:00Z");
+    h.refresh();
+    let kept = h.output("kept").to_string();
+    assert!(
+        kept.contains("sha-new1"),
+        "the next run saw the new tag: {kept}"
+    );
+}
+
 #[test]
 fn schema_file_matches_terraform() {
     let (_emu, h, p) = setup();

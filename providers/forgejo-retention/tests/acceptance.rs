@@ -22,7 +22,8 @@ fn setup() -> (Emulator, Harness, String) {
     (emu, h, provider)
 }
 
-fn config(provider: &str, extra: &str) -> String {
+/// The provider block and a `retention_policy.web` (keep 3) with `extra`.
+fn policy(provider: &str, extra: &str) -> String {
     format!(
         r#"{provider}
 terraform {{
@@ -36,13 +37,22 @@ resource "retention_policy" "web" {{
   keep_last = 3
   {extra}
 }}
+output "kept" {{ value = retention_policy.web.kept }}
+"#
+    )
+}
+
+/// [`policy`], an integrity check over the whole owner, and outputs.
+fn config(provider: &str, extra: &str) -> String {
+    format!(
+        r#"{}
 data "retention_integrity" "all" {{
   owner = "homelab"
 }}
 output "candidates" {{ value = retention_policy.web.candidates }}
-output "kept" {{ value = retention_policy.web.kept }}
 output "ok" {{ value = data.retention_integrity.all.ok }}
-"#
+"#,
+        policy(provider, extra)
     )
 }
 
@@ -212,22 +222,7 @@ fn pagination_and_exact_names() {
 #[test]
 fn one_plan_reads_the_registry_once_and_the_next_plan_reads_it_again() {
     let (emu, h, p) = setup();
-    let policy_only = format!(
-        r#"{p}
-terraform {{
-  required_providers {{
-    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
-  }}
-}}
-resource "retention_policy" "web" {{
-  owner     = "homelab"
-  package   = "web"
-  keep_last = 3
-}}
-output "kept" {{ value = retention_policy.web.kept }}
-"#
-    );
-    h.config(&policy_only);
+    h.config(&policy(&p, ""));
     h.apply();
     let sorted_since = |from: usize| {
         let mut r: Vec<String> = emu.requests()[from..].to_vec();

@@ -5,9 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+# Free disk up front: a full disk fails the build far from its cause.
+df -h . "${TMPDIR:-/tmp}" || true
 # Never read a user's ~/.terraformrc: tests write their own CLI config.
 export TF_CLI_CONFIG_FILE=/dev/null
 export CARGO_TERM_COLOR=never
+# CI builds once: incremental caches would only take disk (2 GB here).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The demo test runs every binary of the workspace (tg, providers, emulators);

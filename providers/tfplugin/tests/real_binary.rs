@@ -20,7 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 mod common;
 
 /// Builds the example provider once and returns its path (next to this test
-/// binary's `deps/` directory, in `examples/`).
+/// binary's `deps/` directory, in `examples/`). `--workspace` resolves
+/// features as the workspace's own test build does, so the example links
+/// against the dependencies already built; `-p tfplugin` alone resolved a
+/// different feature set and compiled a second copy of tokio, axum, aws-lc
+/// and the rest in the middle of the test run.
 fn provider_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -30,8 +34,7 @@ fn provider_binary() -> PathBuf {
                 .args([
                     "build",
                     "--quiet",
-                    "-p",
-                    "tfplugin",
+                    "--workspace",
                     "--example",
                     "bench_provider",
                 ])

@@ -76,9 +76,11 @@ impl Configured {
         Ok(read)
     }
 
-    /// Forgets every snapshot: called before and after a deletion run,
-    /// whose own reads go to the registry ([`client::Client::graphs`])
-    /// directly.
+    /// Forgets every snapshot: called once a deletion run ends, however it
+    /// ends. The run's own reads go to the registry
+    /// ([`client::Client::graphs`]) directly; a snapshot read that overlapped
+    /// the run either was stored before this and is cleared, or finishes
+    /// after it with an old generation and is not stored.
     pub fn forget_snapshots(&self) {
         if let Ok(mut s) = self.snapshots.lock() {
             s.generation += 1;

@@ -74,7 +74,7 @@ fn now() -> i64 {
 }
 
 /// How [`compute`] reads the registry.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Read {
     /// Refresh and plan: the walk's snapshot serves both.
     Snapshot,
@@ -332,7 +332,6 @@ impl RetentionPolicy {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        c.forget_snapshots();
         let (now_decision, _) = compute(&self.0, planned, Read::Fresh)?;
         let planned_set: BTreeSet<(String, String)> = planned
             .get("candidates")
@@ -514,12 +513,13 @@ impl DataSource for ImageGraph {
         let pkgs = c
             .snapshot(owner, config.get("package").as_str())
             .map_err(|e| Diagnostics::error("Reading the registry failed", e))?;
-        let p = pkgs.first().cloned().unwrap_or_default();
+        let none = graph::Package::default();
+        let p = pkgs.first().unwrap_or(&none);
         let tags = p
             .tags
             .iter()
             .map(|(t, (d, _))| {
-                let mut kids: Vec<String> = graph::closure(&p, [d.clone()])
+                let mut kids: Vec<String> = graph::closure(p, [d.clone()])
                     .into_iter()
                     .filter(|x| x != d)
                     .collect();

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system and Python tools the build and the tests need on a
 # fresh Debian machine. Idempotent: already-present tools are not reinstalled.
+# No protoc: providers/tfplugin compiles its protos with protox (pure Rust).
 set -euo pipefail
 
 need_apt=()
-command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 command -v age >/dev/null || need_apt+=(age)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
@@ -32,4 +32,4 @@ command -v terraform >/dev/null || {
   echo "[install-deps] terraform is not on PATH: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)" >&2
   exit 1
 }
-echo "[install-deps] ok: $(terraform version | head -1), $(protoc --version), age $(age --version), $(sops --version 2>/dev/null | head -1)"
+echo "[install-deps] ok: $(terraform version | head -1), age $(age --version), $(sops --version 2>/dev/null | head -1)"

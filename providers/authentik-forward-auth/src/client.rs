@@ -106,6 +106,7 @@ impl Api {
             backoff: Backoff {
                 retries: s.retries,
                 base: s.backoff,
+                max_wait: Duration::from_secs(60),
             },
         })
     }

@@ -117,6 +117,7 @@ impl Client {
             backoff: Backoff {
                 retries: o.retries,
                 base: Duration::from_millis(200),
+                max_wait: Duration::from_secs(60),
             },
             concurrency: o.concurrency.max(1),
         })

@@ -32,4 +32,9 @@ command -v terraform >/dev/null || {
   echo "[install-deps] terraform is not on PATH: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)" >&2
   exit 1
 }
+# A TF_CLI_CONFIG_FILE naming a missing file (some machines export
+# ~/.terraformrc without creating it) makes every terraform command print
+# "Unable to open CLI configuration file"; without the variable terraform
+# reads ~/.terraformrc only if it exists, silently.
+[ -z "${TF_CLI_CONFIG_FILE:-}" ] || [ -e "$TF_CLI_CONFIG_FILE" ] || unset TF_CLI_CONFIG_FILE
 echo "[install-deps] ok: $(terraform version | head -1), age $(age --version), $(sops --version 2>/dev/null | head -1)"

@@ -4,11 +4,13 @@
 # sops, age, docker-registry and OpenBao are started by the tests themselves).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Never read a user's ~/.terraformrc: tests write their own CLI config. Set
+# before install-deps, whose `terraform version` would otherwise warn about a
+# TF_CLI_CONFIG_FILE that names a missing file.
+export TF_CLI_CONFIG_FILE=/dev/null
 ./scripts/install-deps.sh
 # Free disk up front: a full disk fails the build far from its cause.
 df -h . "${TMPDIR:-/tmp}" || true
-# Never read a user's ~/.terraformrc: tests write their own CLI config.
-export TF_CLI_CONFIG_FILE=/dev/null
 export CARGO_TERM_COLOR=never
 # CI builds once: incremental caches would only take disk (2 GB here).
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"

@@ -1,14 +1,22 @@
 //! A small blocking client for Authentik's `/api/v3/`: Bearer auth (the token
 //! is never logged or put in errors), JSON bodies, pagination, and retries of
 //! transient failures only (connection errors, 502/503/504, and 500 on
-//! idempotent methods) with exponential backoff.
+//! idempotent methods) with exponential backoff. Rate limits (429, and 503
+//! with `Retry-After`) are retried for every method after the wait the
+//! server asks for, within [`RATE_LIMIT_BUDGET`]: a throttled request was
+//! not processed, so repeating even a POST creates nothing twice.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Method;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
-use tfplugin::retry::Backoff;
+use tfplugin::retry::{Backoff, Verdict, retry_after};
+
+/// All the waiting one request may do between its attempts (backoff and
+/// `Retry-After` together). A server asking for longer is reported at once
+/// rather than holding a `terraform plan` for it.
+pub const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(60);
 
 /// Connection settings for [`Api::new`].
 #[derive(Clone)]
@@ -37,6 +45,20 @@ pub enum ApiError {
     NotFound { what: String },
     #[error("{what}: Authentik refused the request (HTTP 400): {detail}")]
     Invalid { what: String, detail: String },
+    #[error(
+        "{what}: Authentik is rate limiting this client (HTTP {status}{}) and still was after {attempts} attempt(s){}; lower the request rate (fewer parallel resources: terraform -parallelism) or raise the server's limit",
+        asked.map(|a| format!(", Retry-After {}s", a.as_secs())).unwrap_or_default(),
+        if *refused { format!(": the wait it asked for is more than the {}s this provider waits per request", RATE_LIMIT_BUDGET.as_secs()) } else { String::new() }
+    )]
+    RateLimited {
+        what: String,
+        status: u16,
+        attempts: u32,
+        /// The last `Retry-After` (None: absent or unusable).
+        asked: Option<Duration>,
+        /// The loop stopped because `asked` did not fit in the budget.
+        refused: bool,
+    },
     #[error("{what}: Authentik answered HTTP {status} after {attempts} attempt(s): {detail}")]
     Status {
         what: String,
@@ -106,7 +128,7 @@ impl Api {
             backoff: Backoff {
                 retries: s.retries,
                 base: s.backoff,
-                max_wait: Duration::from_secs(60),
+                max_wait: RATE_LIMIT_BUDGET,
             },
         })
     }
@@ -122,7 +144,7 @@ impl Api {
     ) -> Result<Value, ApiError> {
         let url = format!("{}{}", self.base, path);
         let idempotent = method != Method::POST;
-        let (result, attempts) = self.backoff.run(
+        let finished = self.backoff.run_limited(
             |_| {
                 let mut req = self
                     .http
@@ -135,14 +157,22 @@ impl Api {
             },
             |r| match r {
                 // A request that never connected is safe to retry for any method.
-                Err(e) => idempotent || e.is_connect(),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    matches!(status, 502..=504) || (status == 500 && idempotent)
-                }
+                Err(e) if idempotent || e.is_connect() => Verdict::Transient,
+                Err(_) => Verdict::Done,
+                Ok(resp) => match resp.status().as_u16() {
+                    429 => Verdict::RateLimited(asked_wait(resp)),
+                    503 => match asked_wait(resp) {
+                        Some(wait) => Verdict::RateLimited(Some(wait)),
+                        None => Verdict::Transient,
+                    },
+                    502 | 504 => Verdict::Transient,
+                    500 if idempotent => Verdict::Transient,
+                    _ => Verdict::Done,
+                },
             },
         );
-        let resp = result.map_err(|e| ApiError::Transport {
+        let attempts = finished.attempts;
+        let resp = finished.result.map_err(|e| ApiError::Transport {
             what: what.into(),
             url: self.base.clone(),
             attempts,
@@ -151,6 +181,16 @@ impl Api {
                 .unwrap_or_else(|| e.to_string()),
         })?;
         let status = resp.status().as_u16();
+        let asked = asked_wait(&resp);
+        if status == 429 || (status == 503 && asked.is_some()) {
+            return Err(ApiError::RateLimited {
+                what: what.into(),
+                status,
+                attempts,
+                asked,
+                refused: finished.refused_wait.is_some(),
+            });
+        }
         match status {
             204 => Ok(Value::Null),
             200..=299 => resp.json::<Value>().map_err(|e| ApiError::Status {
@@ -228,6 +268,12 @@ impl Api {
             }
         }
     }
+}
+
+/// The wait a response's `Retry-After` asks for, if it has a usable one.
+fn asked_wait(resp: &Response) -> Option<Duration> {
+    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?;
+    retry_after(v.to_str().ok()?, SystemTime::now())
 }
 
 /// Percent-encodes a query or path value.

@@ -12,7 +12,8 @@
 //! writable fields (unknown fields, wrong types, missing required, bad enum
 //! values, dangling references → 400 with field errors); Bearer tokens
 //! (missing/invalid → 401, read-only token writing → 403); 5xx fault
-//! injection; the seeded embedded outpost; last-write-wins on outposts (as
+//! injection, and rate limits (429/503 with `Retry-After` in seconds or as
+//! an HTTP-date, counting clients that come back too early); the seeded embedded outpost; last-write-wins on outposts (as
 //! Authentik does: no ETag/version check on PUT/PATCH); cascades on delete;
 //! test hooks to edit objects out of band (drift) and count requests.
 
@@ -46,15 +47,51 @@ pub struct Fault {
     pub count: u32,
 }
 
+/// An injected fault, with the `Retry-After` its answers carry when it is a
+/// rate limit. `POST /_emulator/faults` takes the [`Fault`] fields plus an
+/// optional `retry_after`.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Injected {
+    #[serde(flatten)]
+    pub fault: Fault,
+    #[serde(default)]
+    pub retry_after: Option<RetryAfter>,
+}
+
+/// The `Retry-After` a faulted answer carries, in either form RFC 9110
+/// §10.2.3 allows; JSON `{"seconds": 2}` or `{"date_in": 2}`.
+#[derive(Clone, Copy, Debug, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfter {
+    /// `Retry-After: N` (delay-seconds).
+    Seconds(u64),
+    /// `Retry-After: <IMF-fixdate>`, this many seconds from now (the date
+    /// has whole-second precision: the deadline is the date as written).
+    DateIn(u64),
+}
+
+/// What the rate-limit faults saw: how many answers carried `Retry-After`,
+/// and how many requests to a rate-limited path came back before the time
+/// the last such answer gave (a client not honouring the header).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitStats {
+    pub limited: u64,
+    pub early: u64,
+}
+
 /// Shared emulator state.
 #[derive(Default)]
 pub struct Inner {
     pub store: Store,
-    pub faults: Vec<Fault>,
+    pub faults: Vec<Injected>,
     /// Every API request received (hooks under `/_emulator/` not counted).
     pub requests: u64,
     /// Write requests (POST/PUT/PATCH/DELETE) received.
     pub writes: u64,
+    pub rate_limits: RateLimitStats,
+    /// The path part and the time before which the last `Retry-After`
+    /// answer told the client not to come back.
+    not_before: Option<(String, std::time::SystemTime)>,
 }
 
 pub type Shared = Arc<Mutex<Inner>>;
@@ -120,7 +157,27 @@ impl Emulator {
     }
 
     pub fn inject(&self, fault: Fault) {
-        self.with(|i| i.faults.push(fault));
+        self.with(|i| {
+            i.faults.push(Injected {
+                fault,
+                retry_after: None,
+            })
+        });
+    }
+
+    /// A rate limit: `fault`'s answers carry `Retry-After`.
+    pub fn inject_rate_limit(&self, fault: Fault, retry_after: RetryAfter) {
+        self.with(|i| {
+            i.faults.push(Injected {
+                fault,
+                retry_after: Some(retry_after),
+            })
+        });
+    }
+
+    /// What the rate-limit faults saw so far.
+    pub fn rate_limit_stats(&self) -> RateLimitStats {
+        self.with(|i| i.rate_limits)
     }
 
     /// (all requests, write requests) so far.
@@ -170,11 +227,29 @@ async fn dispatch(
     if write {
         inner.writes += 1;
     }
-    if let Some(status) = take_fault(&mut inner.faults, &method, &path) {
-        return reply(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            json!({"detail": "injected fault"}),
-        );
+    let now = std::time::SystemTime::now();
+    if let Some((part, until)) = &inner.not_before
+        && path.contains(part.as_str())
+    {
+        if now < *until {
+            inner.rate_limits.early += 1;
+        } else {
+            inner.not_before = None;
+        }
+    }
+    if let Some(Injected { fault, retry_after }) = take_fault(&mut inner.faults, &method, &path) {
+        let status =
+            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let Some(retry_after) = retry_after else {
+            return reply(status, json!({"detail": "injected fault"}));
+        };
+        let (header, until) = retry_after_header(retry_after, now);
+        inner.rate_limits.limited += 1;
+        inner.not_before = Some((fault.path_contains, until));
+        let mut resp = reply(status, json!({"detail": "Request was throttled."}));
+        resp.headers_mut()
+            .insert("retry-after", header.parse().expect("Retry-After is ASCII"));
+        return resp;
     }
     let token = headers
         .get("authorization")
@@ -225,37 +300,61 @@ async fn dispatch(
     reply(status, body)
 }
 
-fn take_fault(faults: &mut Vec<Fault>, method: &Method, path: &str) -> Option<u16> {
-    let i = faults.iter().position(|f| {
+/// The header value and the instant it names.
+fn retry_after_header(
+    r: RetryAfter,
+    now: std::time::SystemTime,
+) -> (String, std::time::SystemTime) {
+    match r {
+        RetryAfter::Seconds(n) => (n.to_string(), now + std::time::Duration::from_secs(n)),
+        RetryAfter::DateIn(n) => {
+            let at = time::OffsetDateTime::from(now + std::time::Duration::from_secs(n))
+                .replace_nanosecond(0)
+                .expect("0 ns is valid");
+            let f = time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            );
+            (at.format(f).expect("IMF-fixdate"), at.into())
+        }
+    }
+}
+
+fn take_fault(faults: &mut Vec<Injected>, method: &Method, path: &str) -> Option<Injected> {
+    let i = faults.iter().position(|Injected { fault: f, .. }| {
         f.count > 0
             && path.contains(&f.path_contains)
             && f.method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
     })?;
-    faults[i].count -= 1;
-    let status = faults[i].status;
-    if faults[i].count == 0 {
+    faults[i].fault.count -= 1;
+    let fault = faults[i].clone();
+    if faults[i].fault.count == 0 {
         faults.remove(i);
     }
-    Some(status)
+    Some(fault)
 }
 
 /// Test hooks for out-of-process use (the demo and the benchmark):
 /// `GET /_emulator/stats`, `POST /_emulator/reset-stats`,
-/// `POST /_emulator/faults` (a [`Fault`]), `GET /_emulator/dump`.
+/// `POST /_emulator/faults` (an [`Injected`]), `GET /_emulator/dump`.
 fn hooks(inner: &mut Inner, method: &Method, hook: &str, body: &[u8]) -> Response {
     match (method.as_str(), hook.trim_end_matches('/')) {
         ("GET", "stats") => reply(
             StatusCode::OK,
-            json!({"requests": inner.requests, "writes": inner.writes}),
+            json!({
+                "requests": inner.requests,
+                "writes": inner.writes,
+                "rate_limited": inner.rate_limits.limited,
+                "early_retries": inner.rate_limits.early,
+            }),
         ),
         ("POST", "reset-stats") => {
             inner.requests = 0;
             inner.writes = 0;
             reply(StatusCode::OK, json!({}))
         }
-        ("POST", "faults") => match serde_json::from_slice::<Fault>(body) {
+        ("POST", "faults") => match serde_json::from_slice::<Injected>(body) {
             Ok(f) => {
                 inner.faults.push(f);
                 reply(StatusCode::OK, json!({}))

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
-use tfplugin::retry::Backoff;
+use tfplugin::retry::{Backoff, Verdict, retry_after};
 
 use crate::graph::Package;
 
@@ -23,11 +23,15 @@ const BASIC_USER: &str = "forgejo-retention";
 /// Page size of version listings: Forgejo's default `MAX_RESPONSE_ITEMS`.
 const PAGE: usize = 50;
 
+/// All the waiting one request may do between its attempts (backoff and
+/// `Retry-After` together); a longer asked wait is reported at once.
+pub const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(60);
+
 /// How the client talks to Forgejo; the provider block sets these.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub timeout: Duration,
-    /// Retries of connection errors and 5xx only.
+    /// Retries of connection errors, 5xx and rate limits (429) only.
     pub retries: u32,
     /// Where `/v2` lives when not on the API host (e.g. a registry-only hostname).
     pub registry_url: Option<String>,
@@ -78,6 +82,12 @@ fn unix(ts: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// The wait a response's `Retry-After` asks for, if it has a usable one.
+fn asked_wait(r: &Response) -> Option<Duration> {
+    let v = r.headers().get(reqwest::header::RETRY_AFTER)?;
+    retry_after(v.to_str().ok()?, SystemTime::now())
+}
+
 /// Names in URL paths come from Forgejo's own answers or HCL; refuse anything
 /// that could change the path (Forgejo's names are `[A-Za-z0-9._/-]`, tags
 /// `[A-Za-z0-9._-]`, digests `sha256:hex`).
@@ -117,24 +127,59 @@ impl Client {
             backoff: Backoff {
                 retries: o.retries,
                 base: Duration::from_millis(200),
-                max_wait: Duration::from_secs(60),
+                max_wait: RATE_LIMIT_BUDGET,
             },
             concurrency: o.concurrency.max(1),
         })
     }
 
-    /// One request, retried only on connection errors and 5xx.
+    /// One request, retried only on connection errors, 5xx and rate limits.
+    /// A rate limit (429, or 503 with `Retry-After`, as a reverse proxy in
+    /// front of Forgejo answers) is retried after the wait it names, within
+    /// [`RATE_LIMIT_BUDGET`]; still limited after that is an error naming
+    /// the limit (a throttled request was not processed, so this holds for
+    /// DELETE too). Other statuses go back to the caller.
     fn send(&self, what: &str, req: impl Fn() -> RequestBuilder) -> Result<Response, String> {
-        let (out, attempts) = self.backoff.run(
+        let finished = self.backoff.run_limited(
             |_| req().send(),
-            |r| r.as_ref().map_or(true, |r| r.status().is_server_error()),
+            |r| match r {
+                Err(_) => Verdict::Transient,
+                Ok(r) => match r.status().as_u16() {
+                    429 => Verdict::RateLimited(asked_wait(r)),
+                    503 => {
+                        asked_wait(r).map_or(Verdict::Transient, |w| Verdict::RateLimited(Some(w)))
+                    }
+                    s if s >= 500 => Verdict::Transient,
+                    _ => Verdict::Done,
+                },
+            },
         );
-        out.map_err(|e| {
+        let attempts = finished.attempts;
+        let r = finished.result.map_err(|e| {
             let cause = std::error::Error::source(&e)
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| e.to_string());
             format!("{what}: no answer after {attempts} attempt(s): {cause}")
-        })
+        })?;
+        let status = r.status().as_u16();
+        let asked = asked_wait(&r);
+        if status == 429 || (status == 503 && asked.is_some()) {
+            let asked_text = asked
+                .map(|a| format!(", Retry-After {}s", a.as_secs()))
+                .unwrap_or_default();
+            let refused = if finished.refused_wait.is_some() {
+                format!(
+                    ": the wait it asked for is more than the {}s this provider waits per request",
+                    RATE_LIMIT_BUDGET.as_secs()
+                )
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "{what}: Forgejo is rate limiting this client (HTTP {status}{asked_text}) and still was after {attempts} attempt(s){refused}; lower `concurrency` / `deletes_per_second` or raise the limit"
+            ));
+        }
+        Ok(r)
     }
 
     fn api(&self, method: reqwest::Method, path: &str) -> Result<Response, String> {

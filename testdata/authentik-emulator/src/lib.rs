@@ -71,8 +71,9 @@ pub enum RetryAfter {
 }
 
 /// What the rate-limit faults saw: how many answers carried `Retry-After`,
-/// and how many requests to a rate-limited path came back before the time
-/// the last such answer gave (a client not honouring the header).
+/// and how many throttled requests were repeated (same method and path)
+/// before the time their answer gave (a client not honouring the header).
+/// Other requests meanwhile (parallel resources) are not retries.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitStats {
     pub limited: u64,
@@ -89,9 +90,8 @@ pub struct Inner {
     /// Write requests (POST/PUT/PATCH/DELETE) received.
     pub writes: u64,
     pub rate_limits: RateLimitStats,
-    /// The path part and the time before which the last `Retry-After`
-    /// answer told the client not to come back.
-    not_before: Option<(String, std::time::SystemTime)>,
+    /// Throttled "METHOD path?query" → the time its answer said to come back.
+    not_before: std::collections::BTreeMap<String, std::time::SystemTime>,
 }
 
 pub type Shared = Arc<Mutex<Inner>>;
@@ -228,14 +228,11 @@ async fn dispatch(
         inner.writes += 1;
     }
     let now = std::time::SystemTime::now();
-    if let Some((part, until)) = &inner.not_before
-        && path.contains(part.as_str())
+    let request = format!("{method} {uri}");
+    if let Some(until) = inner.not_before.remove(&request)
+        && now < until
     {
-        if now < *until {
-            inner.rate_limits.early += 1;
-        } else {
-            inner.not_before = None;
-        }
+        inner.rate_limits.early += 1;
     }
     if let Some(Injected { fault, retry_after }) = take_fault(&mut inner.faults, &method, &path) {
         let status =
@@ -245,7 +242,7 @@ async fn dispatch(
         };
         let (header, until) = retry_after_header(retry_after, now);
         inner.rate_limits.limited += 1;
-        inner.not_before = Some((fault.path_contains, until));
+        inner.not_before.insert(request, until);
         let mut resp = reply(status, json!({"detail": "Request was throttled."}));
         resp.headers_mut()
             .insert("retry-after", header.parse().expect("Retry-After is ASCII"));

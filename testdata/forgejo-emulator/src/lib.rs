@@ -36,11 +36,13 @@ use axum::routing::{delete, get};
 use serde_json::{Value, json};
 
 mod manifest;
+mod rate_limit;
 mod upstream;
 
 pub use manifest::{
     DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST, Rendered, digest_of,
 };
+pub use rate_limit::RetryAfter;
 use upstream::Upstream;
 
 /// One package version: a tag or an untagged manifest (`sha256:…`).
@@ -68,6 +70,8 @@ pub struct Store {
     /// Deletions still allowed to proceed; later ones hang until this is
     /// raised or cleared (to kill a client mid-run deterministically).
     pub delete_budget: Option<usize>,
+    /// Rate-limit answers to give, and what they saw (`rate_limit.rs`).
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 /// A running emulator's shared state.
@@ -241,6 +245,10 @@ impl Emulator {
                 "/v2/{owner}/{name}/manifests/{reference}",
                 get(manifest).head(manifest),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                rate_limit::layer,
+            ))
             .with_state(self.clone())
     }
 

@@ -10,7 +10,7 @@ use terraform_provider_forgejo_retention::client::{Client, Options};
 use terraform_provider_forgejo_retention::graph::{Policy, decide};
 
 fn main() {
-    let emu = Emulator::new(&[("t", "homelab", &["homelab"])]);
+    let emu = Emulator::new().token("t", "homelab", &["all"]);
     let mut tags = 0;
     for i in 0..500 {
         let m = Manifest::Index {
@@ -51,7 +51,8 @@ fn main() {
     let before = emu.requests().len();
     let started = Instant::now();
     let graphs = client.graphs("homelab", Some("app")).expect("graphs");
-    client.can_delete("homelab").expect("probe");
+    terraform_provider_forgejo_retention::permission::check(&client, "homelab")
+        .expect("write check");
     let policy = Policy {
         keep_last: 10,
         always_keep: ["latest".to_string()].into(),
@@ -63,7 +64,7 @@ fn main() {
     let d = decide(&graphs[0], &policy, 1_900_000_000);
     let elapsed = started.elapsed().as_secs_f64();
     let calls = emu.requests().len() - before;
-    // List pages + one manifest per tag + the permission probe.
+    // List pages + one manifest per tag + the write check.
     let minimum = versions.div_ceil(50) + tags + 1;
     println!(
         "{versions} versions, {tags} tags, 500 images: {calls} API calls (minimum {minimum}), {elapsed:.2} s; {} candidates",

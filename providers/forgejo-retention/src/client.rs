@@ -91,7 +91,7 @@ fn asked_wait(r: &Response) -> Option<Duration> {
 /// Names in URL paths come from Forgejo's own answers or HCL; refuse anything
 /// that could change the path (Forgejo's names are `[A-Za-z0-9._/-]`, tags
 /// `[A-Za-z0-9._-]`, digests `sha256:hex`).
-fn path_safe(what: &str, s: &str) -> Result<(), String> {
+pub(crate) fn path_safe(what: &str, s: &str) -> Result<(), String> {
     if !s.is_empty()
         && !s.contains("..")
         && s.chars()
@@ -182,7 +182,8 @@ impl Client {
         Ok(r)
     }
 
-    fn api(&self, method: reqwest::Method, path: &str) -> Result<Response, String> {
+    /// One `/api/v1` request with the token (also used by [`crate::permission`]).
+    pub(crate) fn api(&self, method: reqwest::Method, path: &str) -> Result<Response, String> {
         let url = format!("{}{path}", self.base);
         self.send(&format!("{method} {path}"), || {
             self.http
@@ -304,19 +305,6 @@ impl Client {
             )?
             .status()
             .as_u16())
-    }
-
-    /// Whether the token may delete in `owner`, without deleting anything:
-    /// Forgejo checks write access before looking the version up, so a
-    /// DELETE of a version that cannot exist answers 404 only when allowed.
-    pub fn can_delete(&self, owner: &str) -> Result<(), String> {
-        path_safe("owner", owner)?;
-        match self.delete(owner, "tf-retention-permission-probe", "never-exists")? {
-            404 => Ok(()),
-            s => Err(format!(
-                "the token may not delete packages of {owner:?} (probe DELETE answered {s}); a dry run with this token would hide that"
-            )),
-        }
     }
 
     /// Runs `f` over `items` on up to `concurrency` threads; results in

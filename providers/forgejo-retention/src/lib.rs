@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod graph;
+pub mod permission;
 pub mod policy;
 
 use std::collections::BTreeMap;

@@ -263,7 +263,7 @@ impl Resource for RetentionPolicy {
         };
         // The seeds' 403 lesson: a GET-only dry run hid that the token could not delete.
         if let Ok(c) = self.0.get()
-            && let Err(e) = c.can_delete(&owner)
+            && let Err(e) = crate::permission::check(&c, &owner)
         {
             d.push(flag("Token cannot delete", e).at(AttrPath::root().attr("owner")));
         }

@@ -3,13 +3,19 @@
 
 use forgejo_emulator::{Emulator, Manifest, OCI_INDEX, OCI_MANIFEST, seed_demo};
 use terraform_provider_forgejo_retention::RetentionProvider;
+use terraform_provider_forgejo_retention::permission::PROBE_PACKAGE;
 use tfplugin::testing::Harness;
 
 const TOKEN: &str = "owner-token-s3cr3t";
 const READER: &str = "reader-token";
 
 fn setup() -> (Emulator, Harness, String) {
-    let emu = Emulator::new(&[(TOKEN, "homelab", &["homelab"]), (READER, "someone", &[])]);
+    // The owner's token with the package scope only (listing, /v2 reads and
+    // deleting need no other); another user's token that may write packages
+    // in general but not homelab's (the seeds' ci-pusher).
+    let emu = Emulator::new()
+        .token(TOKEN, "homelab", &["write:package"])
+        .token(READER, "someone", &["write:package", "read:user"]);
     seed_demo(&emu, "homelab");
     let url = emu.spawn(0);
     let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
@@ -237,13 +243,13 @@ fn one_plan_reads_the_registry_once_and_the_next_plan_reads_it_again() {
         one_read.iter().any(|r| r.contains(" /v2/")),
         "a read fetches manifests: {one_read:#?}"
     );
-    // A plan (ReadResource, then PlanResourceChange with its permission
-    // probe) asks the same and only adds the probe.
+    // A plan (ReadResource, then PlanResourceChange with its write check)
+    // asks the same and only adds the write check.
     let before = emu.requests().len();
     h.assert_plan_empty();
     let plan: Vec<String> = sorted_since(before)
         .into_iter()
-        .filter(|r| !r.contains("tf-retention-permission-probe"))
+        .filter(|r| !r.contains(PROBE_PACKAGE))
         .collect();
     assert_eq!(plan, one_read, "a plan reads the registry exactly once");
 

@@ -76,7 +76,7 @@ struct Fixture {
 /// the same image as the stale `latest`; `buildcache` is the oldest.
 fn fixture() -> Fixture {
     let registry = Registry::start();
-    let emu = Emulator::with_registry(&[(TOKEN, "homelab", &["homelab"])], &registry.addr());
+    let emu = Emulator::with_registry(&registry.addr()).token(TOKEN, "homelab", &["write:package"]);
     let mut images = BTreeMap::new();
     let tags = [
         "sha-0000", "sha-0001", "sha-0002", "sha-0003", "sha-0004", "sha-0005",

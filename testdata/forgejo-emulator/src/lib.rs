@@ -1,43 +1,44 @@
 //! An emulator of Forgejo's package API for container images, and of the
-//! OCI `/v2` manifest endpoints, written from the published API facts
-//! (Forgejo's `/api/v1/packages` routes, the OCI distribution spec). No
+//! OCI `/v2` manifest endpoints, held to Forgejo v11.0.10's code (route
+//! order, access rules, reply fields): `docs/forgejo-retention/emulator.md`
+//! cites the source of each behaviour and lists what is not covered. No
 //! Forgejo can run on the build machines, so tests and the demo use this.
 //!
-//! Covered: `GET /api/v1/user`; `GET /api/v1/packages/{owner}` (type and
-//! `q` substring filters, `page`/`limit`, `X-Total-Count` and `Link`
-//! headers); `DELETE /api/v1/packages/{owner}/container/{name}/{version}`
-//! (write permission checked BEFORE existence, as Forgejo's route
-//! middleware does, so a DELETE of a missing version answers 404 only to a
-//! token that may delete); `GET/HEAD /v2/{owner}/{name}/manifests/{ref}` by
-//! tag or digest with `Docker-Content-Digest`. Container images are stored
-//! the way Forgejo stores them: every tag is a package version, and every
-//! manifest an index points to is a separate untagged version named by its
-//! digest. Auth as Forgejo takes it (`token …`/Basic on `/api/v1`, Basic
-//! on `/v2`) with owner / read-only tokens; for tests: injected
-//! statuses per path prefix, deletions held after N (to kill a client
-//! mid-run), request counting.
+//! Covered: `GET /api/v1/user`, `GET /api/v1/user/teams`; `GET
+//! /api/v1/packages/{owner}`, `GET`/`DELETE
+//! /api/v1/packages/{owner}/{type}/{name}/{version}`, `POST
+//! /api/v1/packages/{owner}/{type}/{name}/-/unlink` with Forgejo's order of
+//! checks (token, scope, owner, version, read access, public-only, write
+//! access); users, organisations, teams with a Packages unit, site admins
+//! and token scopes ([`accounts`]); `GET/HEAD /v2/{owner}/{name}/manifests/{ref}`
+//! by tag or digest. Container images are stored the way Forgejo stores
+//! them: every tag is a package version, and every manifest an index points
+//! to is a separate untagged version named by its digest. For tests:
+//! injected statuses per path prefix, deletions held after N (to kill a
+//! client mid-run), request counting.
 //!
 //! With [`Emulator::with_registry`] it fronts a REAL registry (Debian's
 //! `docker-registry`): pushes go through the distribution API, `/v2` reads
 //! are proxied, and a manifest is deleted there with its last version.
-//!
-//! Not covered: blob and upload routes of its own (manifests are added with
-//! [`Emulator::push`]), `/v2/token`, token scopes, other package types, org
-//! teams beyond "owner token", and garbage collection of blobs.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+pub mod accounts;
 mod manifest;
+mod packages_api;
 mod rate_limit;
 mod upstream;
+
+pub use accounts::{Access, Visibility};
+use accounts::{Directory, Token};
 
 pub use manifest::{
     DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST, Rendered, digest_of,
@@ -53,6 +54,8 @@ pub struct Version {
     pub version: String,
     pub digest: String,
     pub created_at: String,
+    /// The user who pushed it (`creator` in the API).
+    pub creator: String,
 }
 
 #[derive(Default)]
@@ -72,45 +75,102 @@ pub struct Store {
     pub delete_budget: Option<usize>,
     /// Rate-limit answers to give, and what they saw (`rate_limit.rs`).
     pub rate_limits: rate_limit::RateLimits,
+    /// Users, organisations, teams and tokens.
+    pub directory: Directory,
 }
 
 /// A running emulator's shared state.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Emulator {
     pub store: Arc<Mutex<Store>>,
-    /// token → (login, may_delete_for_owners).
-    tokens: Arc<BTreeMap<String, (String, Vec<String>)>>,
     /// The real registry manifests live in, when fronting one.
     upstream: Option<Upstream>,
 }
 
 impl Emulator {
-    /// `tokens`: (token, login, owners it may delete in).
-    pub fn new(tokens: &[(&str, &str, &[&str])]) -> Emulator {
-        let tokens = tokens
-            .iter()
-            .map(|(t, l, o)| {
-                (
-                    t.to_string(),
-                    (l.to_string(), o.iter().map(|s| s.to_string()).collect()),
-                )
-            })
-            .collect();
-        Emulator {
-            store: Arc::new(Mutex::new(Store::default())),
-            tokens: Arc::new(tokens),
-            upstream: None,
-        }
+    /// An emulator with nobody in it: add accounts and tokens with
+    /// [`Emulator::user`], [`Emulator::org`], [`Emulator::team`] and
+    /// [`Emulator::token`].
+    pub fn new() -> Emulator {
+        Emulator::default()
     }
 
     /// Like [`Emulator::new`], but manifests are pushed to and served from the
     /// real registry at `registry` (`127.0.0.1:PORT`, plain HTTP): the
     /// emulator keeps only Forgejo's package-version list.
-    pub fn with_registry(tokens: &[(&str, &str, &[&str])], registry: &str) -> Emulator {
+    pub fn with_registry(registry: &str) -> Emulator {
         Emulator {
             upstream: Some(Upstream::new(&format!("http://{registry}"))),
-            ..Emulator::new(tokens)
+            ..Emulator::new()
         }
+    }
+
+    /// Adds a public user.
+    pub fn user(self, login: &str) -> Emulator {
+        self.store
+            .lock()
+            .expect("store")
+            .directory
+            .account(login, false, Visibility::Public);
+        self
+    }
+
+    /// Adds a user who is a site admin.
+    pub fn admin(self, login: &str) -> Emulator {
+        self.store
+            .lock()
+            .expect("store")
+            .directory
+            .account(login, false, Visibility::Public)
+            .is_admin = true;
+        self
+    }
+
+    /// Adds an organisation.
+    pub fn org(self, name: &str, visibility: Visibility) -> Emulator {
+        self.store
+            .lock()
+            .expect("store")
+            .directory
+            .account(name, true, visibility);
+        self
+    }
+
+    /// Adds a team of `org` whose `authorize` level is `permission` and whose
+    /// Packages unit grants `packages`, with `members` (users added if new).
+    pub fn team(
+        self,
+        org: &str,
+        name: &str,
+        permission: Access,
+        packages: Access,
+        members: &[&str],
+    ) -> Emulator {
+        {
+            let mut s = self.store.lock().expect("store");
+            for m in members {
+                s.directory.account(m, false, Visibility::Public);
+            }
+            s.directory.team(org, name, permission, packages, members);
+        }
+        self
+    }
+
+    /// Adds an access token of `user` (added if new) with `scopes` as
+    /// Forgejo names them (`all`, `write:package`, `read:user`, `public-only`, ...).
+    pub fn token(self, secret: &str, user: &str, scopes: &[&str]) -> Emulator {
+        {
+            let mut s = self.store.lock().expect("store");
+            s.directory.account(user, false, Visibility::Public);
+            s.directory.tokens.insert(
+                secret.to_string(),
+                Token {
+                    user: user.to_string(),
+                    scopes: scopes.iter().map(|x| x.to_string()).collect(),
+                },
+            );
+        }
+        self
     }
 
     fn add_version(
@@ -136,6 +196,7 @@ impl Emulator {
                 version: version.into(),
                 digest: digest.into(),
                 created_at: created_at.into(),
+                creator: owner.into(),
             });
     }
 
@@ -235,11 +296,16 @@ impl Emulator {
 
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/api/v1/user", get(user))
-            .route("/api/v1/packages/{owner}", get(list))
+            .route("/api/v1/user", get(packages_api::user))
+            .route("/api/v1/user/teams", get(packages_api::user_teams))
+            .route("/api/v1/packages/{owner}", get(packages_api::list))
             .route(
-                "/api/v1/packages/{owner}/container/{name}/{version}",
-                delete(remove),
+                "/api/v1/packages/{owner}/{kind}/{name}/{version}",
+                get(packages_api::get_version).delete(packages_api::delete_version),
+            )
+            .route(
+                "/api/v1/packages/{owner}/{kind}/{name}/-/unlink",
+                post(packages_api::unlink),
             )
             .route(
                 "/v2/{owner}/{name}/manifests/{reference}",
@@ -272,13 +338,13 @@ impl Emulator {
         format!("http://{addr}")
     }
 
-    /// Auth and fault injection; returns (login, owners it may delete in).
+    /// Fault injection and authentication; returns the caller's token.
     fn gate(
         &self,
         method: &Method,
         path: &str,
         headers: &HeaderMap,
-    ) -> Result<(String, Vec<String>), Box<Response>> {
+    ) -> Result<Token, Box<Response>> {
         let mut s = self.store.lock().expect("store");
         let request = format!("{method} {path}");
         s.requests.push(request.clone());
@@ -321,11 +387,15 @@ impl Emulator {
                 .or(basic)
         };
         token
-            .and_then(|t| self.tokens.get(&t).cloned())
+            .and_then(|t| s.directory.tokens.get(&t).cloned())
             .ok_or_else(|| {
+                // reqToken (routers/api/v1/api.go): an unknown token signs nobody in.
                 let mut r = (
                     StatusCode::UNAUTHORIZED,
-                    axum::Json(json!({"message": "token is required"})),
+                    axum::Json(accounts::api_error(
+                        &packages_api::base_of(headers),
+                        "token is required",
+                    )),
                 )
                     .into_response();
                 if path.starts_with("/v2/") {
@@ -341,102 +411,14 @@ impl Emulator {
     }
 }
 
-async fn user(State(e): State<Emulator>, method: Method, headers: HeaderMap) -> Response {
-    match e.gate(&method, "/api/v1/user", &headers) {
-        Ok((login, _)) => {
-            axum::Json(json!({"id": 1, "login": login, "is_admin": false})).into_response()
-        }
-        Err(r) => *r,
-    }
-}
-
-async fn list(
-    State(e): State<Emulator>,
-    Path(owner): Path<String>,
-    Query(q): Query<BTreeMap<String, String>>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = e.gate(&method, &format!("/api/v1/packages/{owner}"), &headers) {
-        return *r;
-    }
-    let s = e.store.lock().expect("store");
-    let needle = q.get("q").cloned().unwrap_or_default();
-    let type_ok = q.get("type").is_none_or(|t| t == "container");
-    let all: Vec<&Version> = s
-        .versions
-        .get(&owner)
-        .map(|v| {
-            v.iter()
-                .filter(|x| type_ok && x.name.contains(&needle))
-                .collect()
-        })
-        .unwrap_or_default();
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(30)
-        .clamp(1, 50);
-    let page: usize = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let items: Vec<Value> = all
-        .iter()
-        .skip((page - 1) * limit)
-        .take(limit)
-        .map(|v| json!({"id": v.id, "owner": {"login": owner}, "name": v.name, "type": "container", "version": v.version, "created_at": v.created_at}))
-        .collect();
-    let mut resp = axum::Json(items).into_response();
-    let h = resp.headers_mut();
-    h.insert("x-total-count", HeaderValue::from(all.len()));
-    let last = all.len().div_ceil(limit).max(1);
-    if page < last {
-        let link = format!(
-            "</api/v1/packages/{owner}?page={}&limit={limit}>; rel=\"next\", </api/v1/packages/{owner}?page={last}&limit={limit}>; rel=\"last\"",
-            page + 1
-        );
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            h.insert("link", v);
-        }
-    }
-    resp
-}
-
-async fn remove(
-    State(e): State<Emulator>,
-    Path((owner, name, version)): Path<(String, String, String)>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    let (_, may) = match e.gate(
-        &method,
-        &format!("/api/v1/packages/{owner}/container/{name}/{version}"),
-        &headers,
-    ) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    // Forgejo checks write access on the owner before looking anything up.
-    if !may.contains(&owner) {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(
-                json!({"message": "user should have the write permission for the package owner"}),
-            ),
-        )
-            .into_response();
-    }
-    // Only deletions that would delete something are held.
-    let exists = e
-        .store
-        .lock()
-        .expect("store")
-        .versions
-        .get(&owner)
-        .is_some_and(|l| l.iter().any(|v| v.name == name && v.version == version));
-    if exists {
+impl Emulator {
+    /// Deletes version `gone` of `owner` once admitted: held while the
+    /// deletion budget is spent, and the digest goes from the fronted
+    /// registry only with its last version.
+    async fn remove_admitted(&self, owner: &str, gone: &Version) -> Response {
+        let e = self;
+        let (name, version) = (gone.name.clone(), gone.version.clone());
+        // Only deletions that would delete something are held.
         loop {
             {
                 let mut s = e.store.lock().expect("store");
@@ -451,34 +433,35 @@ async fn remove(
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-    }
-    // The digest goes from the registry only with its last version.
-    let unreferenced = {
-        let s = e.store.lock().expect("store");
-        let list = s.versions.get(&owner).map(Vec::as_slice).unwrap_or(&[]);
-        let Some(gone) = list.iter().find(|v| v.name == name && v.version == version) else {
-            return (
-                StatusCode::NOT_FOUND,
-                axum::Json(json!({"message": "package does not exist"})),
-            )
-                .into_response();
+        // The digest goes from the registry only with its last version; the
+        // version may have gone while this deletion was held.
+        let unreferenced = {
+            let s = e.store.lock().expect("store");
+            let list = s.versions.get(owner).map(Vec::as_slice).unwrap_or(&[]);
+            if !list.iter().any(|v| v.id == gone.id) {
+                return (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(accounts::api_error("", "package does not exist")),
+                )
+                    .into_response();
+            }
+            let others = list
+                .iter()
+                .filter(|v| v.name == name && v.digest == gone.digest)
+                .count();
+            (others == 1).then(|| gone.digest.clone())
         };
-        let others = list
-            .iter()
-            .filter(|v| v.name == name && v.digest == gone.digest)
-            .count();
-        (others == 1).then(|| gone.digest.clone())
-    };
-    if let (Some(up), Some(digest)) = (&e.upstream, unreferenced)
-        && let Err(err) = up.delete(&format!("{owner}/{name}"), &digest).await
-    {
-        return (StatusCode::INTERNAL_SERVER_ERROR, err).into_response();
+        if let (Some(up), Some(digest)) = (&e.upstream, unreferenced)
+            && let Err(err) = up.delete(&format!("{owner}/{name}"), &digest).await
+        {
+            return (StatusCode::INTERNAL_SERVER_ERROR, err).into_response();
+        }
+        let mut s = e.store.lock().expect("store");
+        if let Some(list) = s.versions.get_mut(owner) {
+            list.retain(|v| !(v.name == name && v.version == version));
+        }
+        StatusCode::NO_CONTENT.into_response()
     }
-    let mut s = e.store.lock().expect("store");
-    if let Some(list) = s.versions.get_mut(&owner) {
-        list.retain(|v| !(v.name == name && v.version == version));
-    }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn manifest(

@@ -18,7 +18,8 @@ fn main() {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or(59100);
-    let emu = forgejo_emulator::Emulator::new(&[(&token, &owner, &[&owner])]);
+    // The owner's own token, with every scope: it may delete its packages.
+    let emu = forgejo_emulator::Emulator::new().token(&token, &owner, &["all"]);
     forgejo_emulator::seed_demo(&emu, &owner);
     let url = emu.spawn(port);
     println!(

@@ -25,7 +25,7 @@ fn basic(user: &str, password: &str) -> String {
 
 #[test]
 fn v2_takes_basic_only_and_api_takes_token_or_basic() {
-    let emu = Emulator::new(&[(TOKEN, "homelab", &["homelab"])]);
+    let emu = Emulator::new().token(TOKEN, "homelab", &["all"]);
     let image = Manifest::Image {
         seed: "x".into(),
         media_type: OCI_MANIFEST,

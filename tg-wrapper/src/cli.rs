@@ -40,9 +40,11 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum CiStep {
     /// Apply the stacks changed by the pushed range (the whole apply step).
-    Apply(CiArgs),
+    Apply(Box<CiArgs>),
     /// `plan -detailed-exitcode` over every stack; exit 2 when any drifted.
-    Drift(CiArgs),
+    Drift(Box<CiArgs>),
+    /// Print the stacks `tg ci apply` would select, and why; apply nothing.
+    PlanSet(Box<CiArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +61,20 @@ pub struct CiArgs {
     /// Start of the pushed range (default: $CI_PREV_COMMIT_SHA).
     #[arg(long, env = "CI_PREV_COMMIT_SHA")]
     pub base: Option<String>,
+    /// Start the range here instead of --base: a commit, or `last-success`
+    /// (the last commit whose CI apply left nothing unapplied, kept as
+    /// refs/tg/last-success on --remote; recorded again after a full success).
+    #[arg(long, value_name = "REV|last-success")]
+    pub since: Option<String>,
+    /// The forge remote holding refs/tg/last-success.
+    #[arg(long, default_value = "origin")]
+    pub remote: String,
+    /// Exactly these stacks (comma-separated), instead of the changed ones.
+    #[arg(long, value_delimiter = ',', conflicts_with = "all")]
+    pub stacks: Vec<String>,
+    /// Never these stacks (comma-separated), whatever selected them.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
     /// End of the pushed range (default: $CI_COMMIT_SHA, else HEAD).
     #[arg(long, env = "CI_COMMIT_SHA", default_value = "HEAD")]
     pub head: String,
@@ -124,14 +140,15 @@ fn classify_stdin(cwd: &std::path::Path) -> i32 {
 
 fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
     use crate::ci::{CiOptions, Mode};
-    let (mode, args) = match step {
-        CiStep::Apply(a) => (Mode::Apply, a),
-        CiStep::Drift(a) => (Mode::Drift, a),
+    let (mode, args, plan_set) = match step {
+        CiStep::Apply(a) => (Mode::Apply, a, false),
+        CiStep::Drift(a) => (Mode::Drift, a, false),
+        CiStep::PlanSet(a) => (Mode::Apply, a, true),
     };
     let result = (|| -> Result<i32, crate::error::TgError> {
         let repo = crate::repo::Repo::find(cwd)?;
         let settings = crate::config::Settings::load(Some(&repo))?;
-        if mode == Mode::Apply {
+        if mode == Mode::Apply && !plan_set {
             if let Some(msg) = crate::ci::forge_guard(&settings) {
                 println!("{msg}");
                 return Ok(0);
@@ -141,16 +158,20 @@ fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
                 return Ok(0);
             }
         }
-        let stacks = if mode == Mode::Drift || args.all {
-            repo.stacks().into_iter().map(|s| s.name).collect()
-        } else {
-            crate::ci::changes::changed_stacks(&repo, args.base.as_deref(), &args.head)?
-        };
+        let selection = select(&repo, mode, &args)?;
+        let stacks: Vec<String> = selection.selected.iter().map(|s| s.stack.clone()).collect();
+        if plan_set {
+            print_plan_set(&selection);
+            return Ok(0);
+        }
         if stacks.is_empty() {
             println!("No stack changed: nothing to apply.");
             return Ok(0);
         }
         println!("Stacks: {}", stacks.join(", "));
+        for s in &selection.selected {
+            println!("[changes] {}: {}", s.stack, s.reasons.join("; "));
+        }
         let opts = CiOptions {
             mode,
             jobs: args.jobs,
@@ -160,6 +181,10 @@ fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
             ),
             json_report: args.json_report,
             junit_report: args.junit_report,
+            // terragrunt inits by itself (auto-init), in its own folder.
+            init: crate::engine::Engine::choose()
+                .is_ok_and(|e| e.kind != crate::args::EngineKind::Terragrunt),
+            record_success: selection.record.map(|head| (args.remote.clone(), head)),
         };
         crate::ci::run(&repo, &settings, &opts, stacks)
     })();
@@ -169,5 +194,99 @@ fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
             eprintln!("tg: error: {e}");
             1
         }
+    }
+}
+
+/// What `tg ci apply` runs, why, and whether a full success may be
+/// recorded as the last success (only when the range started there, or
+/// every stack ran: otherwise an earlier change could still be unapplied).
+struct Selection {
+    selected: Vec<crate::ci::changes::Selected>,
+    excluded: Vec<String>,
+    record: Option<String>,
+}
+
+fn select(
+    repo: &crate::repo::Repo,
+    mode: crate::ci::Mode,
+    args: &CiArgs,
+) -> Result<Selection, crate::error::TgError> {
+    use crate::ci::{changes, since};
+    for s in args.stacks.iter().chain(&args.exclude) {
+        repo.stack(s)?;
+    }
+    // Resolved before any stack runs: Tier-0 state commits move HEAD.
+    let head = || since::resolve(repo, &args.head);
+    let mut record = None;
+    let mut selected = if mode == crate::ci::Mode::Drift || args.all {
+        if mode == crate::ci::Mode::Apply {
+            record = head().ok();
+        }
+        changes::all(
+            repo,
+            if args.all {
+                "--all"
+            } else {
+                "drift checks every stack"
+            },
+        )
+    } else if !args.stacks.is_empty() {
+        args.stacks
+            .iter()
+            .map(|s| changes::Selected {
+                stack: s.clone(),
+                reasons: vec!["named with --stacks".into()],
+            })
+            .collect()
+    } else {
+        let head = head()?;
+        let base = match args.since.as_deref() {
+            Some("last-success") => {
+                record = Some(head.clone());
+                match since::read(repo, &args.remote)? {
+                    Some(c) => {
+                        println!("[since] last success: {c}");
+                        Some(c)
+                    }
+                    None => {
+                        println!("[since] no {} yet: every stack", since::REF);
+                        None
+                    }
+                }
+            }
+            Some(rev) => Some(since::resolve(repo, rev)?),
+            None => args.base.clone(),
+        };
+        changes::changed_stacks(repo, base.as_deref(), &head)?
+    };
+    let excluded: Vec<String> = selected
+        .iter()
+        .filter(|s| args.exclude.contains(&s.stack))
+        .map(|s| s.stack.clone())
+        .collect();
+    if !excluded.is_empty() {
+        // An excluded stack stays unapplied: not a full success.
+        record = None;
+        selected.retain(|s| !args.exclude.contains(&s.stack));
+    }
+    Ok(Selection {
+        selected,
+        excluded,
+        record,
+    })
+}
+
+fn print_plan_set(sel: &Selection) {
+    if sel.selected.is_empty() {
+        println!("No stack selected.");
+    }
+    for s in &sel.selected {
+        println!("{}", s.stack);
+        for r in &s.reasons {
+            println!("    {r}");
+        }
+    }
+    for s in &sel.excluded {
+        println!("{s} (excluded with --exclude)");
     }
 }

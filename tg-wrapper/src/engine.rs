@@ -1,7 +1,8 @@
 //! Choosing and running the engine (terragrunt, terraform or tofu) with
 //! output streamed live and signals forwarded ([`crate::signals`]), so an
 //! interrupted run still reaches tg's cleanup (re-encrypt Tier-0 state,
-//! remove plaintext).
+//! remove plaintext), and with a provider cache shared by every stack
+//! ([`plugin_cache_env`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -63,6 +64,9 @@ impl Engine {
     ) -> Result<ExitStatus, TgError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args).current_dir(dir);
+        for (k, v) in plugin_cache_env(dir)? {
+            cmd.env(k, v);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -74,4 +78,50 @@ impl Engine {
         crate::signals::engine_exited();
         status
     }
+}
+
+/// The shared provider cache: without it every stack's `init` installs
+/// every provider again (~100 stacks, each a download or a mirror copy, and
+/// each one a chance of "Failed to install provider"). The seeds' wrapper
+/// exported the same two variables.
+///
+/// - `TF_PLUGIN_CACHE_DIR` set by the user: left alone.
+/// - else `TG_PLUGIN_CACHE_DIR`: that folder, or no cache when it is `off`.
+/// - else `<repo>/.tg/plugin-cache` (git-ignored), outside a repo none.
+///
+/// With the cache tg also sets `TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE=1`
+/// unless the user set it: without it terraform ≥ 1.4 links from the cache
+/// only providers the lock file already lists, so a stack without a lock
+/// file installs from the origin anyway. The cost, as terraform documents
+/// it: a lock entry created from the cache holds only this platform's
+/// checksum. Entries already in a lock file are still verified.
+pub fn plugin_cache_env(dir: &Path) -> Result<Vec<(String, String)>, TgError> {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if set("TF_PLUGIN_CACHE_DIR") {
+        return Ok(Vec::new());
+    }
+    let cache = match std::env::var("TG_PLUGIN_CACHE_DIR")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) if v == "off" => return Ok(Vec::new()),
+        Some(v) => PathBuf::from(v),
+        None => match crate::repo::Repo::find(dir) {
+            Ok(repo) => repo.scratch_dir()?.join("plugin-cache"),
+            Err(_) => return Ok(Vec::new()),
+        },
+    };
+    std::fs::create_dir_all(&cache)
+        .map_err(|e| TgError::step(format!("create the provider cache {}", cache.display()), e))?;
+    let mut env = vec![(
+        "TF_PLUGIN_CACHE_DIR".to_string(),
+        cache.display().to_string(),
+    )];
+    if std::env::var_os("TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE").is_none() {
+        env.push((
+            "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE".into(),
+            "1".into(),
+        ));
+    }
+    Ok(env)
 }

@@ -20,6 +20,8 @@ impl Repo {
         let r = Repo { dir };
         std::fs::create_dir_all(r.root().join("modules/net")).unwrap();
         std::fs::write(r.root().join("modules/net/main.tf"), "# module\n").unwrap();
+        // As in an infra repo: init's folder is never committed.
+        std::fs::write(r.root().join(".gitignore"), ".terraform/\n").unwrap();
         std::fs::write(
             r.root().join("terragrunt.hcl"),
             "locals {\n  tier0_stacks = [\"vault\"]\n}\n",
@@ -72,7 +74,7 @@ impl Repo {
 
     /// A stub engine: for stack S it pops the next line of `S.script`
     /// (ok | transient | fatal | locked | drift; default ok) and logs the
-    /// order of starts and ends.
+    /// order of starts and ends. `init` only logs to `S.inits`.
     fn stub(&self) -> PathBuf {
         let d = self.dir.path();
         let path = d.join("engine");
@@ -81,6 +83,7 @@ impl Repo {
             format!(
                 r#"#!/usr/bin/env bash
 s=$(basename "$PWD"); d='{d}'
+if [ "$1" = init ]; then echo "$*" >> "$d/$s.inits"; mkdir -p .terraform; exit 0; fi
 echo "start $s" >> "$d/order.log"
 n=$(($(cat "$d/$s.count" 2>/dev/null || echo 0) + 1)); echo $n > "$d/$s.count"
 what=$(sed -n "${{n}}p" "$d/$s.script" 2>/dev/null); what=${{what:-ok}}

@@ -1,88 +1,121 @@
-//! Which stacks a push touched, from `git diff` of the pushed range.
+//! Which stacks a range of commits touched, and why.
 //!
-//! A change under `stacks/<name>/` selects that stack; a change under
-//! `modules/<m>/` selects every stack whose files mention `modules/<m>`;
-//! a change to root configuration (root `*.hcl`, `.tg.toml`) selects all
-//! stacks, as does a range git cannot resolve (first push, force-push).
+//! `git diff --no-renames --name-only BASE HEAD` lists the changed paths
+//! (a rename counts as its old and its new path). A path selects:
+//! - every stack when it is tg's own configuration (the root
+//!   `terragrunt.hcl`, which holds `tier0_stacks`, or `.tg.toml`);
+//! - every stack whose closure ([`super::closure`]) contains it: its own
+//!   folder, the local modules it calls (transitively), the terragrunt files
+//!   it includes or reads, the stacks it depends on, the files its functions
+//!   read;
+//! - every stack with a reference tg cannot resolve statically (fail safe).
+//!
+//! No usable range (first push, a base git cannot resolve) selects every
+//! stack.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::process::Command;
 
+use super::closure::{self, Closure};
 use crate::error::TgError;
 use crate::repo::Repo;
 
-pub fn changed_stacks(repo: &Repo, base: Option<&str>, head: &str) -> Result<Vec<String>, TgError> {
-    let all = || {
-        repo.stacks()
-            .into_iter()
-            .map(|s| s.name)
-            .collect::<Vec<_>>()
-    };
+/// How an unresolved reference shows in a reason.
+const UNRESOLVED: &str = "the stack has a reference tg cannot resolve";
+
+/// A selected stack and every reason it was selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    pub stack: String,
+    pub reasons: Vec<String>,
+}
+
+/// Every stack, for one reason.
+pub fn all(repo: &Repo, why: &str) -> Vec<Selected> {
+    repo.stacks()
+        .into_iter()
+        .map(|s| Selected {
+            stack: s.name,
+            reasons: vec![why.to_string()],
+        })
+        .collect()
+}
+
+/// The stacks `base..head` touches. `base` of `None`, empty or all zeros
+/// (Woodpecker's value on a first push) selects every stack.
+pub fn changed_stacks(
+    repo: &Repo,
+    base: Option<&str>,
+    head: &str,
+) -> Result<Vec<Selected>, TgError> {
     let Some(base) = base.filter(|b| !b.is_empty() && !b.chars().all(|c| c == '0')) else {
-        println!("[changes] no previous commit for this push: selecting every stack");
-        return Ok(all());
+        return Ok(all(repo, "no previous commit to diff against"));
     };
     let out = Command::new("git")
-        .args(["diff", "--name-only", &format!("{base}..{head}")])
+        .args(["diff", "--no-renames", "--name-only", base, head, "--"])
         .current_dir(&repo.root)
         .output()
         .map_err(|e| TgError::step("run git diff", e))?;
     if !out.status.success() {
-        println!(
-            "[changes] git cannot diff {base}..{head} ({}): selecting every stack",
+        let why = format!(
+            "git cannot diff {base}..{head} ({})",
             String::from_utf8_lossy(&out.stderr).trim()
         );
-        return Ok(all());
+        return Ok(all(repo, &why));
     }
-    let mut selected = BTreeSet::new();
-    for path in String::from_utf8_lossy(&out.stdout).lines() {
-        let parts: Vec<&str> = path.split('/').collect();
-        match parts.as_slice() {
-            ["stacks", name, _, ..] if repo.stack(name).is_ok() => {
-                selected.insert(name.to_string());
-            }
-            ["modules", module, ..] => {
-                let users = stacks_using_module(repo, module);
-                println!(
-                    "[changes] modules/{module} changed: used by {}",
-                    if users.is_empty() {
-                        "no stack".into()
-                    } else {
-                        users.join(", ")
-                    }
-                );
-                selected.extend(users);
-            }
-            [file] if file.ends_with(".hcl") || *file == ".tg.toml" => {
-                println!("[changes] root config {file} changed: selecting every stack");
-                return Ok(all());
-            }
-            _ => {}
-        }
-    }
-    Ok(selected.into_iter().collect())
+    let paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    Ok(select(repo, &paths))
 }
 
-/// Stacks whose `.tf`/`.hcl` files mention `modules/<module>`.
-fn stacks_using_module(repo: &Repo, module: &str) -> Vec<String> {
-    let needle = format!("modules/{module}");
-    repo.stacks()
+/// The selection for a list of changed repo-relative paths.
+pub fn select(repo: &Repo, paths: &[String]) -> Vec<Selected> {
+    let closures: Vec<(String, Closure)> = repo
+        .stacks()
         .into_iter()
-        .filter(|s| {
-            std::fs::read_dir(&s.dir)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .filter(|e| {
-                            e.path()
-                                .extension()
-                                .is_some_and(|x| x == "tf" || x == "hcl")
-                        })
-                        .any(|e| {
-                            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&needle))
-                        })
-                })
-                .unwrap_or(false)
+        .map(|s| {
+            let c = closure::of_stack(&repo.root, &s.dir);
+            (s.name, c)
         })
-        .map(|s| s.name)
+        .collect();
+    let mut picked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in paths {
+        if path == "terragrunt.hcl" || path == ".tg.toml" {
+            for (s, _) in &closures {
+                picked
+                    .entry(s.clone())
+                    .or_default()
+                    .push(format!("{path} changed: tg's own configuration"));
+            }
+            continue;
+        }
+        for (s, c) in &closures {
+            let reason = if let Some(via) = c.reason(path) {
+                Some(format!("{path} changed ({via})"))
+            } else if !c.unresolved.is_empty()
+                && !picked
+                    .get(s)
+                    .is_some_and(|r| r.iter().any(|r| r.contains(UNRESOLVED)))
+            {
+                Some(format!(
+                    "{path} changed and {UNRESOLVED}: {}",
+                    c.unresolved.join("; ")
+                ))
+            } else {
+                None
+            };
+            if let Some(r) = reason {
+                let reasons = picked.entry(s.clone()).or_default();
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+            }
+        }
+    }
+    picked
+        .into_iter()
+        .map(|(stack, reasons)| Selected { stack, reasons })
         .collect()
 }

@@ -3,11 +3,17 @@
 //! Each stack runs as a child `tg apply --stack X --non-interactive` (or
 //! `tg plan ... -detailed-exitcode`), so CI goes through exactly the local
 //! wrapper and each stack's output is kept apart; the outcome is then
-//! classified with the same table as `tg classify`.
+//! classified with the same table as `tg classify`. With the terraform or
+//! tofu engine a stack whose `.terraform` is not current is initialised
+//! first ([`init`]); a SIGINT/SIGTERM stops the run cleanly ([`interrupt`]).
 
 pub mod changes;
+pub mod closure;
+pub mod init;
+pub mod interrupt;
 pub mod report;
 pub mod schedule;
+pub mod since;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -34,6 +40,12 @@ pub struct CiOptions {
     pub retry_delay: Duration,
     pub json_report: Option<std::path::PathBuf>,
     pub junit_report: Option<std::path::PathBuf>,
+    /// Run `init` first where `.terraform` is not current (engines without
+    /// terragrunt's auto-init).
+    pub init: bool,
+    /// On a run with nothing left unapplied: record this commit as the
+    /// last success on this remote (`(remote, commit)`, [`since`]).
+    pub record_success: Option<(String, String)>,
 }
 
 /// The forge guard: `Some(message)` when this pipeline must not apply.
@@ -77,7 +89,34 @@ pub fn run_stack(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (code, output) = run_child(tg, repo, stack, opts.mode);
+        if let Some(sig) = interrupt::caught() {
+            return StackResult::skipped(
+                stack,
+                format!("not started: tg ci was interrupted ({})", signal_name(sig)),
+            );
+        }
+        let (code, output) = match prepare(tg, repo, stack, opts) {
+            Some(failed) => failed,
+            None => run_child(tg, repo, &child_args(stack, opts.mode)),
+        };
+        if code != Some(0)
+            && let Some(sig) = interrupt::caught()
+        {
+            return StackResult {
+                stack: stack.to_string(),
+                outcome: Outcome::Interrupted,
+                attempts: attempt,
+                duration: started.elapsed(),
+                detail: format!(
+                    "interrupted by {} (exit {})\n{}",
+                    signal_name(sig),
+                    code.map(|c| c.to_string())
+                        .unwrap_or_else(|| "signal".into()),
+                    last_lines(&output, 20)
+                ),
+                output,
+            };
+        }
         let drift = opts.mode == Mode::Drift && code == Some(2) && !only_check_block_reads(&output);
         if code == Some(0) || (opts.mode == Mode::Drift && code == Some(2)) {
             let tail = last_lines(&output, 3);
@@ -147,8 +186,36 @@ fn only_check_block_reads(output: &str) -> bool {
             == output.matches("to verify a check block").count()
 }
 
-fn run_child(tg: &Path, repo: &Repo, stack: &str, mode: Mode) -> (Option<i32>, String) {
-    let args: Vec<&str> = match mode {
+fn signal_name(sig: i32) -> &'static str {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str())
+        .unwrap_or("a signal")
+}
+
+/// `tg init` for a stack whose `.terraform` is not current; `Some` carries
+/// a failed init's result (classified and retried like the run itself).
+fn prepare(tg: &Path, repo: &Repo, stack: &str, opts: &CiOptions) -> Option<(Option<i32>, String)> {
+    if !opts.init {
+        return None;
+    }
+    let dir = repo.root.join("stacks").join(stack);
+    let why = init::needed(&repo.root, &dir)?;
+    println!("[{stack}] init ({why})");
+    let (code, output) = run_child(
+        tg,
+        repo,
+        &["init", "--stack", stack, "-input=false", "-no-color"],
+    );
+    if code == Some(0) {
+        init::done(&repo.root, &dir);
+        None
+    } else {
+        Some((code, format!("tg init failed:\n{output}")))
+    }
+}
+
+fn child_args(stack: &str, mode: Mode) -> Vec<&str> {
+    match mode {
         Mode::Apply => vec!["apply", "--stack", stack, "--non-interactive"],
         Mode::Drift => vec![
             "plan",
@@ -158,7 +225,10 @@ fn run_child(tg: &Path, repo: &Repo, stack: &str, mode: Mode) -> (Option<i32>, S
             "-input=false",
             "-no-color",
         ],
-    };
+    }
+}
+
+fn run_child(tg: &Path, repo: &Repo, args: &[&str]) -> (Option<i32>, String) {
     // stdout and stderr into one file keeps their interleaving.
     let Ok(mut file) = tempfile::tempfile() else {
         return (None, "cannot create a temp file for the output".into());
@@ -166,13 +236,22 @@ fn run_child(tg: &Path, repo: &Repo, stack: &str, mode: Mode) -> (Option<i32>, S
     let (Ok(out), Ok(err)) = (file.try_clone(), file.try_clone()) else {
         return (None, "cannot capture output".into());
     };
-    let status = std::process::Command::new(tg)
-        .args(&args)
-        .current_dir(&repo.root)
-        .stdin(std::process::Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status();
+    let status = interrupt::spawn(
+        std::process::Command::new(tg)
+            .args(args)
+            .current_dir(&repo.root)
+            // A Tier-0 lock another host holds is SKIPPED at once (its holder
+            // applies the stack), as a contended Tier-1 lock is.
+            .env("TG_LOCK_WAIT", "0")
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err),
+    )
+    .and_then(|mut child| {
+        let status = child.wait();
+        interrupt::exited(&child);
+        status
+    });
     let mut text = String::new();
     use std::io::{Read, Seek};
     let _ = file.rewind();
@@ -196,6 +275,7 @@ pub fn run(
     stacks: Vec<String>,
 ) -> Result<i32, TgError> {
     let tg = std::env::current_exe().map_err(|e| TgError::step("find the tg executable", e))?;
+    interrupt::install()?;
     let skip = &settings.ci.skip_stacks;
     let mut results: Vec<StackResult> = Vec::new();
     let mut to_run = Vec::new();
@@ -229,6 +309,7 @@ pub fn run(
     });
     results.extend(ran);
     report::print_summary(&results, opts.mode);
+    let caught = interrupt::caught();
     if let Some(p) = &opts.json_report {
         std::fs::write(p, report::json(&results))
             .map_err(|e| TgError::step(format!("write {}", p.display()), e))?;
@@ -236,6 +317,16 @@ pub fn run(
     if let Some(p) = &opts.junit_report {
         std::fs::write(p, report::junit(&results, opts.mode))
             .map_err(|e| TgError::step(format!("write {}", p.display()), e))?;
+    }
+    if let Some(sig) = caught {
+        println!(
+            "tg ci was interrupted by {}: the stacks not applied are taken up by the next `tg ci apply --since last-success`.",
+            signal_name(sig)
+        );
+        return Ok(128 + sig);
+    }
+    if let Some((remote, head)) = &opts.record_success {
+        record_success(repo, &results, remote, head);
     }
     let failed = results.iter().any(|r| r.outcome == Outcome::Failed);
     let drift = results.iter().any(|r| r.outcome == Outcome::Drift);
@@ -246,6 +337,35 @@ pub fn run(
     } else {
         0
     })
+}
+
+/// Records `head` as the last success when every stack applied or was
+/// skipped as human-applied (`skip_stacks`). A stack skipped for a held
+/// lock or a failed dependency was not applied, so it blocks the record
+/// just like a failure: the next `--since last-success` run retries it.
+fn record_success(repo: &Repo, results: &[StackResult], remote: &str, head: &str) {
+    let unapplied: Vec<&str> = results
+        .iter()
+        .filter(|r| match r.outcome {
+            Outcome::Ok => false,
+            Outcome::Skipped => !r.detail.contains("(skip_stacks)"),
+            _ => true,
+        })
+        .map(|r| r.stack.as_str())
+        .collect();
+    if !unapplied.is_empty() {
+        println!(
+            "[since] not recording {head} as the last success: not applied: {}",
+            unapplied.join(", ")
+        );
+        return;
+    }
+    match since::record(repo, remote, head) {
+        Ok(msg) => println!("[since] {msg}"),
+        Err(e) => eprintln!(
+            "[since] warning: could not record the last success ({e}); the next --since last-success run re-applies this range"
+        ),
+    }
 }
 
 #[cfg(test)]

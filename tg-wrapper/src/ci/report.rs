@@ -9,6 +9,9 @@ pub enum Outcome {
     Skipped,
     Failed,
     Drift,
+    /// Running when a SIGINT/SIGTERM stopped `tg ci`; its state handling
+    /// finished, its apply did not.
+    Interrupted,
 }
 
 impl std::fmt::Display for Outcome {
@@ -18,6 +21,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Skipped => "SKIPPED",
             Outcome::Failed => "FAILED",
             Outcome::Drift => "DRIFT",
+            Outcome::Interrupted => "INTERRUPTED",
         })
     }
 }
@@ -76,12 +80,12 @@ pub fn print_summary(results: &[StackResult], mode: super::Mode) {
     };
     println!("\n=== tg ci {title} summary ===");
     println!(
-        "{:<28} {:<8} {:>8} {:>9}",
+        "{:<28} {:<11} {:>8} {:>9}",
         "STACK", "RESULT", "ATTEMPTS", "DURATION"
     );
     for r in results {
         println!(
-            "{:<28} {:<8} {:>8} {:>8.1}s",
+            "{:<28} {:<11} {:>8} {:>8.1}s",
             r.stack,
             r.outcome.to_string(),
             r.attempts,
@@ -90,8 +94,12 @@ pub fn print_summary(results: &[StackResult], mode: super::Mode) {
     }
     let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     let retried = results.iter().filter(|r| r.attempts > 1).count();
+    let interrupted = match count(Outcome::Interrupted) {
+        0 => String::new(),
+        n => format!("  INTERRUPTED {n}"),
+    };
     println!(
-        "OK {}  SKIPPED {}  FAILED {}  DRIFT {}  retried {}",
+        "OK {}  SKIPPED {}  FAILED {}  DRIFT {}{interrupted}  retried {}",
         count(Outcome::Ok),
         count(Outcome::Skipped),
         count(Outcome::Failed),
@@ -144,6 +152,11 @@ pub fn junit(results: &[StackResult], mode: super::Mode) -> String {
         match r.outcome {
             Outcome::Failed | Outcome::Drift => out.push_str(&format!(
                 "<failure message=\"{}\">{}</failure>",
+                r.outcome,
+                xml_escape(&r.detail)
+            )),
+            Outcome::Interrupted => out.push_str(&format!(
+                "<error message=\"{}\">{}</error>",
                 r.outcome,
                 xml_escape(&r.detail)
             )),

@@ -3,6 +3,7 @@
 
 pub mod carveout;
 pub mod client;
+pub mod guard;
 pub mod host;
 pub mod outpost;
 pub mod policy;

@@ -1,8 +1,23 @@
-//! Compiles host → allowed users/groups rules into the text of one Authentik
-//! expression policy (Python), deterministically: rules sorted (exact hosts
-//! first, then patterns, each alphabetically), names sorted and de-duplicated,
+//! Host → allowed users/groups rules, their validation, and their compilation
+//! into the text of one Authentik expression policy (Python).
+//!
+//! Where the policy runs decides what it may read. Authentik evaluates an
+//! application's policies once, when a user is authorized for it, on the
+//! Authentik server (`authentik/policies/engine.py`: `request.obj` = the
+//! application the binding belongs to, `request.http_request` = the request
+//! of the view that asked, i.e. one to the Authentik host, never the
+//! protected host). So the compiled text names the host by `request.obj`: the
+//! `external_host` of the application's proxy provider
+//! (`Application.get_provider()`, `authentik/core/models.py`), and reads no
+//! request header. Anything it cannot decide (no application, no provider, a
+//! host that is not a plain DNS name, a user with neither username nor
+//! e-mail) denies, whatever `default_allow` says.
+//!
+//! The text is deterministic: rules sorted (exact hosts; then `label.*`; then
+//! `*.suffix`, the longest suffix first), names sorted and de-duplicated,
 //! every string a safely escaped Python literal.
 
+use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
 /// One host rule.
@@ -16,26 +31,94 @@ pub struct Rule {
     pub groups: BTreeSet<String>,
 }
 
+/// The form of a host pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Exact,
+    /// `label.*`: the host's first label, on any domain.
+    Label,
+    /// `*.suffix`: any host under the suffix (not the suffix itself).
+    Suffix,
+}
+
+fn form(host: &str) -> Form {
+    if host.ends_with(".*") {
+        Form::Label
+    } else if host.starts_with("*.") {
+        Form::Suffix
+    } else {
+        Form::Exact
+    }
+}
+
+/// An RFC 1123 label: 1–63 of `a-z0-9-`, not starting or ending with `-`.
+fn label_ok(l: &str) -> bool {
+    !l.is_empty()
+        && l.len() <= 63
+        && !l.starts_with('-')
+        && !l.ends_with('-')
+        && l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// An RFC 1123 host name in lower case (at most 253 characters).
+fn hostname_ok(h: &str) -> bool {
+    h.len() <= 253 && h.split('.').all(label_ok)
+}
+
 /// Checks a host pattern; returns a message naming the problem.
 pub fn validate_host(host: &str) -> Result<(), String> {
-    let core = host
-        .strip_suffix(".*")
-        .or_else(|| host.strip_prefix("*."))
-        .unwrap_or(host);
-    let ok = !core.is_empty()
-        && core.len() <= 253
-        && core.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "host {host:?} must be lower case (write {:?})",
+            host.to_ascii_lowercase()
+        ));
+    }
+    let ok = match form(host) {
+        Form::Label => label_ok(&host[..host.len() - 2]),
+        Form::Suffix => hostname_ok(&host[2..]),
+        Form::Exact => hostname_ok(host),
+    };
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "host {host:?} must be a lower-case DNS name, `label.*` (matches that first label on any domain) or `*.suffix`"
+            "host {host:?} must be an RFC 1123 host name (`app.example.com`), `label.*` (one label, on any domain) or `*.suffix` (any host under suffix); no other wildcard"
         ))
+    }
+}
+
+/// The host of an `external_host` URL, as the compiled policy reads it:
+/// lower-cased ASCII, None unless it is a plain RFC 1123 name (no user info,
+/// no non-ASCII, no empty label). The policy text does the same in Python.
+pub fn url_host(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    if !host.is_ascii() {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    hostname_ok(&host).then_some(host)
+}
+
+/// Whether `pattern` covers `host` (a host from [`url_host`]).
+pub fn matches(pattern: &str, host: &str) -> bool {
+    match form(pattern) {
+        Form::Label => host
+            .split_once('.')
+            .is_some_and(|(first, _)| first == &pattern[..pattern.len() - 2]),
+        Form::Suffix => host.ends_with(&pattern[1..]),
+        Form::Exact => host == pattern,
     }
 }
 
@@ -65,32 +148,89 @@ fn py_set(items: &BTreeSet<String>) -> String {
     }
 }
 
-/// Sort key: exact hosts, then `label.*`, then `*.suffix`; then by text.
-fn order(r: &Rule) -> (u8, String) {
-    let rank = if r.host.ends_with(".*") {
-        1
-    } else if r.host.starts_with("*.") {
-        2
-    } else {
-        0
+/// Precedence: exact hosts, then `label.*`, then `*.suffix` with the most
+/// labels first (so `*.lab.example.com` wins over `*.example.com`); then text.
+fn order(r: &Rule) -> (u8, Reverse<usize>, String) {
+    let rank = match form(&r.host) {
+        Form::Exact => 0,
+        Form::Label => 1,
+        Form::Suffix => 2,
     };
-    (rank, r.host.clone())
+    (rank, Reverse(r.host.split('.').count()), r.host.clone())
 }
+
+/// Rules in the order the policy tries them.
+pub fn sorted(rules: &[Rule]) -> Vec<Rule> {
+    let mut rules = rules.to_vec();
+    rules.sort_by_key(order);
+    rules
+}
+
+/// The rule that decides for `host`, if any (the first match in [`sorted`]).
+pub fn deciding_rule<'a>(rules: &'a [Rule], host: &str) -> Option<&'a Rule> {
+    let mut by_order: Vec<&Rule> = rules.iter().collect();
+    by_order.sort_by_key(|r| order(r));
+    by_order.into_iter().find(|r| matches(&r.host, host))
+}
+
+/// The body after the rules: find the host from `request.obj`, then decide.
+/// Mirrors [`url_host`] and [`matches`].
+const DECIDE: &str = r##"app = request.obj
+get_provider = getattr(app, "get_provider", None)
+provider = get_provider() if callable(get_provider) else None
+url = getattr(provider, "external_host", None)
+if not isinstance(url, str):
+    return False
+scheme, sep, rest = url.partition("://")
+if not sep or scheme.lower() not in ("http", "https"):
+    return False
+authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+host, colon, port = authority.partition(":")
+if colon and not (port.isascii() and port.isdigit()):
+    return False
+if not host.isascii():
+    return False
+host = host.lower()
+labels = host.split(".")
+letters = "abcdefghijklmnopqrstuvwxyz0123456789-"
+if len(host) > 253 or not all(0 < len(l) <= 63 and l[0] != "-" and l[-1] != "-" and all(c in letters for c in l) for l in labels):
+    return False
+user = request.user
+names = set()
+for field in ("username", "email"):
+    value = getattr(user, field, None)
+    if isinstance(value, str) and value:
+        names.add(value)
+if not names:
+    return False
+for pattern, users, groups in rules:
+    if pattern.endswith(".*"):
+        hit = len(labels) > 1 and labels[0] == pattern[:-2]
+    elif pattern.startswith("*."):
+        hit = host.endswith(pattern[1:])
+    else:
+        hit = host == pattern
+    if hit:
+        if names & users:
+            return True
+        return any(ak_is_group_member(user, name=g) for g in sorted(groups))
+"##;
 
 /// The policy text. `name` is only used in the header comment.
 pub fn compile(name: &str, rules: &[Rule], default_allow: bool) -> String {
-    let mut rules = rules.to_vec();
-    rules.sort_by_key(order);
     let mut s = String::new();
     s.push_str(&format!(
         "# Managed by Terraform (fwdauth_domain_restriction {}). Do not edit here.\n",
         py(name)
     ));
     s.push_str(
-        "# The first matching host rule decides: exact hosts, then `label.*`, then `*.suffix`.\n",
+        "# Bound to each protected application; Authentik runs it when a user is authorized\n\
+         # for one (request.obj = that application). The host is the application's proxy\n\
+         # provider's external_host; no request header is read. What it cannot decide denies.\n\
+         # The first matching rule decides: exact hosts, then `label.*`, then `*.suffix`.\n",
     );
     s.push_str("rules = [\n");
-    for r in &rules {
+    for r in sorted(rules) {
         s.push_str(&format!(
             "    ({}, {}, {}),\n",
             py(&r.host),
@@ -99,22 +239,7 @@ pub fn compile(name: &str, rules: &[Rule], default_allow: bool) -> String {
         ));
     }
     s.push_str("]\n");
-    s.push_str(
-        "req = request.http_request\n\
-         host = (req.headers.get(\"X-Forwarded-Host\", \"\") if req else \"\").split(\":\")[0].lower()\n\
-         user = request.user\n\
-         for pattern, users, groups in rules:\n\
-         \x20   if pattern.endswith(\".*\"):\n\
-         \x20       hit = host.startswith(pattern[:-1])\n\
-         \x20   elif pattern.startswith(\"*.\"):\n\
-         \x20       hit = host.endswith(pattern[1:])\n\
-         \x20   else:\n\
-         \x20       hit = host == pattern\n\
-         \x20   if hit:\n\
-         \x20       if user.username in users or user.email in users:\n\
-         \x20           return True\n\
-         \x20       return any(ak_is_group_member(user, name=g) for g in groups)\n",
-    );
+    s.push_str(DECIDE);
     s.push_str(if default_allow {
         "return True\n"
     } else {
@@ -156,6 +281,8 @@ mod tests {
         let text = compile(
             "admin \"services\"",
             &[
+                rule("*.example.com", &[], &["all"]),
+                rule("*.lab.example.com", &[], &["lab"]),
                 rule("chrome.*", &["b", "a"], &[]),
                 rule("grafana.example.com", &[], &["ops"]),
             ],
@@ -166,19 +293,106 @@ mod tests {
             lines[0],
             "# Managed by Terraform (fwdauth_domain_restriction \"admin \\\"services\\\"\"). Do not edit here."
         );
-        assert_eq!(lines[3], "    (\"grafana.example.com\", set(), {\"ops\"}),");
-        assert_eq!(lines[4], "    (\"chrome.*\", {\"a\", \"b\"}, set()),");
+        let start = lines.iter().position(|l| *l == "rules = [").unwrap();
+        assert_eq!(
+            &lines[start + 1..start + 5],
+            &[
+                "    (\"grafana.example.com\", set(), {\"ops\"}),",
+                "    (\"chrome.*\", {\"a\", \"b\"}, set()),",
+                "    (\"*.lab.example.com\", set(), {\"lab\"}),",
+                "    (\"*.example.com\", set(), {\"all\"}),",
+            ]
+        );
         assert_eq!(*lines.last().unwrap(), "return False");
+        assert!(!text.contains("X-Forwarded") && !text.contains("headers"));
         assert!(py("a\nb\\").contains("\\u000a") && py("a\nb\\").ends_with("\\\\\""));
     }
 
     #[test]
     fn host_patterns() {
-        for ok in ["chrome.*", "*.example.com", "a-b.example.com"] {
+        for ok in [
+            "chrome.*",
+            "*.example.com",
+            "a-b.example.com",
+            "x",
+            "1password.example.com",
+        ] {
             validate_host(ok).unwrap();
         }
-        for bad in ["", "Chrome.example.com", "a..b", "*", "x.*.y", "a b"] {
+        for bad in [
+            "",
+            "Chrome.example.com",
+            "a..b",
+            "*",
+            "x.*.y",
+            "a b",
+            "a.b.*",
+            "*.*.example.com",
+            "-a.example.com",
+            "a-.example.com",
+            "chrome.example.com.",
+            "chrоme.example.com",
+            "*example.com",
+            "chrome*",
+            "a@b.example.com",
+        ] {
             assert!(validate_host(bad).is_err(), "{bad}");
         }
+        assert!(
+            validate_host("Chrome.example.com")
+                .unwrap_err()
+                .contains("lower case")
+        );
+    }
+
+    #[test]
+    fn url_hosts_and_matching() {
+        assert_eq!(
+            url_host("https://Chrome.Example.com:8443/x?y#z").as_deref(),
+            Some("chrome.example.com")
+        );
+        for bad in [
+            "chrome.example.com",
+            "ftp://chrome.example.com",
+            "https://chrome.example.com@evil",
+            "https://evil@chrome.example.com",
+            "https://chrome.example.com\n.evil.net",
+            "https://chrоme.example.com",
+            "https://\u{212A}8s.example.com",
+            "https://chrome.example.com:",
+            "https://chrome.example.com:80x",
+            "https://chrome.example.com.",
+            "https://[::1]/",
+        ] {
+            assert_eq!(url_host(bad), None, "{bad:?}");
+        }
+        assert!(matches("chrome.*", "chrome.example.com.evil.net"));
+        assert!(!matches("chrome.*", "chrome"));
+        assert!(!matches("chrome.*", "chromex.example.com"));
+        assert!(matches("*.example.com", "a.b.example.com"));
+        assert!(!matches("*.example.com", "example.com"));
+        assert!(!matches("*.example.com", "evilexample.com"));
+        assert!(!matches(
+            "chrome.example.com",
+            "chrome.example.com.evil.net"
+        ));
+        let rules = [
+            rule("*.example.com", &[], &["all"]),
+            rule("chrome.*", &["v"], &[]),
+            rule("chrome.example.com", &["e"], &[]),
+        ];
+        assert_eq!(
+            deciding_rule(&rules, "chrome.example.com").unwrap().host,
+            "chrome.example.com"
+        );
+        assert_eq!(
+            deciding_rule(&rules, "chrome.example.org").unwrap().host,
+            "chrome.*"
+        );
+        assert_eq!(
+            deciding_rule(&rules, "x.example.com").unwrap().host,
+            "*.example.com"
+        );
+        assert!(deciding_rule(&rules, "x.example.org").is_none());
     }
 }

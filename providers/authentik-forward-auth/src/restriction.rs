@@ -1,9 +1,18 @@
-//! `fwdauth_domain_restriction`: host → allowed users/groups rules compiled
-//! into one expression policy, optionally bound to the application of the
-//! domain-level provider. The compiled text is known at plan time, so the plan
-//! shows exactly which lines change. Import ID: the policy name.
+//! `fwdauth_domain_restriction`: the one list of host → allowed users/groups
+//! rules for a domain, compiled into one Authentik expression policy that is
+//! bound to each protected host's own application (`applications`). Authentik
+//! runs it when a user is authorized for one of them, with `request.obj` =
+//! that application, and the policy finds the host from it (see
+//! `policy.rs`). The compiled text is known at plan time, so the plan shows
+//! exactly which lines change. Import ID: the policy name.
+//!
+//! Schema version 1. Version 0 bound the policy to one application (`bind_to`,
+//! meant for the `forward_domain` provider) and read the host from
+//! `X-Forwarded-Host`, which Authentik never sets to the protected host at
+//! the point it runs policies; `upgrade_state` carries its binding over so
+//! the first apply removes it (see the docs' "Upgrading from version 0").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -13,14 +22,15 @@ use tfplugin::schema::{Attribute, Nesting, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
 use crate::client::enc;
+use crate::guard;
 use crate::policy::{self, Rule};
-use crate::provider::{Shared, api_diag, js};
+use crate::provider::{Conn, Shared, api_diag, js};
 
 pub struct DomainRestriction {
     pub shared: Arc<Shared>,
 }
 
-fn set_of(v: &Value) -> BTreeSet<String> {
+fn strings(v: &Value) -> Vec<String> {
     v.as_list()
         .map(|l| {
             l.iter()
@@ -37,59 +47,144 @@ fn rules(v: &Value) -> Vec<Rule> {
         .iter()
         .map(|r| Rule {
             host: r.get("host").as_str().unwrap_or_default().to_string(),
-            users: set_of(r.get("users")),
-            groups: set_of(r.get("groups")),
+            users: strings(r.get("users")).into_iter().collect(),
+            groups: strings(r.get("groups")).into_iter().collect(),
         })
         .collect()
+}
+
+fn default_allow(v: &Value) -> bool {
+    v.get("default_allow").as_bool().unwrap_or(false)
 }
 
 fn expression(v: &Value) -> String {
     policy::compile(
         v.get("name").as_str().unwrap_or_default(),
         &rules(v),
-        v.get("default_allow").as_bool().unwrap_or(true),
+        default_allow(v),
+    )
+}
+
+/// The `bindings` map of a state value: application slug → binding pk.
+fn bindings(v: &Value) -> BTreeMap<String, String> {
+    v.get("bindings")
+        .as_map()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, b)| Some((k.clone(), b.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn bindings_value(m: &BTreeMap<String, String>) -> Value {
+    Value::Map(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+            .collect(),
     )
 }
 
 impl DomainRestriction {
-    /// Removes the prior binding, then binds the policy to application `slug`
-    /// (none when empty); returns the new binding pk or "".
-    fn rebind(
+    /// The apply-time checks: every guarded application exists and can be
+    /// guarded, every rule guards one, every user and group exists.
+    fn checked(
         &self,
+        conn: &Conn,
+        planned: &Value,
         policy_pk: &str,
-        prior_binding: &str,
-        slug: &str,
+    ) -> Result<Vec<guard::Guarded>, Diagnostics> {
+        let mut d = names_exist(conn, &rules(planned));
+        let (found, more) = guard::check(
+            conn,
+            &strings(planned.get("applications")),
+            &rules(planned),
+            default_allow(planned),
+            policy_pk,
+            true,
+        )?;
+        d.extend(more);
+        match found {
+            Some(found) if !d.has_errors() => Ok(found),
+            _ => Err(d),
+        }
+    }
+
+    /// Makes the bindings of `planned` exist: keeps those in `have` that
+    /// still fit, removes the rest, binds the missing applications.
+    fn sync(
+        &self,
+        conn: &Conn,
+        policy_pk: &str,
+        guarded: &[guard::Guarded],
+        have: BTreeMap<String, String>,
         order: i64,
-    ) -> Result<String, Diagnostics> {
-        let conn = self.shared.conn()?;
-        if !prior_binding.is_empty() {
+        keep_existing: bool,
+    ) -> Result<BTreeMap<String, String>, Diagnostics> {
+        let mut out = BTreeMap::new();
+        for (slug, pk) in have {
+            if keep_existing && guarded.iter().any(|g| g.slug == slug) {
+                out.insert(slug, pk);
+                continue;
+            }
             conn.api
                 .delete(
-                    &format!("policies/bindings/{prior_binding}/"),
-                    &format!("binding {prior_binding} of the restriction policy"),
+                    &format!("policies/bindings/{pk}/"),
+                    &format!("binding of the restriction policy to application {slug:?}"),
                 )
                 .map_err(|e| api_diag("Cannot remove policy binding", e))?;
         }
-        if slug.is_empty() {
-            return Ok(String::new());
+        for g in guarded {
+            if out.contains_key(&g.slug) {
+                continue;
+            }
+            let b = conn
+                .api
+                .post(
+                    "policies/bindings/",
+                    &json!({"policy": policy_pk, "target": g.pk, "order": order, "enabled": true, "negate": false, "timeout": 30}),
+                    &format!("binding of the restriction policy to application {:?}", g.slug),
+                )
+                .map_err(|e| api_diag("Cannot bind restriction policy", e))?;
+            out.insert(g.slug.clone(), js(&b, "pk"));
         }
-        let app = conn
-            .api
-            .get(
-                &format!("core/applications/{}/", enc(slug)),
-                &format!("application {slug:?} (bind_to)"),
-            )
-            .map_err(|e| api_diag("Cannot find the bind_to application", e))?;
-        let b = conn
-            .api
-            .post(
-                "policies/bindings/",
-                &json!({"policy": policy_pk, "target": js(&app, "pk"), "order": order, "enabled": true, "negate": false, "timeout": 30}),
-                &format!("binding of the restriction policy to application {slug:?}"),
-            )
-            .map_err(|e| api_diag("Cannot bind restriction policy", e))?;
-        Ok(js(&b, "pk"))
+        Ok(out)
     }
+}
+
+/// Every user and group a rule names exists in Authentik.
+fn names_exist(conn: &Conn, rules: &[Rule]) -> Diagnostics {
+    let mut d = Diagnostics::default();
+    for (i, r) in rules.iter().enumerate() {
+        let at = |a: &str| AttrPath::root().attr("rules").index(i as i64).attr(a);
+        for u in &r.users {
+            match conn.user_pk(u) {
+                Ok(Some(_)) => {}
+                Ok(None) => d.push(
+                    Diagnostic::error(
+                        format!("User {u:?} not found"),
+                        format!("the rule for {:?} admits {u:?}, which is neither a username nor an e-mail address in Authentik.", r.host),
+                    )
+                    .at(at("users")),
+                ),
+                Err(e) => d.push(Diagnostic::error("Cannot look up users", e.to_string())),
+            }
+        }
+        for g in &r.groups {
+            match conn.group_pk(g) {
+                Ok(Some(_)) => {}
+                Ok(None) => d.push(
+                    Diagnostic::error(
+                        format!("Group {g:?} not found"),
+                        format!("the rule for {:?} admits group {g:?}, which does not exist in Authentik.", r.host),
+                    )
+                    .at(at("groups")),
+                ),
+                Err(e) => d.push(Diagnostic::error("Cannot look up groups", e.to_string())),
+            }
+        }
+    }
+    d
 }
 
 impl Resource for DomainRestriction {
@@ -112,38 +207,39 @@ impl Resource for DomainRestriction {
                 vec![
                     Attribute::new("host", Type::String)
                         .required()
-                        .description("`app.example.com`, `chrome.*` (that first label on any domain) or `*.example.com`."),
+                        .description("Lower-case RFC 1123 host `app.example.com`, `label.*` (that first label on any domain) or `*.suffix` (any host under the suffix)."),
                     Attribute::new("users", Type::set(Type::String))
                         .optional()
-                        .description("Usernames or e-mail addresses admitted to this host."),
+                        .description("Usernames or e-mail addresses admitted to this host (each must exist in Authentik)."),
                     Attribute::new("groups", Type::set(Type::String))
                         .optional()
-                        .description("Groups admitted to this host."),
+                        .description("Groups whose members (and members of their child groups) are admitted to this host (each must exist)."),
                 ],
             )
             .required()
-            .description("Host rules. The first match decides (exact hosts, then `label.*`, then `*.suffix`); a matching host admits only the users and groups listed."),
+            .description("Host rules. The first match decides (exact hosts, then `label.*`, then `*.suffix` with the longest suffix first); a matching host admits only the users and groups listed. Each rule must name at least one user or group and match at least one application in `applications`."),
             Attribute::new("default_allow", Type::Bool)
                 .optional()
                 .computed()
-                .default(Value::from(true))
-                .description("Whether hosts no rule matches are admitted (default true: the application's own bindings decide)."),
-            Attribute::new("bind_to", Type::String)
-                .optional()
-                .description("Slug of the application to bind the policy to (the `forward_domain` provider's application)."),
+                .default(Value::from(false))
+                .description("Whether a guarded application whose host no rule matches admits every user (default false: it denies). What the policy cannot decide (no application, no provider, a malformed host, a user with neither username nor e-mail) denies regardless."),
+            Attribute::new("applications", Type::set(Type::String))
+                .required()
+                .description("Slugs of the applications the policy is bound to: the `fwdauth_protected_host`s (single-host, `forward_single`) these rules protect, e.g. `[fwdauth_protected_host.chrome.slug]`. A `forward_domain` application is refused."),
             Attribute::new("binding_order", Type::Number)
                 .optional()
                 .computed()
                 .default(Value::from(0i64))
-                .description("Order of the binding (default 0)."),
-            Attribute::new("binding_id", Type::String)
+                .description("Order of the bindings (default 0)."),
+            Attribute::new("bindings", Type::map(Type::String))
                 .computed()
-                .description("UUID of the binding (empty when not bound)."),
+                .description("Application slug → UUID of the policy binding on it."),
             Attribute::new("expression", Type::String)
                 .computed()
                 .description("The compiled policy text (Python), known at plan time."),
         ])
-        .description("The domain-wide forward-auth restriction: host → allowed users/groups rules compiled into one Authentik expression policy.")
+        .version(1)
+        .description("The per-host forward-auth restrictions of a domain in one place: host → allowed users/groups rules compiled into one Authentik expression policy, bound to each protected host's own application.")
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -156,27 +252,81 @@ impl Resource for DomainRestriction {
             .iter()
             .enumerate()
         {
-            let Some(h) = r.get("host").as_str() else {
-                continue;
-            };
-            let at = AttrPath::root().attr("rules").index(i as i64).attr("host");
-            if let Err(e) = policy::validate_host(h) {
-                d.push(Diagnostic::error("Invalid host", e).at(at.clone()));
+            let at = |a: &str| AttrPath::root().attr("rules").index(i as i64).attr(a);
+            if let Some(h) = r.get("host").as_str() {
+                if let Err(e) = policy::validate_host(h) {
+                    d.push(Diagnostic::error("Invalid host", e).at(at("host")));
+                }
+                if !seen.insert(h.to_string()) {
+                    d.push(
+                        Diagnostic::error(
+                            "Duplicate host rule",
+                            format!("host {h:?} appears in more than one rule"),
+                        )
+                        .at(at("host")),
+                    );
+                }
             }
-            if !seen.insert(h.to_string()) {
+            let mut known_empty = true;
+            for attr in ["users", "groups"] {
+                let v = r.get(attr);
+                if !v.is_fully_known() {
+                    known_empty = false;
+                    continue;
+                }
+                let names = strings(v);
+                known_empty &= names.is_empty();
+                if names.iter().any(|n| n.trim().is_empty()) {
+                    d.push(
+                        Diagnostic::error(
+                            format!("Empty name in {attr}"),
+                            format!("rules[{i}].{attr} holds an empty string; name users by username or e-mail, groups by name."),
+                        )
+                        .at(at(attr)),
+                    );
+                }
+            }
+            if known_empty {
                 d.push(
                     Diagnostic::error(
-                        "Duplicate host rule",
-                        format!("host {h:?} appears in more than one rule"),
+                        "Rule admits nobody",
+                        format!(
+                            "the rule for {:?} lists no users and no groups; name who may reach the host.",
+                            r.get("host").as_str().unwrap_or_default()
+                        ),
                     )
-                    .at(at),
+                    .at(AttrPath::root().attr("rules").index(i as i64)),
+                );
+            }
+        }
+        let apps = config.get("applications");
+        if apps.is_fully_known() {
+            let slugs = strings(apps);
+            if slugs.is_empty() {
+                d.push(
+                    Diagnostic::error(
+                        "No applications",
+                        "applications is empty: the rules would be enforced nowhere. List the slugs of the fwdauth_protected_host resources they protect.",
+                    )
+                    .at(AttrPath::root().attr("applications")),
+                );
+            }
+            if slugs.iter().any(|s| s.is_empty()) {
+                d.push(
+                    Diagnostic::error(
+                        "Empty application slug",
+                        "applications holds an empty string.",
+                    )
+                    .at(AttrPath::root().attr("applications")),
                 );
             }
         }
         d
     }
 
-    /// Compiles the expression and checks every user and group exists.
+    /// Compiles the expression and checks, against Authentik, every user,
+    /// group and guarded application (those created in the same run are
+    /// checked at apply, before anything is written).
     fn modify_plan(&self, _ctx: &Ctx, plan: &mut PlanChange) -> Diagnostics {
         if plan.planned.is_null() || !plan.config.is_fully_known() {
             return Diagnostics::default();
@@ -185,59 +335,47 @@ impl Resource for DomainRestriction {
             Ok(c) => c,
             Err(d) => return d,
         };
-        let mut d = Diagnostics::default();
-        for (i, r) in rules(&plan.planned).iter().enumerate() {
-            let at = |a: &str| AttrPath::root().attr("rules").index(i as i64).attr(a);
-            for u in &r.users {
-                match conn.user_pk(u) {
-                    Ok(Some(_)) => {}
-                    Ok(None) => d.push(
-                        Diagnostic::error(
-                            format!("User {u:?} not found"),
-                            format!("the rule for {:?} admits {u:?}, which is neither a username nor an e-mail address in Authentik.", r.host),
-                        )
-                        .at(at("users")),
-                    ),
-                    Err(e) => d.push(Diagnostic::error("Cannot look up users", e.to_string())),
-                }
-            }
-            for g in &r.groups {
-                match conn.group_pk(g) {
-                    Ok(Some(_)) => {}
-                    Ok(None) => d.push(
-                        Diagnostic::error(
-                            format!("Group {g:?} not found"),
-                            format!("the rule for {:?} admits group {g:?}, which does not exist in Authentik.", r.host),
-                        )
-                        .at(at("groups")),
-                    ),
-                    Err(e) => d.push(Diagnostic::error("Cannot look up groups", e.to_string())),
-                }
-            }
+        let mut d = names_exist(&conn, &rules(&plan.planned));
+        let policy_pk = plan
+            .prior
+            .as_ref()
+            .and_then(|p| p.get("id").as_str())
+            .unwrap_or_default()
+            .to_string();
+        match guard::check(
+            &conn,
+            &strings(plan.planned.get("applications")),
+            &rules(&plan.planned),
+            default_allow(&plan.planned),
+            &policy_pk,
+            false,
+        ) {
+            Ok((_, more)) => d.extend(more),
+            Err(e) => d.extend(e),
         }
         let mut planned = plan
             .planned
             .clone()
             .with_attr("expression", Value::from(expression(&plan.planned)));
-        let same_binding = plan.prior.as_ref().is_some_and(|p| {
-            p.get("bind_to") == plan.planned.get("bind_to")
-                && p.get("binding_order") == plan.planned.get("binding_order")
-                && !p.get("binding_id").is_null()
+        let want: BTreeSet<String> = strings(plan.planned.get("applications"))
+            .into_iter()
+            .collect();
+        let unchanged = plan.prior.as_ref().is_some_and(|p| {
+            p.get("binding_order") == plan.planned.get("binding_order")
+                && bindings(p).keys().cloned().collect::<BTreeSet<_>>() == want
         });
-        if let Some(prior) = plan.prior.as_ref().filter(|_| same_binding) {
-            planned = planned.with_attr("binding_id", prior.get("binding_id").clone());
-        } else if plan.planned.get("bind_to").is_null() {
-            planned = planned.with_attr("binding_id", Value::from(""));
-        } else {
-            // New, moved, or deleted outside Terraform: (re)bound on apply.
-            planned = planned.with_attr("binding_id", Value::Unknown);
-        }
+        planned = match plan.prior.as_ref().filter(|_| unchanged) {
+            Some(prior) => planned.with_attr("bindings", prior.get("bindings").clone()),
+            // New, changed, or a binding deleted outside Terraform: bound on apply.
+            None => planned.with_attr("bindings", Value::Unknown),
+        };
         plan.planned = planned;
         d
     }
 
     fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
         let conn = self.shared.conn()?;
+        let guarded = self.checked(&conn, planned, "")?;
         let name = planned.get("name").as_str().unwrap_or_default().to_string();
         let text = expression(planned);
         let p = conn
@@ -249,11 +387,11 @@ impl Resource for DomainRestriction {
             )
             .map_err(|e| api_diag("Cannot create expression policy", e))?;
         let pk = js(&p, "pk");
-        let bind_to = planned.get("bind_to").as_str().unwrap_or_default();
         let order = planned.get("binding_order").as_i64().unwrap_or(0);
-        let binding = match self.rebind(&pk, "", bind_to, order) {
+        let bound = match self.sync(&conn, &pk, &guarded, BTreeMap::new(), order, false) {
             Ok(b) => b,
             Err(d) => {
+                // Deleting the policy deletes the bindings made so far.
                 conn.api
                     .delete(&format!("policies/expression/{pk}/"), "rollback")
                     .ok();
@@ -264,7 +402,7 @@ impl Resource for DomainRestriction {
             .clone()
             .with_attr("id", Value::from(pk))
             .with_attr("expression", Value::from(text))
-            .with_attr("binding_id", Value::from(binding)))
+            .with_attr("bindings", bindings_value(&bound)))
     }
 
     fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
@@ -280,12 +418,8 @@ impl Resource for DomainRestriction {
         else {
             return Ok(None);
         };
-        let mut out = state
-            .clone()
-            .with_attr("name", Value::from(js(&p, "name")))
-            .with_attr("expression", Value::from(js(&p, "expression")));
-        let binding = state.get("binding_id").as_str().unwrap_or_default();
-        if !binding.is_empty() {
+        let mut live = BTreeMap::new();
+        for (slug, binding) in bindings(state) {
             let b = conn
                 .api
                 .get_opt(
@@ -293,12 +427,18 @@ impl Resource for DomainRestriction {
                     &format!("binding {binding} of policy {pk}"),
                 )
                 .map_err(|e| api_diag("Cannot read policy binding", e))?;
-            if b.is_none_or(|b| b["policy"].as_str() != Some(pk)) {
-                // Binding removed outside Terraform: the plan re-creates it.
-                out = out.with_attr("binding_id", Value::Null);
+            // A binding removed outside Terraform drops out: the plan re-creates it.
+            if b.is_some_and(|b| b["policy"].as_str() == Some(pk)) {
+                live.insert(slug, binding);
             }
         }
-        Ok(Some(out))
+        Ok(Some(
+            state
+                .clone()
+                .with_attr("name", Value::from(js(&p, "name")))
+                .with_attr("expression", Value::from(js(&p, "expression")))
+                .with_attr("bindings", bindings_value(&live)),
+        ))
     }
 
     fn update(
@@ -310,6 +450,7 @@ impl Resource for DomainRestriction {
     ) -> Result<Value, Diagnostics> {
         let conn = self.shared.conn()?;
         let pk = prior.get("id").as_str().unwrap_or_default().to_string();
+        let guarded = self.checked(&conn, planned, &pk)?;
         let name = planned.get("name").as_str().unwrap_or_default().to_string();
         let text = expression(planned);
         conn.api
@@ -319,25 +460,19 @@ impl Resource for DomainRestriction {
                 &format!("expression policy {name:?}"),
             )
             .map_err(|e| api_diag("Cannot update expression policy", e))?;
-        let mut binding = prior
-            .get("binding_id")
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if planned.get("binding_id").as_str() != Some(binding.as_str())
-            || prior.get("binding_id").is_null()
-        {
-            binding = self.rebind(
-                &pk,
-                &binding,
-                planned.get("bind_to").as_str().unwrap_or_default(),
-                planned.get("binding_order").as_i64().unwrap_or(0),
-            )?;
-        }
+        let same_order = prior.get("binding_order") == planned.get("binding_order");
+        let bound = self.sync(
+            &conn,
+            &pk,
+            &guarded,
+            bindings(prior),
+            planned.get("binding_order").as_i64().unwrap_or(0),
+            same_order,
+        )?;
         Ok(planned
             .clone()
             .with_attr("expression", Value::from(text))
-            .with_attr("binding_id", Value::from(binding)))
+            .with_attr("bindings", bindings_value(&bound)))
     }
 
     fn delete(&self, _ctx: &Ctx, prior: &Value) -> Result<(), Diagnostics> {
@@ -352,8 +487,9 @@ impl Resource for DomainRestriction {
             .map_err(|e| api_diag("Cannot delete expression policy", e))
     }
 
-    /// Import ID: the policy name. Rules cannot be recovered from Python, so
-    /// the first apply after import rewrites the expression from `rules`.
+    /// Import ID: the policy name. The applications come from its bindings;
+    /// rules cannot be recovered from Python, so the first apply after
+    /// import rewrites the expression from `rules`.
     fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let conn = self.shared.conn()?;
         let found = conn
@@ -370,15 +506,164 @@ impl Resource for DomainRestriction {
                 format!("No expression policy named {id:?}. The import ID is the policy name."),
             ));
         };
+        let pk = js(&p, "pk");
+        let bound = conn
+            .api
+            .list(
+                "policies/bindings/",
+                &format!("policy={}", enc(&pk)),
+                &format!("bindings of policy {id:?}"),
+            )
+            .map_err(|e| api_diag("Cannot read policy bindings", e))?;
+        let apps = conn
+            .api
+            .list("core/applications/", "", "application list")
+            .map_err(|e| api_diag("Cannot list applications", e))?;
+        let mut map = BTreeMap::new();
+        let mut order = 0;
+        for b in &bound {
+            if let Some(app) = apps.iter().find(|a| a["pk"] == b["target"]) {
+                map.insert(js(app, "slug"), js(b, "pk"));
+                order = b["order"].as_i64().unwrap_or(0);
+            }
+        }
         Ok(Value::object([
-            ("id", Value::from(js(&p, "pk"))),
+            ("id", Value::from(pk)),
             ("name", Value::from(id)),
             ("rules", Value::List(vec![])),
-            ("default_allow", Value::from(true)),
-            ("bind_to", Value::Null),
-            ("binding_order", Value::from(0i64)),
-            ("binding_id", Value::Null),
+            ("default_allow", Value::from(false)),
+            ("applications", Value::string_set(map.keys().cloned())),
+            ("binding_order", Value::from(order)),
+            ("bindings", bindings_value(&map)),
             ("expression", Value::from(js(&p, "expression"))),
         ]))
+    }
+
+    /// Version 0 → 1: `bind_to` + `binding_id` become `applications` +
+    /// `bindings`, so the old binding (on the domain-level application) is
+    /// known and the first apply removes it when the configuration no longer
+    /// lists that application. The stored `default_allow` is kept: version 0
+    /// defaulted it to true, so a configuration that does not set it plans
+    /// `true -> false`, visibly.
+    fn upgrade_state(
+        &self,
+        _ctx: &Ctx,
+        from_version: i64,
+        raw: &serde_json::Value,
+    ) -> Result<Value, Diagnostics> {
+        if from_version != 0 {
+            return Err(Diagnostics::error(
+                "Unknown state version",
+                format!(
+                    "fwdauth_domain_restriction has no schema version {from_version} to upgrade from (this provider writes version 1)."
+                ),
+            ));
+        }
+        let mut j = raw.clone();
+        let Some(obj) = j.as_object_mut() else {
+            return Err(Diagnostics::error(
+                "Stored state is not an object",
+                "fwdauth_domain_restriction version 0 state must be a JSON object.",
+            ));
+        };
+        let bind_to = obj.remove("bind_to");
+        let binding_id = obj.remove("binding_id");
+        let slug = bind_to
+            .as_ref()
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty());
+        let mut applications = Vec::new();
+        let mut map = serde_json::Map::new();
+        if let Some(slug) = slug {
+            applications.push(json!(slug));
+            if let Some(b) = binding_id
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .filter(|b| !b.is_empty())
+            {
+                map.insert(slug.to_string(), json!(b));
+            }
+        }
+        obj.insert("applications".into(), json!(applications));
+        obj.insert("bindings".into(), serde_json::Value::Object(map));
+        tfplugin::value::from_json(&j, &self.schema().value_type(), true).map_err(|e| {
+            Diagnostics::error(
+                "Cannot upgrade fwdauth_domain_restriction state",
+                e.to_string(),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource() -> DomainRestriction {
+        DomainRestriction {
+            shared: Arc::new(Shared::default()),
+        }
+    }
+
+    #[test]
+    fn version_0_state_upgrades_with_its_binding() {
+        let v0 = json!({
+            "id": "p1", "name": "admin-services-restriction",
+            "rules": [{"host": "chrome.*", "users": ["akadmin"], "groups": null}],
+            "default_allow": true, "bind_to": "domain", "binding_order": 0,
+            "binding_id": "b1", "expression": "old",
+        });
+        let v = resource().upgrade_state(&Ctx::for_tests(), 0, &v0).unwrap();
+        assert_eq!(v.get("applications"), &Value::string_set(["domain"]));
+        assert_eq!(
+            bindings(&v),
+            BTreeMap::from([("domain".to_string(), "b1".to_string())])
+        );
+        assert_eq!(v.get("default_allow").as_bool(), Some(true));
+        assert_eq!(rules(&v)[0].host, "chrome.*");
+        let unbound = json!({"id": "p1", "name": "x", "rules": [], "default_allow": true,
+                             "bind_to": null, "binding_order": 0, "binding_id": "", "expression": ""});
+        let v = resource()
+            .upgrade_state(&Ctx::for_tests(), 0, &unbound)
+            .unwrap();
+        assert!(bindings(&v).is_empty());
+        assert!(resource().upgrade_state(&Ctx::for_tests(), 7, &v0).is_err());
+    }
+
+    fn config(rules: serde_json::Value, apps: serde_json::Value) -> Value {
+        let j = json!({"id": null, "name": "r", "rules": rules, "default_allow": null,
+                       "applications": apps, "binding_order": null, "bindings": null, "expression": null});
+        tfplugin::value::from_json(&j, &resource().schema().value_type(), false).unwrap()
+    }
+
+    #[test]
+    fn validation_names_the_attribute() {
+        let d = resource().validate(&config(
+            json!([
+                {"host": "Chrome.example.com", "users": ["a"], "groups": null},
+                {"host": "k8s.example.com", "users": [""], "groups": null},
+                {"host": "x.*.y", "users": null, "groups": null},
+            ]),
+            json!([]),
+        ));
+        let at: Vec<String> =
+            d.0.iter()
+                .map(|x| format!("{} @ {:?}", x.summary, x.path))
+                .collect();
+        assert_eq!(d.0.len(), 5, "{at:#?}");
+        assert!(d.0[0].detail.contains("lower case"), "{at:#?}");
+        assert!(
+            at.iter().any(|a| a.starts_with("Empty name in users")),
+            "{at:#?}"
+        );
+        assert!(
+            at.iter().any(|a| a.starts_with("Rule admits nobody")),
+            "{at:#?}"
+        );
+        assert!(
+            at.iter().any(|a| a.starts_with("No applications")),
+            "{at:#?}"
+        );
+        assert!(d.0.iter().all(|x| x.path.is_some()), "{at:#?}");
     }
 }

@@ -571,9 +571,21 @@ resource "fwdauth_protected_host" "domain" {{
   cookie_domain = "example.com"
 }}
 
+resource "fwdauth_protected_host" "chrome" {{
+  slug          = "chrome"
+  name          = "chrome"
+  external_host = "https://chrome.example.com"
+}}
+
+resource "fwdauth_protected_host" "k8s" {{
+  slug          = "k8s"
+  name          = "k8s"
+  external_host = "https://k8s.example.com"
+}}
+
 resource "fwdauth_domain_restriction" "admin" {{
-  name    = "admin-services-restriction"
-  bind_to = fwdauth_protected_host.domain.slug
+  name         = "admin-services-restriction"
+  applications = [fwdauth_protected_host.chrome.slug, fwdauth_protected_host.k8s.slug]
   rules = [
     {{ host = "k8s.example.com", groups = ["kubernetes-admins"] }},
     {{ host = "chrome.*", users = [{users}] }},
@@ -595,21 +607,38 @@ resource "fwdauth_domain_restriction" "admin" {{
         expr.contains(r#"("chrome.*", {"akadmin", "vbarzin@gmail.com"}, set()),"#),
         "{expr}"
     );
+    assert!(expr.contains("request.obj") && !expr.contains("X-Forwarded-Host"));
+    assert_eq!(vals["default_allow"], json!(false));
+    let bindings = vals["bindings"].as_object().unwrap().clone();
+    assert_eq!(
+        bindings.keys().collect::<Vec<_>>(),
+        vec!["chrome", "k8s"],
+        "{vals}"
+    );
     emu.with(|i| {
         let p = i
             .store
             .get("policies/expression", vals["id"].as_str().unwrap())
             .unwrap();
         assert_eq!(p["expression"].as_str().unwrap(), expr);
-        let b = i
-            .store
-            .get("policies/bindings", vals["binding_id"].as_str().unwrap())
-            .unwrap();
-        assert_eq!(b["policy"], vals["id"]);
+        for (slug, b) in &bindings {
+            let b = i
+                .store
+                .get("policies/bindings", b.as_str().unwrap())
+                .unwrap();
+            assert_eq!(b["policy"], vals["id"]);
+            let app = i.store.get("core/applications", slug).unwrap();
+            assert_eq!(b["target"], app["pk"]);
+        }
+        // Nothing on the domain-level application.
+        let domain = i.store.get("core/applications", "domain").unwrap();
+        assert!(
+            i.store
+                .all("policies/bindings")
+                .iter()
+                .all(|b| b["target"] != domain["pk"])
+        );
     });
-    // The domain host's own bindings leave the restriction's binding alone.
-    let host_plan = h.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(host_plan.status, 0, "{}", host_plan.combined());
 
     // A rule change shows readably in the plan.
     h.config(&hcl(r#""vbarzin@gmail.com", "akadmin", "emo""#));
@@ -644,22 +673,23 @@ resource "fwdauth_domain_restriction" "admin" {{
     h.assert_plan_empty();
 
     // A binding deleted outside Terraform is re-created.
-    let binding = h.resource_values("fwdauth_domain_restriction.admin")["binding_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let chrome_binding =
+        h.resource_values("fwdauth_domain_restriction.admin")["bindings"]["chrome"]
+            .as_str()
+            .unwrap()
+            .to_string();
     emu.with(|i| {
         i.store
             .objects
             .get_mut("policies/bindings")
             .unwrap()
-            .retain(|b| b["pk"] != binding.as_str())
+            .retain(|b| b["pk"] != chrome_binding.as_str())
     });
     let plan = h.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(plan.status, 2, "{}", plan.combined());
     h.apply();
     h.assert_plan_empty();
-    let rebound = h.resource_values("fwdauth_domain_restriction.admin")["binding_id"]
+    let rebound = h.resource_values("fwdauth_domain_restriction.admin")["bindings"]["chrome"]
         .as_str()
         .unwrap()
         .to_string();
@@ -671,7 +701,10 @@ resource "fwdauth_domain_restriction" "admin" {{
     });
 
     assert!(h.destroy().success());
-    emu.with(|i| assert!(i.store.all("policies/expression").is_empty()));
+    emu.with(|i| {
+        assert!(i.store.all("policies/expression").is_empty());
+        assert!(i.store.all("policies/bindings").is_empty());
+    });
 }
 
 /// A one-shot HTTP server answering every request with `status` + `location`.

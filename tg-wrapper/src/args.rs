@@ -32,10 +32,13 @@ pub struct Invocation {
     pub args: Vec<String>,
     pub stack: Option<String>,
     pub non_interactive: bool,
+    /// `--local-lock`: break-glass Tier-0 lock on this host only.
+    pub local_lock: bool,
 }
 
 impl Invocation {
-    /// Separates `--stack NAME` / `--stack=NAME` (tg's) from the rest.
+    /// Separates tg's own flags (`--stack NAME`, `--stack=NAME`,
+    /// `--local-lock`) from the rest.
     pub fn parse(raw: &[String]) -> Invocation {
         let mut inv = Invocation::default();
         let mut it = raw.iter();
@@ -44,6 +47,8 @@ impl Invocation {
                 inv.stack = it.next().cloned();
             } else if let Some(s) = a.strip_prefix("--stack=") {
                 inv.stack = Some(s.to_string());
+            } else if a == "--local-lock" {
+                inv.local_lock = true;
             } else {
                 if a == "--non-interactive" {
                     inv.non_interactive = true;

@@ -9,6 +9,12 @@
 //! attempts = 3                              # transient retries (default 3)
 //! retry_delay_secs = 15                     # between attempts (default 15)
 //!
+//! [tier0]
+//! lock_mount = "secret"                     # KV v2 mount of the Tier-0 lock (default)
+//! lock_path = "tg/locks"                    # entry per stack under it (default)
+//! lease_secs = 120                          # a dead holder blocks at most this long
+//! push_attempts = 3                         # push, rebase-on-race, push again
+//!
 //! [[classify.pattern]]
 //! class = "transient"
 //! regex = "rate limit exceeded"
@@ -44,6 +50,27 @@ impl Default for CiConfig {
     }
 }
 
+/// Where the Tier-0 lock lives and how state commits reach the forge.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tier0Config {
+    pub lock_mount: String,
+    pub lock_path: String,
+    pub lease_secs: u64,
+    pub push_attempts: u32,
+}
+
+impl Default for Tier0Config {
+    fn default() -> Self {
+        Tier0Config {
+            lock_mount: "secret".into(),
+            lock_path: "tg/locks".into(),
+            lease_secs: 120,
+            push_attempts: 3,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatternSpec {
@@ -63,6 +90,7 @@ struct ClassifySection {
 #[serde(default, deny_unknown_fields)]
 struct File {
     ci: CiConfig,
+    tier0: Tier0Config,
     classify: ClassifySection,
 }
 
@@ -70,6 +98,7 @@ struct File {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub ci: CiConfig,
+    pub tier0: Tier0Config,
     pub classifier: Classifier,
 }
 
@@ -81,6 +110,7 @@ impl Settings {
         else {
             return Ok(Settings {
                 ci: CiConfig::default(),
+                tier0: Tier0Config::default(),
                 classifier: Classifier::default(),
             });
         };
@@ -104,6 +134,7 @@ impl Settings {
             .collect::<Result<Vec<_>, TgError>>()?;
         Ok(Settings {
             ci: file.ci,
+            tier0: file.tier0,
             classifier: Classifier::with_extra(extra),
         })
     }

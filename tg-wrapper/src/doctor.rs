@@ -5,7 +5,8 @@ use std::process::Command;
 
 use crate::config::Settings;
 use crate::engine::Engine;
-use crate::repo::{Repo, main_checkout_status};
+use crate::git::main_checkout_status;
+use crate::repo::Repo;
 use crate::{tier1, vault::Vault};
 
 enum Check {

@@ -8,13 +8,13 @@ pub enum TgError {
     Usage(String),
     #[error("step '{step}' failed:\n{output}")]
     Step { step: String, output: String },
-    #[error(
-        "stack {stack} is locked by {holder}\n(lock file {path}; it is released when that run ends, and removed automatically if its process is gone)"
-    )]
+    /// Contention: the text keeps `is locked by`, which `tg classify`
+    /// (and so `tg ci`) reads as lock contention: SKIPPED, not FAILED.
+    #[error("stack {stack} is locked by {holder}\n({how})")]
     Locked {
         stack: String,
         holder: String,
-        path: String,
+        how: String,
     },
 }
 

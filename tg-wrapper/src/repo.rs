@@ -1,8 +1,6 @@
-//! Where we are: the infra repo root, the stack, its tier, and whether this
-//! is the main git checkout.
+//! Where we are: the infra repo root, the stack and its tier.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::error::TgError;
 
@@ -139,29 +137,6 @@ pub fn parse_tier0_stacks(hcl: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Whether `dir` is in the main checkout rather than a linked worktree
-/// (git-crypt'd files read as ciphertext in worktrees, per the seeds).
-pub fn main_checkout_status(dir: &Path) -> Result<Option<PathBuf>, TgError> {
-    let git = |arg: &str| -> Option<PathBuf> {
-        let out = Command::new("git")
-            .args(["rev-parse", "--path-format=absolute", arg])
-            .current_dir(dir)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-    };
-    let (Some(git_dir), Some(common)) = (git("--git-dir"), git("--git-common-dir")) else {
-        return Ok(None); // not a git repo: nothing to protect
-    };
-    if git_dir == common {
-        Ok(None)
-    } else {
-        Ok(Some(common.parent().unwrap_or(&common).to_path_buf()))
-    }
 }
 
 #[cfg(test)]

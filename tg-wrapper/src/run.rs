@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use crate::args::{Invocation, engine_args};
+use crate::config::Settings;
 use crate::engine::Engine;
 use crate::error::TgError;
-use crate::lock::Tier0Lock;
-use crate::repo::{Repo, Stack, main_checkout_status};
+use crate::git::{self, Git, main_checkout_status};
+use crate::repo::{Repo, Stack};
 use crate::tier0::Tier0State;
-use crate::tier1;
+use crate::{lock, tier1};
 
 /// Verbs that never touch a backend (no credentials needed).
 const NO_BACKEND_VERBS: [&str; 3] = ["fmt", "validate", "version"];
@@ -39,7 +40,7 @@ fn resolve(inv: &Invocation, cwd: &Path) -> Result<(Option<Repo>, Option<Stack>)
         }
         None => match Repo::find(cwd) {
             Ok(repo) => {
-                let stack = repo.stack_containing(cwd);
+                let stack = force_unlock_target(inv, &repo).or_else(|| repo.stack_containing(cwd));
                 Ok((Some(repo), stack))
             }
             Err(_) => Ok((None, None)),
@@ -85,7 +86,12 @@ fn run_inner(raw: &[String], cwd: &Path) -> Result<i32, TgError> {
         return Ok(status.code().unwrap_or(1));
     };
     if stack.tier0 {
-        return run_tier0(&repo, &stack, &inv, &engine, &lock_timeout);
+        let settings = Settings::load(Some(&repo))?;
+        if inv.verb() == "force-unlock" {
+            let force = inv.args.iter().any(|a| a == "-force" || a == "--force");
+            return lock::force_unlock(&settings.tier0, &stack.name, force);
+        }
+        return run_tier0(&repo, &settings, &stack, &inv, &engine, &lock_timeout);
     }
     let mut env = Vec::new();
     if !NO_BACKEND_VERBS.contains(&inv.verb()) {
@@ -99,8 +105,23 @@ fn run_inner(raw: &[String], cwd: &Path) -> Result<i32, TgError> {
     Ok(status.code().unwrap_or(1))
 }
 
+/// `tg force-unlock <stack>` names the stack as its argument; that stack
+/// (when it is a Tier-0 one) is the one the run is for.
+fn force_unlock_target(inv: &Invocation, repo: &Repo) -> Option<Stack> {
+    if inv.verb() != "force-unlock" || inv.stack.is_some() {
+        return None;
+    }
+    let name = inv.args.iter().skip(1).find(|a| !a.starts_with('-'))?;
+    repo.stack(name).ok().filter(|s| s.tier0)
+}
+
+/// A mutating Tier-0 run: lock (every host) → sync with the forge →
+/// decrypt → engine → re-encrypt → commit → push → unlock. The lock is
+/// held until the push is done, so the next holder starts from the state
+/// the forge has.
 fn run_tier0(
     repo: &Repo,
+    settings: &Settings,
     stack: &Stack,
     inv: &Invocation,
     engine: &Engine,
@@ -114,19 +135,66 @@ fn run_tier0(
         )?;
         return Ok(status.code().unwrap_or(1));
     }
-    let _lock = if inv.is_mutating() {
-        Some(Tier0Lock::acquire(repo, &stack.name, inv.verb())?)
-    } else {
-        None
-    };
+    let git = Git::new(&repo.root);
+    let mut held = None;
+    if inv.is_mutating() {
+        let taken = lock::acquire(
+            repo,
+            &settings.tier0,
+            &stack.name,
+            inv.verb(),
+            lock_timeout,
+            inv.local_lock,
+        )?;
+        let upstream = {
+            let _writes = git.write_lock()?;
+            git::sync_before(&git, &stack.name)?
+        };
+        held = Some((taken, upstream));
+    }
     let keys = sops_rs::KeySources::from_env().map_err(|e| TgError::step("load SOPS keys", e))?;
     let state = Tier0State::open(repo, &stack.name, &keys)?;
     let args = engine_args(inv, engine.kind, lock_timeout, Some(state.plain_path()));
     let status = engine.run(&stack.dir, &args, &[]);
     // Whatever the engine did (even a failed apply writes partial state),
-    // a mutating run's state is re-encrypted and committed.
-    if inv.is_mutating() {
-        state.close(repo, &stack.name, &keys)?;
+    // a mutating run's state is re-encrypted, committed and pushed.
+    let changed = state.close(&stack.name, &keys)?;
+    if let Some((taken, upstream)) = &held {
+        let _writes = git.write_lock()?;
+        if let Some(enc) = changed {
+            let rel = enc
+                .strip_prefix(&repo.root)
+                .unwrap_or(&enc)
+                .to_string_lossy();
+            let message = state_commit_message(&stack.name, inv.verb(), taken);
+            git.commit_state(&rel, &message)?;
+            eprintln!(
+                "tg: committed {rel}: {}",
+                message.lines().next().unwrap_or("")
+            );
+        }
+        if let Some(up) = upstream
+            && git.unpushed(up)? > 0
+        {
+            git::push_state(&git, up, settings.tier0.push_attempts)?;
+        }
     }
+    drop(held);
     Ok(status?.code().unwrap_or(1))
+}
+
+/// Subject as before (`state(<stack>): update encrypted state <UTC>`), and
+/// in the body who applied under which lock. `[ci skip]`: a state commit
+/// changes no code, so the forge's pipeline has nothing to apply for it.
+fn state_commit_message(stack: &str, verb: &str, lock: &lock::Tier0Lock) -> String {
+    let ts = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default();
+    let who = lock::me(verb, std::time::Duration::ZERO).describe();
+    format!(
+        "state({stack}): update encrypted state {ts}\n\nApplied-by: {who}\nTier0-Lock: {}\n[ci skip]\n",
+        lock.describe()
+    )
 }

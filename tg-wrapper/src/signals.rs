@@ -35,6 +35,9 @@ enum Phase {
 struct State {
     phase: Phase,
     remove_on_abort: Vec<PathBuf>,
+    /// Run before exiting on a signal before the engine started (the Tier-0
+    /// lock's release, so a Ctrl-C does not leave it to its lease).
+    abort_hooks: Vec<Box<dyn Fn() + Send>>,
 }
 
 /// One lock for the phase and the folders, so the listener never sees an
@@ -42,6 +45,7 @@ struct State {
 static STATE: Mutex<State> = Mutex::new(State {
     phase: Phase::Preparing,
     remove_on_abort: Vec::new(),
+    abort_hooks: Vec::new(),
 });
 
 fn state() -> MutexGuard<'static, State> {
@@ -79,6 +83,9 @@ fn handle(origin: signal_hook::low_level::siginfo::Origin) {
             for dir in &state.remove_on_abort {
                 let _ = std::fs::remove_dir_all(dir);
             }
+            for hook in &state.abort_hooks {
+                hook();
+            }
             let name = nix::sys::signal::Signal::try_from(origin.signal)
                 .map(|s| s.as_str())
                 .unwrap_or("a signal");
@@ -89,9 +96,9 @@ fn handle(origin: signal_hook::low_level::siginfo::Origin) {
             };
             eprintln!("tg: interrupted by {name} before the engine started{removed}");
             // Exits still holding STATE, so the main thread cannot start
-            // the engine on the removed state meanwhile. A Tier-0 lock file
-            // stays behind; its process is gone, so the next run takes it
-            // over as stale.
+            // the engine on the removed state meanwhile. The Vault lock was
+            // released by its hook; a break-glass lock file stays behind,
+            // and as its process is gone the next run takes it over.
             std::process::exit(128 + origin.signal);
         }
         Phase::Engine(pid) => {
@@ -109,6 +116,11 @@ fn handle(origin: signal_hook::low_level::siginfo::Origin) {
 /// the engine starts.
 pub fn remove_on_abort(dir: PathBuf) {
     state().remove_on_abort.push(dir);
+}
+
+/// Registers work to do when a signal ends tg before the engine starts.
+pub fn on_abort(hook: Box<dyn Fn() + Send>) {
+    state().abort_hooks.push(hook);
 }
 
 /// Spawns the engine and switches signals to forwarding, atomically: a

@@ -11,7 +11,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sops_rs::{Decrypted, KeySources, Recipients};
 
@@ -107,14 +106,15 @@ impl Tier0State {
         &self.plain
     }
 
-    /// Re-encrypts the state when the run changed it, replaces the file
-    /// atomically and commits only that file. Returns whether it committed.
-    pub fn close(self, repo: &Repo, stack: &str, keys: &KeySources) -> Result<bool, TgError> {
+    /// Re-encrypts the state when the run changed it and replaces the
+    /// encrypted file atomically. Returns the file when it changed (the
+    /// caller commits it); the plaintext is removed either way.
+    pub fn close(self, stack: &str, keys: &KeySources) -> Result<Option<PathBuf>, TgError> {
         let Ok(now) = std::fs::read(&self.plain) else {
-            return Ok(false);
+            return Ok(None);
         };
         if Some(&now) == self.original.as_ref() {
-            return Ok(false);
+            return Ok(None);
         }
         let recipients = match &self.opened {
             Some(o) => o.recipients(),
@@ -123,8 +123,7 @@ impl Tier0State {
         let enc = sops_rs::encrypt_binary(&now, &recipients, self.opened.as_ref(), keys)
             .map_err(|e| TgError::step(format!("encrypt the new state of {stack}"), e))?;
         replace_atomically(&self.enc_path, &enc)?;
-        commit(repo, stack, &self.enc_path)?;
-        Ok(true)
+        Ok(Some(self.enc_path.clone()))
     }
 }
 
@@ -165,42 +164,5 @@ fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), TgError> {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
-}
-
-fn commit(repo: &Repo, stack: &str, path: &Path) -> Result<(), TgError> {
-    let rel = path.strip_prefix(&repo.root).unwrap_or(path);
-    let ts = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        ))
-        .unwrap_or_default();
-    let msg = format!("state({stack}): update encrypted state {ts}");
-    let git = |args: &[&str]| -> Result<(), TgError> {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&repo.root)
-            .output()
-            .map_err(|e| TgError::step("run git", e))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(TgError::step(
-                format!(
-                    "git {} (the new encrypted state is in the working tree; commit it by hand)",
-                    args.join(" ")
-                ),
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            ))
-        }
-    };
-    let rel = rel.to_string_lossy();
-    git(&["add", "--", &rel])?;
-    git(&["commit", "-q", "-m", &msg, "--only", "--", &rel])?;
-    eprintln!("tg: committed {rel}: {msg}");
     Ok(())
 }

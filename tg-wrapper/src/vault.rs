@@ -123,6 +123,18 @@ impl Vault {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<serde_json::Value, VaultFailure> {
+        self.call_dated(method, path, body).map(|(json, _)| json)
+    }
+
+    /// One API call, with the server's clock at the time it answered (its
+    /// `Date` header): lock leases are judged on Vault's clock alone, so
+    /// hosts whose clocks disagree still agree on when a lease ran out.
+    pub fn call_dated(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(serde_json::Value, Option<time::OffsetDateTime>), VaultFailure> {
         let url = format!("{}/v1/{}", self.addr.trim_end_matches('/'), path);
         let mut req = self.http.request(method, &url);
         if !self.token.is_empty() {
@@ -136,9 +148,14 @@ impl Vault {
             message: format!("{url}: {e}"),
         })?;
         let status = resp.status();
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(parse_http_date);
         let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
         if status.is_success() {
-            Ok(json)
+            Ok((json, date))
         } else {
             Err(VaultFailure {
                 status: Some(status.as_u16()),
@@ -153,5 +170,27 @@ impl Vault {
 
     pub fn token(&self) -> &str {
         &self.token
+    }
+}
+
+/// An HTTP `Date` header (IMF-fixdate, RFC 9110 §5.6.7, the only form a
+/// server may send).
+fn parse_http_date(text: &str) -> Option<time::OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(text.trim(), format)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        let t = super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t.unix_timestamp(), 784111777);
+        assert!(super::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
+        assert!(super::parse_http_date("").is_none());
     }
 }

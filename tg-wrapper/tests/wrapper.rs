@@ -45,6 +45,7 @@ impl Fixture {
             format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
         )
         .unwrap();
+        std::fs::write(root.join(".gitignore"), ".terraform/\n").unwrap();
         let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(&root));
         git(&["init", "-q", "-b", "main"]);
         git(&["config", "user.email", "tg-tests@example.invalid"]);
@@ -638,6 +639,11 @@ fn tier1_ci_logs_in_to_vault_with_its_service_account_token() {
 }
 
 // ---- Tier-0
+//
+// These tests are about the state's handling (encryption, signals, kills),
+// in a repo without a remote; they take the break-glass file lock
+// (`--local-lock`). The Vault lock shared by hosts, and the sync with the
+// forge, are tested in tests/tier0_hosts.rs.
 
 #[test]
 fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
@@ -645,9 +651,24 @@ fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
     let f = Fixture::new();
     // The state holds the upper-cased marker; the config only the lower-case one.
     terraform_data_stack(&f.stack("infra"), "", "${upper(\"tier0-marker-7f3a\")}");
+    // Tier-0 applies only committed code.
+    run_ok(
+        Command::new("git")
+            .args(["add", "-A"])
+            .current_dir(f.root()),
+    );
+    run_ok(
+        Command::new("git")
+            .args(["commit", "-q", "-m", "infra code"])
+            .current_dir(f.root()),
+    );
     let env = [("TG_ENGINE", "terraform")];
     ok(&f.tg(&f.stack("infra"), &["init", "-input=false"], &env));
-    ok(&f.tg(&f.stack("infra"), &["apply", "--non-interactive"], &env));
+    ok(&f.tg(
+        &f.stack("infra"),
+        &["apply", "--non-interactive", "--local-lock"],
+        &env,
+    ));
     let msg = f.last_commit_message();
     assert!(
         msg.starts_with("state(infra): update encrypted state 20") && msg.ends_with('Z'),
@@ -675,7 +696,11 @@ fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
             .current_dir(f.root()),
     )
     .stdout;
-    ok(&f.tg(&f.stack("infra"), &["apply", "--non-interactive"], &env));
+    ok(&f.tg(
+        &f.stack("infra"),
+        &["apply", "--non-interactive", "--local-lock"],
+        &env,
+    ));
     let plan = f.tg(
         &f.stack("infra"),
         &["plan", "-detailed-exitcode", "-no-color"],
@@ -720,7 +745,7 @@ fn tier0_lock_contention_says_who_holds_it() {
         ),
     )
     .unwrap();
-    let out = f.tg(&f.stack("infra"), &["apply"], &[]);
+    let out = f.tg(&f.stack("infra"), &["apply", "--local-lock"], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("is locked by alice@"), "{err}");
@@ -730,7 +755,7 @@ fn tier0_lock_contention_says_who_holds_it() {
         format!("bob@{} pid 999999 (apply) since then", host.trim()),
     )
     .unwrap();
-    ok(&f.tg(&f.stack("infra"), &["apply"], &[]));
+    ok(&f.tg(&f.stack("infra"), &["apply", "--local-lock"], &[]));
     assert!(!locks.join("infra.lock").exists(), "released after the run");
 }
 
@@ -767,7 +792,7 @@ fn sigkill_of_the_engine_mid_apply_keeps_state_encrypted_and_valid() {
     let tg = f
         .tg_command(
             &f.stack("infra"),
-            &["apply", "--non-interactive"],
+            &["apply", "--non-interactive", "--local-lock"],
             &[("TG_ENGINE", engine.to_str().unwrap())],
         )
         .spawn()
@@ -789,7 +814,7 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
     let engine = f.stub("terraform", "for a in \"$@\"; do case \"$a\" in -state=*) echo '{\"version\":4,\"serial\":1,\"lineage\":\"l\",\"outputs\":{},\"resources\":[]}' > \"${a#-state=}\";; esac; done");
     ok(&f.tg(
         &f.stack("infra"),
-        &["apply"],
+        &["apply", "--local-lock"],
         &[("TG_ENGINE", engine.to_str().unwrap())],
     ));
     let before = f.decrypt_state("infra");
@@ -797,7 +822,7 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
     let mut tg = f
         .tg_command(
             &f.stack("infra"),
-            &["apply"],
+            &["apply", "--local-lock"],
             &[("TG_ENGINE", engine.to_str().unwrap())],
         )
         .spawn()
@@ -821,7 +846,7 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
     let quick = f.stub("terraform", "");
     ok(&f.tg(
         &f.stack("infra"),
-        &["apply"],
+        &["apply", "--local-lock"],
         &[("TG_ENGINE", quick.to_str().unwrap())],
     ));
     assert_eq!(std::fs::read_dir(f.tmp_base()).unwrap().count(), 0, "swept");
@@ -847,7 +872,7 @@ fn sigterm_to_tg_reaches_the_engine_once_and_the_new_state_is_encrypted() {
     let tg = f
         .tg_command(
             &f.stack("infra"),
-            &["apply", "--non-interactive"],
+            &["apply", "--non-interactive", "--local-lock"],
             &[("TG_ENGINE", engine.to_str().unwrap())],
         )
         .spawn()
@@ -986,11 +1011,22 @@ fn a_signal_during_decryption_removes_the_plaintext_folder() {
         sops_rs::encrypt_binary(br#"{"version":4}"#, &recipients, None, &keys).unwrap(),
     )
     .unwrap();
+    // Committed, as encrypted state always is.
+    run_ok(
+        Command::new("git")
+            .args(["add", "-A"])
+            .current_dir(f.root()),
+    );
+    run_ok(
+        Command::new("git")
+            .args(["commit", "-q", "-m", "state(infra)"])
+            .current_dir(f.root()),
+    );
     for (signal, code) in [("TERM", 143), ("INT", 130)] {
         let tg = f
             .tg_command(
                 &f.stack("infra"),
-                &["apply", "--non-interactive"],
+                &["apply", "--non-interactive", "--local-lock"],
                 &[
                     ("TG_ENGINE", engine.to_str().unwrap()),
                     ("VAULT_TOKEN", "stand-in-token"),

@@ -1,11 +1,11 @@
-//! The Tier-0 advisory lock: one mutating run per stack at a time.
+//! The break-glass Tier-0 lock (`--local-lock`): one run per stack on THIS
+//! host only.
 //!
-//! Design: an `O_EXCL` lock file `.tg/locks/<stack>.lock` in the repo's
+//! An `O_EXCL` lock file `.tg/locks/<stack>.lock` in the repo's
 //! self-ignoring `.tg/` folder (never committed), holding who/where/when.
 //! A lock whose process is gone on this host is stale and is taken over.
-//! Tier-0 stacks apply from the main checkout of one host (the seeds'
-//! workflow), which is what a file lock covers; Tier-1 stacks are locked by
-//! terraform's pg backend instead.
+//! It cannot keep another host out, which is why it is used only when a
+//! human asks for it while Vault is down ([`super`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,11 +14,11 @@ use crate::error::TgError;
 use crate::repo::Repo;
 
 #[derive(Debug)]
-pub struct Tier0Lock {
+pub struct FileLock {
     path: PathBuf,
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown-host".into())
@@ -28,8 +28,8 @@ fn pid_alive(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-impl Tier0Lock {
-    pub fn acquire(repo: &Repo, stack: &str, verb: &str) -> Result<Tier0Lock, TgError> {
+impl FileLock {
+    pub fn acquire(repo: &Repo, stack: &str, verb: &str) -> Result<FileLock, TgError> {
         let path = repo
             .scratch_dir()?
             .join("locks")
@@ -54,7 +54,7 @@ impl Tier0Lock {
                 Ok(mut f) => {
                     f.write_all(holder.as_bytes())
                         .map_err(|e| TgError::step("write the Tier-0 lock", e))?;
-                    return Ok(Tier0Lock { path });
+                    return Ok(FileLock { path });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let current = std::fs::read_to_string(&path).unwrap_or_default();
@@ -68,7 +68,10 @@ impl Tier0Lock {
                     return Err(TgError::Locked {
                         stack: stack.to_string(),
                         holder: current,
-                        path: path.display().to_string(),
+                        how: format!(
+                            "lock file {}; it is released when that run ends, and removed automatically if its process is gone",
+                            path.display()
+                        ),
                     });
                 }
                 Err(e) => return Err(TgError::step("create the Tier-0 lock", e)),
@@ -94,7 +97,7 @@ fn is_stale(holder: &str) -> bool {
     h == host && pid.parse::<i32>().is_ok_and(|p| !pid_alive(p))
 }
 
-impl Drop for Tier0Lock {
+impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }

@@ -17,7 +17,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan;
 use crate::proto::tfplugin6 as pb;
 use crate::proto::tfplugin6::provider_server::ProviderServer;
-use crate::provider::{Ctx, DataSource, PlanChange, Provider, Resource};
+use crate::provider::{Ctx, DataSource, MoveSource, PlanChange, Provider, Resource};
 use crate::schema::Schema;
 use crate::server::{self, log};
 use crate::value::{self, Type, Value};
@@ -92,7 +92,9 @@ fn capabilities() -> pb::ServerCapabilities {
     pb::ServerCapabilities {
         plan_destroy: false,
         get_provider_schema_optional: true,
-        move_resource_state: false,
+        // Every resource answers MoveResourceState: a type that takes no
+        // moves refuses with a diagnostic naming itself and the source.
+        move_resource_state: true,
     }
 }
 
@@ -580,15 +582,57 @@ impl pb::provider_server::Provider for Bridge {
 
     async fn move_resource_state(
         &self,
-        _r: Request<pb::move_resource_state::Request>,
+        r: Request<pb::move_resource_state::Request>,
     ) -> Rpc<pb::move_resource_state::Response> {
-        Ok(Response::new(pb::move_resource_state::Response {
-            diagnostics: Diagnostics::error(
-                "Move not supported",
-                "this provider does not support moved blocks across resource types",
-            )
-            .to_proto(),
-            ..Default::default()
+        let r = r.into_inner();
+        // Pure by contract (the provider is not configured): run in place.
+        let res = offline(|| {
+            let t = self.resource(&r.target_type_name)?;
+            let raw = r
+                .source_state
+                .as_ref()
+                .map(|s| s.json.as_slice())
+                .unwrap_or_default();
+            if raw.is_empty() {
+                return Err(Diagnostics::error(
+                    "Cannot move resource state",
+                    format!(
+                        "Terraform sent no JSON state for {} (flatmap state from Terraform < 0.12 is not supported); refresh it with its own provider first.",
+                        r.source_type_name
+                    ),
+                ));
+            }
+            let json: serde_json::Value = serde_json::from_slice(raw)
+                .map_err(|e| Diagnostics::error("Source state is not JSON", e.to_string()))?;
+            let ctx = self.ctx(Vec::new());
+            let moved = t.imp.move_state(
+                &ctx,
+                &MoveSource {
+                    provider: &r.source_provider_address,
+                    type_name: &r.source_type_name,
+                    schema_version: r.source_schema_version,
+                    state: &json,
+                    private: &r.source_private,
+                },
+            )?;
+            if !moved.is_fully_known() {
+                return Err(Diagnostics::error(
+                    "Provider bug: moved state has unknown values",
+                    t.imp.type_name(),
+                ));
+            }
+            Ok((encode(&moved, &t.ty)?, ctx.take_private()))
+        });
+        Ok(Response::new(match res {
+            Ok((v, private)) => pb::move_resource_state::Response {
+                target_state: Some(v),
+                target_private: private,
+                ..Default::default()
+            },
+            Err(d) => pb::move_resource_state::Response {
+                diagnostics: d.to_proto(),
+                ..Default::default()
+            },
         }))
     }
 

@@ -95,6 +95,23 @@ pub trait Provider: Send + Sync + 'static {
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
 }
 
+/// The stored state of a resource of another type (or another provider)
+/// that a `moved` block hands to one of ours (MoveResourceState, Terraform
+/// 1.8+).
+#[derive(Debug, Clone, Copy)]
+pub struct MoveSource<'a> {
+    /// The source's provider address as Terraform writes it, e.g.
+    /// `registry.terraform.io/goauthentik/authentik`.
+    pub provider: &'a str,
+    pub type_name: &'a str,
+    /// The schema version the source state was written with.
+    pub schema_version: i64,
+    /// The source state's attributes, as stored (JSON).
+    pub state: &'a serde_json::Value,
+    /// The source's private state (opaque, written by its own provider).
+    pub private: &'a [u8],
+}
+
 /// The plan for one resource, after the SDK planner ran.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanChange {
@@ -134,6 +151,24 @@ pub trait Resource: Send + Sync + 'static {
         Err(Diagnostics::error(
             "Import not supported",
             format!("{} cannot be imported.", self.type_name()),
+        ))
+    }
+    /// Turns another resource type's state into this type's, for a `moved`
+    /// block across types. Terraform calls this on a provider instance it
+    /// has NOT configured (its refactoring step starts a fresh one), so it
+    /// must not call any API: translate what the source state holds (at
+    /// least what `read` needs to find the object) and let the refresh that
+    /// follows read the rest. The target starts with no private state
+    /// (`ctx.set_private` sets one). The default refuses every source.
+    fn move_state(&self, _ctx: &Ctx, source: &MoveSource<'_>) -> Result<Value, Diagnostics> {
+        Err(Diagnostics::error(
+            "Move not supported",
+            format!(
+                "{} cannot take over the state of {} ({}); remove the `moved` block and import the object instead.",
+                self.type_name(),
+                source.type_name,
+                source.provider
+            ),
         ))
     }
     /// Upgrades state written by an older schema version (raw JSON as stored).

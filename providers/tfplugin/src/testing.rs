@@ -37,6 +37,15 @@ impl RunOutput {
     }
 }
 
+/// `homelab/x` → `registry.terraform.io/homelab/x`; full addresses unchanged.
+fn qualified(source: &str) -> String {
+    if source.matches('/').count() >= 2 {
+        source.to_string()
+    } else {
+        format!("registry.terraform.io/{source}")
+    }
+}
+
 /// Finds `terraform` on PATH or panics with what to do.
 pub fn terraform_bin() -> PathBuf {
     std::env::var_os("PATH")
@@ -54,8 +63,10 @@ pub fn terraform_bin() -> PathBuf {
 }
 
 pub struct Harness {
-    // Field order matters: the server must stop before the runtime goes.
+    // Field order matters: the servers must stop before the runtime goes.
     server: ReattachServer,
+    /// Further providers served in this process: (address, server).
+    others: Vec<(String, ReattachServer)>,
     runtime: tokio::runtime::Runtime,
     source: String,
     dir: tempfile::TempDir,
@@ -76,11 +87,7 @@ impl Harness {
             .expect("tokio runtime");
         let server = ReattachServer::start(runtime.handle(), into_service(provider))
             .expect("start provider server");
-        let source = if source.matches('/').count() >= 2 {
-            source.to_string()
-        } else {
-            format!("registry.terraform.io/{source}")
-        };
+        let source = qualified(source);
         let dir = tempfile::Builder::new()
             .prefix("tfplugin-acc")
             .tempdir()
@@ -92,12 +99,35 @@ impl Harness {
         .expect("write CLI config");
         Harness {
             server,
+            others: Vec::new(),
             runtime,
             source,
             dir,
             env: Mutex::new(Vec::new()),
             terraform,
         }
+    }
+
+    /// Also serves `provider` under `source`, for configurations that use two
+    /// providers: the other side of a `moved` block across providers, or a
+    /// stand-in for a third-party provider that cannot be downloaded here.
+    pub fn with_provider<P: Provider>(mut self, source: &str, provider: P) -> Harness {
+        let server = ReattachServer::start(self.runtime.handle(), into_service(provider))
+            .expect("start provider server");
+        self.others.push((qualified(source), server));
+        self
+    }
+
+    /// `TF_REATTACH_PROVIDERS`: every provider this harness serves.
+    fn reattach_json(&self) -> String {
+        let mut all: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.server.reattach_json(&self.source)).expect("reattach JSON");
+        for (source, server) in &self.others {
+            let one: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&server.reattach_json(source)).expect("reattach JSON");
+            all.extend(one);
+        }
+        serde_json::Value::Object(all).to_string()
     }
 
     pub fn work_dir(&self) -> &Path {
@@ -124,10 +154,7 @@ impl Harness {
         let mut cmd = Command::new(&self.terraform);
         cmd.args(args)
             .current_dir(self.dir.path())
-            .env(
-                "TF_REATTACH_PROVIDERS",
-                self.server.reattach_json(&self.source),
-            )
+            .env("TF_REATTACH_PROVIDERS", self.reattach_json())
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join(".terraformrc"))
             .env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")

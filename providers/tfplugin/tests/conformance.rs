@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::provider::{Ctx, DataSource, Provider, Resource};
+use tfplugin::provider::{Ctx, DataSource, MoveSource, Provider, Resource};
 use tfplugin::schema::{Attribute, Nesting, Schema};
 use tfplugin::testing::Harness;
 use tfplugin::value::{AttrPath, Type, Value};
@@ -168,6 +168,28 @@ impl Resource for Thing {
         Ok(Value::object([("id", Value::from(id))]))
     }
 
+    /// Takes over `legacy_thing`s (another provider): `label` became `name`.
+    fn move_state(&self, ctx: &Ctx, source: &MoveSource<'_>) -> Result<Value, Diagnostics> {
+        if (source.provider, source.type_name, source.schema_version)
+            != (LEGACY_SOURCE, "legacy_thing", 0)
+        {
+            return Err(Diagnostics::error(
+                "Cannot move",
+                format!(
+                    "conf_thing takes over legacy_thing only, not {} of {}",
+                    source.type_name, source.provider
+                ),
+            ));
+        }
+        let id = source.state["id"].as_str().unwrap_or_default();
+        let label = source.state["label"].as_str().unwrap_or_default();
+        ctx.set_private(b"created".to_vec());
+        Ok(Value::object([
+            ("id", Value::from(id)),
+            ("name", Value::from(label)),
+        ]))
+    }
+
     fn upgrade_state(
         &self,
         _ctx: &Ctx,
@@ -184,6 +206,92 @@ impl Resource for Thing {
         obj.insert("enabled".into(), serde_json::Value::Bool(true));
         tfplugin::value::from_json(&j, &self.schema().value_type(), true)
             .map_err(|e| Diagnostics::error("upgrade", e.to_string()))
+    }
+}
+
+/// Another provider's view of the same remote objects, for moves across
+/// providers: `legacy_thing` calls `name` `label`. It takes no moves itself.
+const LEGACY_SOURCE: &str = "registry.terraform.io/homelab/legacy";
+
+#[derive(Clone, Default)]
+struct Legacy {
+    store: Arc<Store>,
+}
+
+impl Provider for Legacy {
+    fn type_name(&self) -> &'static str {
+        "legacy"
+    }
+    fn schema(&self) -> Schema {
+        Schema::new(vec![])
+    }
+    fn configure(&self, _ctx: &Ctx, _config: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        vec![Arc::new(LegacyThing(self.store.clone()))]
+    }
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        Vec::new()
+    }
+}
+
+struct LegacyThing(Arc<Store>);
+
+impl Resource for LegacyThing {
+    fn type_name(&self) -> &'static str {
+        "legacy_thing"
+    }
+    fn schema(&self) -> Schema {
+        Schema::new(vec![
+            Attribute::new("id", Type::String)
+                .computed()
+                .use_state_for_unknown(),
+            Attribute::new("label", Type::String).required(),
+        ])
+    }
+    fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
+        let id = format!("legacy-{}", self.0.next.fetch_add(1, Ordering::SeqCst));
+        let label = planned.get("label").clone();
+        // The remote object, as conf_thing sees it.
+        let object = Value::object([
+            ("id", Value::from(id.as_str())),
+            ("name", label.clone()),
+            ("zone", Value::Null),
+            ("secret", Value::Null),
+            ("revision", Value::from(1)),
+            ("enabled", Value::from(true)),
+            ("delay_ms", Value::Null),
+            ("rules", Value::Null),
+            ("labels", Value::Null),
+        ]);
+        self.0.objects.lock().unwrap().insert(id.clone(), object);
+        ctx.set_private(b"created".to_vec());
+        Ok(Value::object([("id", Value::from(id)), ("label", label)]))
+    }
+    fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let id = state.get("id").as_str().unwrap_or_default();
+        Ok(self
+            .0
+            .objects
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|o| Value::object([("id", Value::from(id)), ("label", o.get("name").clone())])))
+    }
+    fn update(
+        &self,
+        _ctx: &Ctx,
+        _prior: &Value,
+        planned: &Value,
+        _config: &Value,
+    ) -> Result<Value, Diagnostics> {
+        Ok(planned.clone())
+    }
+    fn delete(&self, _ctx: &Ctx, prior: &Value) -> Result<(), Diagnostics> {
+        let id = prior.get("id").as_str().unwrap_or_default();
+        self.0.objects.lock().unwrap().remove(id);
+        Ok(())
     }
 }
 
@@ -393,6 +501,78 @@ fn state_written_by_schema_version_0_is_upgraded() {
 }
 
 #[test]
+fn moved_across_providers_takes_over_the_object_and_refusals_are_named() {
+    let conf = Conf::default();
+    let legacy = Legacy {
+        store: conf.store.clone(),
+    };
+    let h = Harness::new("homelab/conf", conf.clone()).with_provider(LEGACY_SOURCE, legacy);
+    let header = r#"
+terraform {
+  required_providers {
+    conf   = { source = "homelab/conf" }
+    legacy = { source = "homelab/legacy" }
+  }
+}
+"#;
+    h.config(&format!(
+        "{header}\nresource \"legacy_thing\" \"a\" {{ label = \"kept\" }}\n"
+    ));
+    h.apply();
+    let id = h.resource_values("legacy_thing.a")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    h.config(&format!(
+        r#"{header}
+resource "conf_thing" "a" {{ name = "kept" }}
+moved {{
+  from = legacy_thing.a
+  to   = conf_thing.a
+}}
+"#
+    ));
+    let plan = h.plan_json();
+    let changes = plan["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["address"], "conf_thing.a");
+    assert_eq!(changes[0]["previous_address"], "legacy_thing.a");
+    assert_eq!(
+        changes[0]["change"]["actions"],
+        serde_json::json!(["no-op"]),
+        "a move, not a replacement"
+    );
+    h.apply();
+    h.assert_plan_empty();
+    assert_eq!(h.resource_values("conf_thing.a")["id"], id.as_str());
+    assert_eq!(stored(&conf).len(), 1, "the same object, nothing created");
+
+    // legacy_thing takes no moves: the refusal names both types.
+    h.config(&format!(
+        r#"{header}
+resource "legacy_thing" "b" {{ label = "kept" }}
+moved {{
+  from = conf_thing.a
+  to   = legacy_thing.b
+}}
+"#
+    ));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = out
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Move not supported")
+            && text.contains("legacy_thing cannot take over the state of conf_thing (registry.terraform.io/homelab/conf)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn interrupt_during_apply_stops_the_provider() {
     let (h, p) = harness();
     h.config(&format!(
@@ -439,10 +619,11 @@ fn protocol_level_schema_and_capabilities() {
         .block_on(client.get_provider_schema(pb::get_provider_schema::Request {}))
         .expect("GetProviderSchema")
         .into_inner();
+    let caps = resp.server_capabilities.unwrap();
+    assert!(caps.get_provider_schema_optional);
     assert!(
-        resp.server_capabilities
-            .unwrap()
-            .get_provider_schema_optional
+        caps.move_resource_state,
+        "moved blocks across types reach us"
     );
     let thing = &resp.resource_schemas["conf_thing"];
     assert_eq!(thing.version, 1);

@@ -8,6 +8,8 @@
 #   - the Authentik API EMULATOR (testdata/authentik-emulator) — not Authentik
 #   - the Forgejo package-API EMULATOR (testdata/forgejo-emulator) — not Forgejo
 #   - an age key for the Tier-0 stack's SOPS-encrypted state
+#   - OpenBao (real, dev mode): the Vault KV v2 entry that is the Tier-0 lock
+#   - a bare git repository standing in for the forge (Tier-0 state commits are pushed there)
 #
 # Usage: scripts/demo.sh [--keep]   (--keep leaves the services running)
 # Env:   DEMO_SKIP_INSTALL=1  skip scripts/install-deps.sh
@@ -80,6 +82,14 @@ export PG_CONN_STR="postgres://postgres:$pgpass@127.0.0.1:55432/terraform_state?
 export TF_VAR_pg_host=127.0.0.1 TF_VAR_pg_port=55432 TF_VAR_pg_database=goldmane_edges TF_VAR_pg_sslmode=disable
 export PGUSER=postgres PGPASSWORD="$pgpass"
 
+# ---- OpenBao: the Tier-0 lock ------------------------------------------------
+say "starting OpenBao (dev mode) on 127.0.0.1:58200 for the Tier-0 lock (KV v2 at secret/)"
+HOME="$demo" bao server -dev -dev-no-store-token -dev-root-token-id=demo-root-token \
+  -dev-listen-address=127.0.0.1:58200 > "$demo/openbao.log" 2>&1 &
+bao_pid=$!; stop_cmds+=("kill $bao_pid")
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:58200/v1/sys/health" && break; sleep 0.1; done
+export VAULT_ADDR=http://127.0.0.1:58200 VAULT_TOKEN=demo-root-token
+
 # ---- Authentik emulator ----------------------------------------------------
 say "starting the Authentik API EMULATOR on 127.0.0.1:59000 (not a real Authentik)"
 "$bin/authentik-emulator" 127.0.0.1:59000 > "$demo/authentik-emulator.log" 2>&1 &
@@ -112,8 +122,10 @@ EOF
 printf '.terraform/\n.terraform.lock.hcl\n*.tfstate.backup\n' > .gitignore
 git init -q -b main && git add -A && git -c user.email=demo@example.invalid -c user.name=demo commit -qm "example infra repo"
 git config user.email demo@example.invalid; git config user.name "tg demo"
+# The forge: Tier-0 applies sync with it first and push their state commit after.
+git init -q --bare -b main "$demo/forge.git"
+git remote add origin "$demo/forge.git" && git push -q -u origin main
 export SOPS_AGE_KEY_FILE="$demo/age.txt" PATH="$bin:$PATH" TG_ENGINE=terraform
-unset VAULT_ADDR VAULT_TOKEN
 
 stacks=(bootstrap app-config goldmane-egress forward-auth registry-retention)
 for s in "${stacks[@]}"; do
@@ -134,8 +146,9 @@ set -e
 say "done"
 cat <<EOF
 What happened:
-  - Tier-0 stack 'bootstrap': state decrypted/encrypted with SOPS (age) and committed:
-      $(git log --format='%s' -1 -- state/stacks/bootstrap/terraform.tfstate)
+  - Tier-0 stack 'bootstrap': lock taken in OpenBao (secret/tg/locks/bootstrap), state
+    decrypted/encrypted with SOPS (age), committed and pushed to the forge (.demo/forge.git):
+      $(git --git-dir "$demo/forge.git" log --format='%s' -1 -- state/stacks/bootstrap/terraform.tfstate)
   - Tier-1 stacks: state in PostgreSQL (schemas in database terraform_state on 127.0.0.1:55432)
   - goldmane-egress: allowlist from the local edge trail; forward-auth: objects in the Authentik EMULATOR
   - registry-retention: a dry-run retention plan over the Forgejo EMULATOR's demo images
@@ -143,7 +156,7 @@ What happened:
 
 Point it at real services instead:
   PostgreSQL state:  export PG_CONN_STR=postgres://…  (or VAULT_ADDR + a token: tg reads database/static-creds/pg-terraform-state)
-  Vault / Tier-0:    add hc_vault_transit_uri to .sops.yaml; VAULT_ADDR + VAULT_TOKEN (age stays the break-glass key)
+  Vault / Tier-0:    add hc_vault_transit_uri to .sops.yaml; VAULT_ADDR + VAULT_TOKEN, with the lock policy of docs/tg.md (age stays the break-glass key)
   Authentik:         export AUTHENTIK_URL=https://authentik.example.org AUTHENTIK_TOKEN=…  (a token with admin rights on providers/applications/outposts)
   Goldmane trail:    TF_VAR_pg_host/port/database for the goldmane_edges database; PGPASSWORD or VAULT_ADDR (static role pg-goldmane-edges)
   Forgejo:           see docs/forgejo-retention/index.md

@@ -47,7 +47,7 @@ fn every_decision_of_the_table() {
                 .map(|(slug, key, _, _)| {
                     case(
                         &text,
-                        app_json(app(slug), "app-pk"),
+                        app_json(slug, app(slug).external_host, "app-pk"),
                         user_json(user(key), 7),
                         authorize_request(claim),
                     )
@@ -104,14 +104,7 @@ fn what_the_policy_cannot_decide_denies() {
     let text = policy::compile("r", &rules(), true);
     let viktor = user_json(user("viktor"), 1);
     let no_provider = json!({"pk": "a", "slug": "chrome", "name": "chrome", "provider": null});
-    let not_a_url = app_json(
-        &access_cases::App {
-            slug: "x",
-            external_host: "chrome.example.com",
-            what: "",
-        },
-        "a",
-    );
+    let not_a_url = app_json("x", "chrome.example.com", "a");
     let results = run(&[
         case(
             &text,
@@ -123,12 +116,17 @@ fn what_the_policy_cannot_decide_denies() {
         case(&text, not_a_url, viktor.clone(), authorize_request(None)),
         case(
             &text,
-            app_json(app("other"), "a"),
+            app_json("other", app("other").external_host, "a"),
             user_json(user("blank"), 2),
             authorize_request(None),
         ),
         // Sanity: the same user on a host no rule names is admitted here.
-        case(&text, app_json(app("other"), "a"), viktor, Value::Null),
+        case(
+            &text,
+            app_json("other", app("other").external_host, "a"),
+            viktor,
+            Value::Null,
+        ),
     ]);
     let passing: Vec<bool> = results.iter().map(|r| r.passing).collect();
     assert_eq!(passing, [false, false, false, false, true], "{results:?}");
@@ -140,7 +138,7 @@ fn what_the_policy_cannot_decide_denies() {
 #[test]
 fn the_harness_evaluates_like_authentik() {
     let u = user_json(user("emo"), 3);
-    let a = app_json(app("grafana"), "a");
+    let a = app_json("grafana", app("grafana").external_host, "a");
     let results = run(&[
         case(
             "return request.obj.get_provider().external_host == 'https://grafana.example.com'",

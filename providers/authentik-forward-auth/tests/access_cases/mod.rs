@@ -109,7 +109,7 @@ pub const APPS: &[App] = &[
     },
     App {
         slug: "chrome-caps",
-        external_host: "HTTPS://CHROME.Example.COM:443/",
+        external_host: "https://CHROME.Example.COM:443/",
         what: "mixed-case host",
     },
     App {
@@ -229,10 +229,10 @@ pub fn user_json(u: &User, pk: i64) -> Value {
 }
 
 /// The application as `request.obj` (a forward_single proxy provider).
-pub fn app_json(a: &App, pk: &str) -> Value {
+pub fn app_json(slug: &str, external_host: &str, pk: &str) -> Value {
     json!({
-        "pk": pk, "slug": a.slug, "name": a.slug,
-        "provider": {"pk": 1, "name": a.slug, "external_host": a.external_host,
+        "pk": pk, "slug": slug, "name": slug,
+        "provider": {"pk": 1, "name": slug, "external_host": external_host,
                      "mode": "forward_single", "cookie_domain": ""},
     })
 }

@@ -15,7 +15,7 @@
 //!   host the error says why binding there cannot work and what to do.
 
 use serde_json::Value as Json;
-use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::diag::{Diagnostic, Diagnostics, Severity};
 use tfplugin::value::AttrPath;
 
 use crate::client::enc;
@@ -54,6 +54,7 @@ fn read_one(
     conn: &Conn,
     slug: &str,
     policy_pk: &str,
+    at_apply: bool,
     d: &mut Diagnostics,
 ) -> Result<Read, Diagnostics> {
     let Some(app) = conn
@@ -94,7 +95,8 @@ fn read_one(
         );
         return Ok(Read::Rejected);
     };
-    let errors_before = d.0.len();
+    let errors = |d: &Diagnostics| d.0.iter().filter(|x| x.severity == Severity::Error).count();
+    let errors_before = errors(d);
     if js(&prov, "mode") == "forward_domain" {
         d.push(
             Diagnostic::error(
@@ -120,18 +122,26 @@ fn read_one(
         .filter(|b| b["enabled"] != Json::Bool(false) && b["policy"].as_str() != Some(policy_pk))
         .collect();
     if js(&app, "policy_engine_mode") != "all" && !others.is_empty() {
+        let summary = format!("Application {slug:?} admits around the restriction");
+        let detail = format!(
+            "It has {} other binding(s) (allowed_users/allowed_groups or other policies) and policy_engine_mode = \"any\", where one passing binding admits (Authentik's PolicyEngine): its members would get in whatever the rules say. Remove them from the fwdauth_protected_host (the rules decide), or set policy_engine_mode = \"all\" there so a user must pass them and the rules.",
+            others.len()
+        );
+        // At plan time the host may be fixed in the same run (its update is
+        // applied first): warn; the apply checks again and refuses.
         d.push(
-            Diagnostic::error(
-                format!("Application {slug:?} admits around the restriction"),
-                format!(
-                    "It has {} other binding(s) (allowed_users/allowed_groups or other policies) and policy_engine_mode = \"any\", where one passing binding admits (Authentik's PolicyEngine): its members would get in whatever the rules say. Remove them from the fwdauth_protected_host (the rules decide), or set policy_engine_mode = \"all\" there so a user must pass them and the rules.",
-                    others.len()
-                ),
-            )
+            if at_apply {
+                Diagnostic::error(summary, detail)
+            } else {
+                Diagnostic::warning(
+                    summary,
+                    format!("{detail} Unless this run changes that, the apply will fail."),
+                )
+            }
             .at(at_apps()),
         );
     }
-    if d.0.len() > errors_before {
+    if errors(d) > errors_before {
         return Ok(Read::Rejected);
     }
     Ok(Read::Found(Guarded {
@@ -143,8 +153,10 @@ fn read_one(
 
 /// Reads every guarded application and checks it and the rules. Returns the
 /// applications, or None when some do not exist yet: at plan time that is a
-/// host created in the same run (checked again at apply, where `must_exist`
-/// makes it an error).
+/// host created in the same run. `must_exist` is the apply-time check (run
+/// before anything is written): a missing application is then an error, and
+/// so are own bindings that bypass the rules, which at plan time only warn
+/// because the host's own update in the same run may remove them.
 pub fn check(
     conn: &Conn,
     slugs: &[String],
@@ -157,7 +169,7 @@ pub fn check(
     let mut found = Vec::new();
     let mut missing = false;
     for slug in slugs {
-        match read_one(conn, slug, policy_pk, &mut d)? {
+        match read_one(conn, slug, policy_pk, must_exist, &mut d)? {
             Read::Found(g) => found.push(g),
             Read::Rejected => {}
             Read::Missing => {

@@ -1,0 +1,300 @@
+//! What `fwdauth_domain_restriction` refuses, through real terraform against
+//! the emulator: binding to domain-level forward auth, rules only a
+//! `forward_domain` provider serves or that guard nothing, own bindings that
+//! would admit around it; and the upgrade of version-0 state (bound to the
+//! domain application) onto the per-host design.
+
+use authentik_emulator::{DEFAULT_TOKEN, Emulator};
+use authentik_forward_auth::FwdAuthProvider;
+use serde_json::{Value, json};
+use tfplugin::testing::Harness;
+
+const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
+
+fn harness(emu: &Emulator) -> Harness {
+    Harness::new(
+        SOURCE,
+        FwdAuthProvider::with_env([
+            ("AUTHENTIK_URL", emu.url()),
+            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
+        ]),
+    )
+}
+
+fn seed(emu: &Emulator) {
+    emu.with(|i| {
+        let ops = i.store.insert_unchecked("core/groups", json!({"name": "ops"}));
+        i.store.insert_unchecked("core/groups", json!({"name": "kubernetes-admins"}));
+        i.store.insert_unchecked(
+            "core/users",
+            json!({"username": "vbarzin", "name": "Viktor", "email": "vbarzin@gmail.com", "groups": [ops["pk"]]}),
+        );
+        i.store.insert_unchecked(
+            "core/users",
+            json!({"username": "emo", "name": "Emo", "email": "emil.barzin@gmail.com", "groups": [ops["pk"]]}),
+        );
+    });
+}
+
+const HOSTS: &str = r#"
+terraform {
+  required_providers {
+    fwdauth = { source = "registry.terraform.io/homelab/authentik-forward-auth" }
+  }
+}
+
+resource "fwdauth_protected_host" "domain" {
+  slug          = "domain"
+  name          = "domain wide"
+  external_host = "https://auth.example.com"
+  mode          = "forward_domain"
+  cookie_domain = "example.com"
+}
+
+resource "fwdauth_protected_host" "chrome" {
+  slug          = "chrome"
+  name          = "chrome"
+  external_host = "https://chrome.example.com"
+}
+"#;
+
+fn with_restriction(applications: &str, rules: &str) -> String {
+    format!(
+        r#"{HOSTS}
+resource "fwdauth_domain_restriction" "admin" {{
+  name         = "admin-services-restriction"
+  applications = {applications}
+  rules        = {rules}
+}}
+"#
+    )
+}
+
+/// Terraform's output on one line (it wraps long diagnostics).
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn policies(emu: &Emulator) -> usize {
+    emu.with(|i| i.store.all("policies/expression").len())
+}
+
+#[test]
+fn domain_level_applications_are_refused_at_plan_and_at_apply() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    let cfg = with_restriction(
+        "[fwdauth_protected_host.domain.slug, fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,
+    );
+    // Same run: the domain application does not exist at plan time, so the
+    // apply refuses before it writes anything of the restriction.
+    h.config(&cfg);
+    let out = h.run(&["apply", "-auto-approve", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    for want in [
+        "Application \"domain\" is domain-level forward auth",
+        "cannot enforce different application-level authorization rules for each protected application",
+        "its own fwdauth_protected_host",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_eq!(policies(&emu), 0);
+    // Now that it exists, the plan itself fails.
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    assert!(flat(&out.combined()).contains("is domain-level forward auth"));
+}
+
+#[test]
+fn rules_must_guard_an_application() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    h.config(HOSTS);
+    h.apply();
+    // k8s is served only by the domain-level provider.
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }, { host = "k8s.example.com", groups = ["kubernetes-admins"] }]"#,
+    ));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    for want in [
+        "Rule for \"k8s.example.com\" guards no application",
+        "Only domain-level forward auth serves \"k8s.example.com\": \"domain wide\" (cookie domain \"example.com\")",
+        "cannot enforce different application-level authorization rules",
+        "Protect the host with its own fwdauth_protected_host",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    // A host no provider serves at all: the rule is enforced nowhere.
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }, { host = "k8s.example.org", groups = ["kubernetes-admins"] }]"#,
+    ));
+    let text = flat(&h.run(&["plan", "-no-color"]).combined());
+    assert!(text.contains("the rule is enforced nowhere"), "{text}");
+    // Values are checked before anything is asked of Authentik.
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "Chrome.example.com", users = ["vbarzin@gmail.com"] }, { host = "x.*.example.com", groups = [""] }]"#,
+    ));
+    let out = h.run(&["validate", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    for want in [
+        "must be lower case (write \"chrome.example.com\")",
+        "\"x.*.example.com\" must be an RFC 1123 host name",
+        "rules[1].groups holds an empty string",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert_eq!(policies(&emu), 0);
+}
+
+fn check_access(emu: &Emulator, slug: &str, username: &str) -> bool {
+    let pk =
+        emu.with(|i| i.store.get_by("core/users", "username", username).unwrap()["pk"].clone());
+    let r: Value = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/api/v3/core/applications/{slug}/check_access/?for_user={pk}",
+            emu.url()
+        ))
+        .bearer_auth(DEFAULT_TOKEN)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    r["passing"].as_bool().unwrap()
+}
+
+#[test]
+fn own_bindings_may_narrow_but_not_bypass() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    let cfg = |mode: &str| {
+        format!(
+            r#"{HOSTS}
+resource "fwdauth_protected_host" "k8s" {{
+  slug               = "k8s"
+  name               = "k8s"
+  external_host      = "https://k8s.example.com"
+  allowed_groups     = ["ops"]
+  policy_engine_mode = "{mode}"
+}}
+
+resource "fwdauth_domain_restriction" "admin" {{
+  name         = "admin-services-restriction"
+  applications = [fwdauth_protected_host.chrome.slug, fwdauth_protected_host.k8s.slug]
+  rules = [
+    {{ host = "chrome.*", users = ["vbarzin@gmail.com"] }},
+    {{ host = "k8s.example.com", users = ["vbarzin@gmail.com"] }},
+  ]
+}}
+"#
+        )
+    };
+    // policy_engine_mode = "any": ops (emo included) would get in around the rule.
+    h.config(&cfg("any"));
+    let out = h.run(&["apply", "-auto-approve", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    assert!(
+        text.contains("Application \"k8s\" admits around the restriction"),
+        "{text}"
+    );
+    assert!(text.contains("policy_engine_mode = \"all\""), "{text}");
+    assert_eq!(policies(&emu), 0);
+    // "all": a user must be in ops and named by the rule.
+    h.config(&cfg("all"));
+    h.apply();
+    h.assert_plan_empty();
+    assert!(check_access(&emu, "k8s", "vbarzin"));
+    assert!(!check_access(&emu, "k8s", "emo"));
+    assert!(!check_access(&emu, "k8s", "akadmin"));
+    assert!(check_access(&emu, "chrome", "vbarzin"));
+    assert!(!check_access(&emu, "chrome", "emo"));
+}
+
+/// State written by version 0 (policy bound to the forward_domain
+/// application, `default_allow` stored as true) is upgraded; the first apply
+/// moves the binding onto the listed applications.
+#[test]
+fn version_0_state_moves_onto_per_host_bindings() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    h.config(HOSTS);
+    h.apply();
+    // What version 0 made: the policy, bound to the domain application.
+    let (policy_pk, binding_pk, domain_pk) = emu.with(|i| {
+        let p = i.store.insert_unchecked(
+            "policies/expression",
+            json!({"name": "admin-services-restriction", "expression": "return True"}),
+        );
+        let domain = i.store.get("core/applications", "domain").unwrap();
+        let b = i.store.insert_unchecked(
+            "policies/bindings",
+            json!({"policy": p["pk"], "target": domain["pk"], "order": 0}),
+        );
+        (p["pk"].clone(), b["pk"].clone(), domain["pk"].clone())
+    });
+    let mut state: Value = serde_json::from_str(&h.raw_state()).unwrap();
+    state["serial"] = json!(state["serial"].as_i64().unwrap() + 1);
+    state["resources"].as_array_mut().unwrap().push(json!({
+        "mode": "managed", "type": "fwdauth_domain_restriction", "name": "admin",
+        "provider": format!("provider[\"{SOURCE}\"]"),
+        "instances": [{"schema_version": 0, "sensitive_attributes": [], "attributes": {
+            "id": policy_pk, "name": "admin-services-restriction",
+            "rules": [{"host": "chrome.*", "users": ["vbarzin@gmail.com"], "groups": null}],
+            "default_allow": true, "bind_to": "domain", "binding_order": 0,
+            "binding_id": binding_pk, "expression": "return True"}}],
+    }));
+    std::fs::write(
+        h.work_dir().join("terraform.tfstate"),
+        serde_json::to_string_pretty(&state).unwrap(),
+    )
+    .unwrap();
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,
+    ));
+    let plan = h.run(&["plan", "-no-color"]);
+    assert!(plan.success(), "{}", plan.combined());
+    let text = flat(&plan.stdout);
+    assert!(text.contains("~ default_allow = true -> false"), "{text}");
+    assert!(
+        text.contains("- \"domain\"") && text.contains("+ \"chrome\""),
+        "{text}"
+    );
+    h.apply();
+    h.assert_plan_empty();
+    emu.with(|i| {
+        let bindings = i.store.all("policies/bindings");
+        assert!(
+            bindings.iter().all(|b| b["target"] != domain_pk),
+            "{bindings:?}"
+        );
+        let chrome = i.store.get("core/applications", "chrome").unwrap();
+        assert!(
+            bindings
+                .iter()
+                .any(|b| b["target"] == chrome["pk"] && b["policy"] == policy_pk)
+        );
+        let p = i
+            .store
+            .get("policies/expression", policy_pk.as_str().unwrap())
+            .unwrap();
+        assert!(p["expression"].as_str().unwrap().contains("request.obj"));
+    });
+    assert!(check_access(&emu, "chrome", "vbarzin"));
+    assert!(!check_access(&emu, "chrome", "emo"));
+}

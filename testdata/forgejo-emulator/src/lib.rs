@@ -307,6 +307,7 @@ impl Emulator {
                 "/api/v1/packages/{owner}/{kind}/{name}/-/unlink",
                 post(packages_api::unlink),
             )
+            .route("/v2/", get(determine_support))
             .route(
                 "/v2/{owner}/{name}/manifests/{reference}",
                 get(manifest).head(manifest),
@@ -378,7 +379,7 @@ impl Emulator {
                 password.to_string()
             })
         });
-        let token = if path.starts_with("/v2/") {
+        let token = if path.starts_with("/v2") {
             basic
         } else {
             auth.strip_prefix("token ")
@@ -389,24 +390,24 @@ impl Emulator {
         token
             .and_then(|t| s.directory.tokens.get(&t).cloned())
             .ok_or_else(|| {
-                // reqToken (routers/api/v1/api.go): an unknown token signs nobody in.
-                let mut r = (
-                    StatusCode::UNAUTHORIZED,
-                    axum::Json(accounts::api_error(
-                        &packages_api::base_of(headers),
-                        "token is required",
-                    )),
-                )
-                    .into_response();
-                if path.starts_with("/v2/") {
-                    r.headers_mut().insert(
-                        "www-authenticate",
-                        HeaderValue::from_static(
-                            "Bearer realm=\"/v2/token\",service=\"container_registry\",scope=\"*\"",
-                        ),
-                    );
-                }
-                Box::new(r)
+                let base = packages_api::base_of(headers);
+                Box::new(if path.starts_with("/v2") {
+                    // apiUnauthorizedError (routers/api/packages/container/container.go).
+                    let mut r = registry_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+                    if let Ok(v) = HeaderValue::from_str(&format!(
+                        "Bearer realm=\"{base}/v2/token\",service=\"container_registry\",scope=\"*\""
+                    )) {
+                        r.headers_mut().insert("www-authenticate", v);
+                    }
+                    r
+                } else {
+                    // reqToken (routers/api/v1/api.go): an unknown token signs nobody in.
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        axum::Json(accounts::api_error(&base, "token is required")),
+                    )
+                        .into_response()
+                })
             })
     }
 }
@@ -464,6 +465,48 @@ impl Emulator {
     }
 }
 
+/// `Docker-Distribution-Api-Version`, on every `/v2` answer
+/// (`setResponseHeaders`, routers/api/packages/container/container.go).
+const DISTRIBUTION_API: &str = "registry/2.0";
+
+/// `apiErrorDefined`: `{"errors":[{"code":…,"message":""}]}` (Forgejo's
+/// named errors carry no message unless a handler adds one).
+fn registry_error(status: StatusCode, code: &str) -> Response {
+    let mut r = (
+        status,
+        axum::Json(json!({"errors": [{"code": code, "message": ""}]})),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static(DISTRIBUTION_API),
+    );
+    r
+}
+
+/// `GET /v2/` (`DetermineSupport` behind `ReqContainerAccess`): 200 with
+/// an empty body to a signed-in caller.
+async fn determine_support(
+    State(e): State<Emulator>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = e.gate(&method, "/v2/", &headers) {
+        return *r;
+    }
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static(DISTRIBUTION_API),
+    );
+    r
+}
+
+/// `GET`/`HEAD /v2/{owner}/{name}/manifests/{reference}` (`GetManifest`,
+/// `HeadManifest`): the stored manifest whatever the `Accept` header (Forgejo
+/// does no content negotiation), with `Content-Type`, `Content-Length` (also
+/// on HEAD), `Docker-Content-Digest`, `ETag: "digest"` and
+/// `Docker-Distribution-Api-Version`; unknown: 404 `MANIFEST_UNKNOWN`.
 async fn manifest(
     State(e): State<Emulator>,
     Path((owner, name, reference)): Path<(String, String, String)>,
@@ -487,13 +530,7 @@ async fn manifest(
         })
     };
     let Some((digest, text)) = found else {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(
-                json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}),
-            ),
-        )
-            .into_response();
+        return registry_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     };
     if let Some(up) = &e.upstream {
         return up
@@ -501,35 +538,33 @@ async fn manifest(
             .await;
     }
     let Some(text) = text else {
-        return (StatusCode::NOT_FOUND, "manifest blob missing").into_response();
+        return registry_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     };
     let media_type = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|j| j["mediaType"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let accept = headers
-        .get("accept")
-        .and_then(|a| a.to_str().ok())
-        .unwrap_or("");
-    if !accept.is_empty() && !accept.contains(&media_type) && !accept.contains("*/*") {
-        return (
-            StatusCode::NOT_FOUND,
-            "no manifest in an accepted media type",
-        )
-            .into_response();
-    }
+    let length = text.len();
     let mut resp = if method == Method::HEAD {
         StatusCode::OK.into_response()
     } else {
         text.into_response()
     };
-    if let (Ok(ct), Ok(d)) = (
+    let h = resp.headers_mut();
+    if let (Ok(ct), Ok(d), Ok(etag)) = (
         HeaderValue::from_str(&media_type),
         HeaderValue::from_str(&digest),
+        HeaderValue::from_str(&format!("\"{digest}\"")),
     ) {
-        resp.headers_mut().insert("content-type", ct);
-        resp.headers_mut().insert("docker-content-digest", d);
+        h.insert("content-type", ct);
+        h.insert("docker-content-digest", d);
+        h.insert("etag", etag);
     }
+    h.insert("content-length", HeaderValue::from(length));
+    h.insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static(DISTRIBUTION_API),
+    );
     resp
 }
 

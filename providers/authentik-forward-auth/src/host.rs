@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::provider::{Ctx, PlanChange, Resource};
+use tfplugin::provider::{Ctx, MoveSource, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
@@ -648,6 +648,11 @@ impl Resource for ProtectedHost {
             .map_err(|e| api_diag("Cannot delete proxy provider", e))
     }
 
+    /// `moved` from goauthentik's `authentik_application` (see [`moved_from`]).
+    fn move_state(&self, _ctx: &Ctx, source: &MoveSource<'_>) -> Result<Value, Diagnostics> {
+        moved_from(source)
+    }
+
     /// Import ID: the application slug.
     fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let conn = self.shared.conn()?;
@@ -662,4 +667,79 @@ impl Resource for ProtectedHost {
             )),
         }
     }
+}
+
+/// The goauthentik provider (`goauthentik/authentik` on any registry host).
+const GOAUTHENTIK: &str = "goauthentik/authentik";
+
+/// Takes over the state of a goauthentik `authentik_application` (schema
+/// version 0: that provider declares none) with a `moved` block. Terraform
+/// calls this on an unconfigured provider, so no API call: the slug and the
+/// provider's primary key it holds are what `read` needs to find the
+/// application, its proxy provider, bindings and outpost membership, and
+/// the refresh that follows the move reads all of those. Attribute names
+/// are goauthentik's (`slug`, `name`, `protocol_provider`, `uuid`; its
+/// `docs/resources/application.md`). The host's other goauthentik
+/// resources (proxy provider, outpost attachment, policy bindings) cannot
+/// also move here (one `moved` per target): they are dropped from state
+/// with `removed { lifecycle { destroy = false } }` and adopted by the read.
+pub fn moved_from(source: &MoveSource<'_>) -> Result<Value, Diagnostics> {
+    let refuse = |detail: String| {
+        Err(Diagnostics::error(
+            "Cannot move to fwdauth_protected_host",
+            detail,
+        ))
+    };
+    let from_goauthentik = source
+        .provider
+        .split_once('/')
+        .is_some_and(|(_host, rest)| rest == GOAUTHENTIK);
+    if !from_goauthentik {
+        return refuse(format!(
+            "fwdauth_protected_host takes over goauthentik's authentik_application only, not {} of {}.",
+            source.type_name, source.provider
+        ));
+    }
+    match source.type_name {
+        "authentik_application" => {}
+        "authentik_provider_proxy"
+        | "authentik_outpost_provider_attachment"
+        | "authentik_policy_binding" => {
+            return refuse(format!(
+                "move the host's authentik_application onto fwdauth_protected_host, and drop this {} from state with a `removed` block (lifecycle {{ destroy = false }}): Terraform allows one `moved` into an address, and the host adopts the object on its first read.",
+                source.type_name
+            ));
+        }
+        other => {
+            return refuse(format!(
+                "{other} is not part of a forward-auth host; only authentik_application moves here."
+            ));
+        }
+    }
+    if source.schema_version != 0 {
+        return refuse(format!(
+            "authentik_application state has schema version {}; this provider knows version 0 (goauthentik declares no other). Refresh it with a goauthentik release that writes version 0, or import the host by its slug.",
+            source.schema_version
+        ));
+    }
+    let slug = source.state["slug"].as_str().unwrap_or_default();
+    if slug.is_empty() {
+        return refuse("the authentik_application state has no slug.".into());
+    }
+    let Some(provider_pk) = source.state["protocol_provider"]
+        .as_i64()
+        .filter(|pk| *pk > 0)
+    else {
+        return refuse(format!(
+            "application {slug:?} has no protocol_provider in state: a fwdauth_protected_host is an application with its proxy provider."
+        ));
+    };
+    let text = |a: &str| Value::from(source.state[a].as_str().unwrap_or_default());
+    Ok(Value::object([
+        ("id", Value::from(slug)),
+        ("slug", Value::from(slug)),
+        ("name", text("name")),
+        ("provider_pk", Value::from(provider_pk)),
+        ("application_uuid", text("uuid")),
+    ]))
 }

@@ -30,6 +30,7 @@ from pyforgejo import PyforgejoApi
 from pyforgejo.core.api_error import ApiError
 from pyforgejo.types.api_error import ApiError as ApiErrorBody
 from pyforgejo.types.package import Package
+from pyforgejo.types.package_file import PackageFile
 from pyforgejo.types.team import Team
 from pyforgejo.types.user import User
 
@@ -272,6 +273,18 @@ def main():
         strict(Package, rec.last.json(), "GET /packages/viktor/container/web/latest")
         assert p.version == "latest" and p.owner.login == "viktor" and p.type == "container"
 
+    def files():
+        c, rec = client(base, OWNER)
+        for version, count in (("latest", 1), ("old", 3)):
+            fs = c.package.list_package_files("viktor", "container", "web", version)
+            assert all(isinstance(f, PackageFile) for f in fs)
+            raw = rec.last.json()
+            for i, f in enumerate(raw):
+                strict(PackageFile, f, f"GET /packages/viktor/container/web/{version}/files[{i}]")
+            # An index has its manifest only; an image its config, layer, manifest.
+            assert len(raw) == count and raw[-1]["name"] == "manifest.json", raw
+            assert all(f["name"] == "sha256_" + f["sha256"] for f in raw[:-1]), raw
+
     def delete_one():
         c, rec = client(base, OWNER)
         c.package.delete_package("viktor", "container", "web", "old")
@@ -281,6 +294,7 @@ def main():
     case("GET /user/teams (org member): [Team] with Organization, strict", teams)
     case("GET /packages/{owner} all pages: [Package] with User owner/creator, strict", listing)
     case("GET /packages/{owner}/{type}/{name}/{version}: Package, strict", one_version)
+    case("GET /packages/{owner}/{type}/{name}/{version}/files: [PackageFile], strict", files)
     case("DELETE /packages/{owner}/{type}/{name}/{version} (owner): 204", delete_one)
 
     denied = "user should have specific permission or be a site admin"

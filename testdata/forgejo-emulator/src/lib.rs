@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 pub mod accounts;
+mod files;
 mod manifest;
 mod packages_api;
 mod rate_limit;
@@ -77,6 +78,9 @@ pub struct Store {
     pub rate_limits: rate_limit::RateLimits,
     /// Users, organisations, teams and tokens.
     pub directory: Directory,
+    /// manifest digest → the files of its versions.
+    files: BTreeMap<String, Vec<files::PackageFile>>,
+    next_file_id: i64,
 }
 
 /// A running emulator's shared state.
@@ -222,6 +226,15 @@ impl Emulator {
             if self.upstream.is_none() {
                 s.manifests.insert(below.digest.clone(), below.text.clone());
             }
+            if !s.files.contains_key(&below.digest) {
+                let mut id = s.next_file_id;
+                let listed = files::of_manifest(below, &mut || {
+                    id += 1;
+                    id
+                });
+                s.next_file_id = id;
+                s.files.insert(below.digest.clone(), listed);
+            }
             if below.digest != r.digest {
                 Self::add_version(
                     &mut s,
@@ -302,6 +315,10 @@ impl Emulator {
             .route(
                 "/api/v1/packages/{owner}/{kind}/{name}/{version}",
                 get(packages_api::get_version).delete(packages_api::delete_version),
+            )
+            .route(
+                "/api/v1/packages/{owner}/{kind}/{name}/{version}/files",
+                get(packages_api::list_files),
             )
             .route(
                 "/api/v1/packages/{owner}/{kind}/{name}/-/unlink",

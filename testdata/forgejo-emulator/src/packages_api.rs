@@ -334,6 +334,37 @@ pub(crate) async fn get_version(
     }
 }
 
+/// `GET /api/v1/packages/{owner}/{type}/{name}/{version}/files`
+/// (`ListPackageFiles`): see [`crate::files`].
+pub(crate) async fn list_files(
+    State(e): State<Emulator>,
+    Path((owner, kind, name, version)): Path<(String, String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/api/v1/packages/{owner}/{kind}/{name}/{version}/files");
+    match e.admit(
+        &method,
+        &path,
+        &headers,
+        &owner,
+        Some((&kind, &name, &version)),
+        false,
+    ) {
+        Ok((_, Some(v))) => {
+            let s = e.store.lock().expect("store");
+            let files: Vec<Value> = s
+                .files
+                .get(&v.digest)
+                .map(|l| l.iter().map(|f| f.json()).collect())
+                .unwrap_or_default();
+            axum::Json(files).into_response()
+        }
+        Ok((a, None)) => error(&a.base, StatusCode::NOT_FOUND, NO_PACKAGE),
+        Err(r) => *r,
+    }
+}
+
 /// `POST /api/v1/packages/{owner}/{type}/{name}/-/unlink` (`UnlinkPackage`):
 /// no version in the route, so write access is checked before the
 /// package is looked up (`GetPackageByName`). Packages here are never

@@ -46,6 +46,10 @@ fn org() -> Emulator {
 
 /// `terraform plan` of a deleting policy for `owner`, with `token`.
 fn plan(emu: &Emulator, owner: &str, token: &str) -> RunOutput {
+    plan_with(emu, owner, token, "false")
+}
+
+fn plan_with(emu: &Emulator, owner: &str, token: &str, dry_run: &str) -> RunOutput {
     let url = emu.spawn(0);
     let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
     h.env("TF_VAR_token", token);
@@ -68,7 +72,7 @@ resource "retention_policy" "web" {{
   owner     = "{owner}"
   package   = "web"
   keep_last = 3
-  dry_run   = false
+  dry_run   = {dry_run}
 }}
 "#
     ));
@@ -221,5 +225,33 @@ fn a_public_only_token_on_a_private_org_is_refused() {
     assert!(
         text.contains("listing packages of \"hidden\": 403"),
         "{text}"
+    );
+}
+
+#[test]
+fn in_dry_run_a_refusal_is_a_warning() {
+    let emu = org().token("t", "ci-pusher", &["write:package", "read:user"]);
+    let out = plan_with(&emu, "platform", "t", "true");
+    let text = out.combined();
+    assert!(out.success(), "a dry run plans:\n{text}");
+    assert!(
+        text.contains("Warning: Token cannot delete") && text.contains("\"readers\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_without_the_write_check_route_fails_closed() {
+    // Forgejo before 11 has no unlink route: a plain 404 (or anything but
+    // Forgejo's "package does not exist") must not read as permission.
+    let emu = Emulator::new().token("t", "viktor", &["write:package"]);
+    seed_demo(&emu, "viktor");
+    emu.inject_for(
+        &format!("POST /api/v1/packages/viktor/container/{PROBE_PACKAGE}/-/unlink"),
+        &[404, 404, 404],
+    );
+    refused(
+        &plan(&emu, "viktor", "t"),
+        &["was 404", "permission to delete cannot be established"],
     );
 }

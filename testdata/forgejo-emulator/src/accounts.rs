@@ -135,6 +135,9 @@ impl Directory {
         self.accounts.last_mut().expect("just pushed")
     }
 
+    /// Adds a team. Besides `repo.packages` it gets a `repo.code` unit at
+    /// its own level (read at least, write at most), so `units_map` reads
+    /// like a real team's; only `repo.packages` decides anything here.
     pub fn team(
         &mut self,
         org: &str,

@@ -136,7 +136,7 @@ impl Provider for RetentionProvider {
             Attribute::new("url", Type::String).optional().description("Forgejo base URL (its `/v2` registry is on the same host). Env: `FORGEJO_URL`."),
             Attribute::new("token", Type::String).optional().sensitive().description("API token with write access to the owner's packages. Env: `FORGEJO_TOKEN`. Never stored in state."),
             Attribute::new("timeout_seconds", Type::Number).optional().description("Per-request timeout. Default 30."),
-            Attribute::new("retries", Type::Number).optional().description("Retries for connection errors and 5xx only. Default 3."),
+            Attribute::new("retries", Type::Number).optional().description("Retries for connection errors, 5xx and rate limits (429, or 503 with `Retry-After`, retried after the wait asked) only; at most 60 s of waiting per request. Default 3."),
             Attribute::new("registry_url", Type::String).optional().description("Base URL of the OCI `/v2` API when it is not on `url` (e.g. a registry-only hostname). Env: `FORGEJO_REGISTRY_URL`."),
             Attribute::new("ca_file", Type::String).optional().description("PEM file of extra CA certificate(s) to trust for both hosts. Env: `FORGEJO_CA_FILE`."),
             Attribute::new("concurrency", Type::Number).optional().description("Manifest fetches in flight at once while reading the registry. Default 8, at most 32. Deletions are always one at a time."),

@@ -31,9 +31,8 @@ pub struct Guarded {
     pub slug: String,
     /// The application's pk (the binding target).
     pub pk: String,
-    /// Host of the provider's `external_host` (None: not a plain host name,
-    /// which the policy denies).
-    pub host: Option<String>,
+    /// Host of the provider's `external_host` (see [`outpost_host`]).
+    pub host: String,
 }
 
 fn at_apps() -> AttrPath {
@@ -141,14 +140,43 @@ fn read_one(
             .at(at_apps()),
         );
     }
+    let external = js(&prov, "external_host");
+    let Some(host) = outpost_host(&external) else {
+        let detail = match policy::url_host(&external) {
+            Some(h) => format!(
+                "The outpost picks the application for a request by comparing the request's host with the host[:port] of each external_host, exactly (internal/outpost/proxyv2/handlers.go, lookupApp); browsers ask for {h:?}, which would not select this application (a forward_domain provider covering the host would serve it instead), so the rules bound here would not apply. Write external_host as \"https://{h}\"."
+            ),
+            None => "It is not an http(s) URL with a plain DNS host name: the outpost cannot route a browser's request to it, and the policy denies everyone there.".to_string(),
+        };
+        d.push(
+            Diagnostic::error(
+                format!("Application {slug:?} has external_host {external:?}"),
+                detail,
+            )
+            .at(at_apps()),
+        );
+        return Ok(Read::Rejected);
+    };
     if errors(d) > errors_before {
         return Ok(Read::Rejected);
     }
     Ok(Read::Found(Guarded {
         slug: slug.to_string(),
         pk,
-        host: policy::url_host(&js(&prov, "external_host")),
+        host,
     }))
+}
+
+/// The host the outpost serves `external_host` for, when browsers' requests
+/// reach it: the URL's authority must be exactly a lower-case DNS name (no
+/// port, no user info), as the outpost keys applications by the parsed
+/// URL's `host[:port]` and compares the request's host to it as is
+/// (`internal/outpost/proxyv2/refresh.go`, `handlers.go`).
+pub fn outpost_host(external_host: &str) -> Option<String> {
+    let host = policy::url_host(external_host)?;
+    let (_, rest) = external_host.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    (authority == host).then_some(host)
 }
 
 /// Reads every guarded application and checks it and the rules. Returns the
@@ -204,11 +232,7 @@ fn coverage(
 ) -> Result<(), Diagnostics> {
     let mut domain_providers: Option<Vec<Json>> = None;
     for (i, r) in rules.iter().enumerate() {
-        if found.iter().any(|g| {
-            g.host
-                .as_deref()
-                .is_some_and(|h| policy::matches(&r.host, h))
-        }) {
+        if found.iter().any(|g| policy::matches(&r.host, &g.host)) {
             continue;
         }
         let domains = match &domain_providers {
@@ -257,22 +281,15 @@ fn coverage(
         );
     }
     for g in found {
-        match &g.host {
-            None => d.push(
-                Diagnostic::warning(
-                    format!("Application {:?} denies everyone", g.slug),
-                    "Its provider's external_host is not an http(s) URL with a plain lower-case-able DNS host name, so the policy cannot tell which host it is and denies.",
-                )
-                .at(at_apps()),
-            ),
-            Some(h) if !default_allow && policy::deciding_rule(rules, h).is_none() => d.push(
+        let h = &g.host;
+        if !default_allow && policy::deciding_rule(rules, h).is_none() {
+            d.push(
                 Diagnostic::warning(
                     format!("Application {:?} denies everyone", g.slug),
                     format!("No rule matches its host {h:?} and default_allow is false."),
                 )
                 .at(at_apps()),
-            ),
-            Some(_) => {}
+            );
         }
     }
     Ok(())
@@ -292,6 +309,23 @@ fn domain_covers(cookie_domain: &str, pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_the_outpost_routes_to() {
+        assert_eq!(
+            outpost_host("https://chrome.example.com/vnc").as_deref(),
+            Some("chrome.example.com")
+        );
+        for off in [
+            "https://Chrome.example.com",
+            "https://chrome.example.com:443",
+            "https://user@chrome.example.com",
+            "https://chrome.example.com@evil",
+            "chrome.example.com",
+        ] {
+            assert_eq!(outpost_host(off), None, "{off}");
+        }
+    }
 
     #[test]
     fn which_rules_a_cookie_domain_serves() {

@@ -298,3 +298,43 @@ fn version_0_state_moves_onto_per_host_bindings() {
     assert!(check_access(&emu, "chrome", "vbarzin"));
     assert!(!check_access(&emu, "chrome", "emo"));
 }
+
+/// The outpost routes a request to a single-host application only when the
+/// request's host equals the external_host's host[:port] exactly; a guarded
+/// host written otherwise would never be selected, so it is refused.
+#[test]
+fn hosts_the_outpost_cannot_route_to_are_refused() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    let hosts = format!(
+        r#"{HOSTS}
+resource "fwdauth_protected_host" "caps" {{
+  slug          = "caps"
+  name          = "caps"
+  external_host = "https://Grafana.example.com:443"
+}}
+"#
+    );
+    h.config(&hosts);
+    h.apply();
+    h.config(&format!(
+        r#"{hosts}
+resource "fwdauth_domain_restriction" "admin" {{
+  name         = "admin-services-restriction"
+  applications = [fwdauth_protected_host.chrome.slug, fwdauth_protected_host.caps.slug]
+  rules        = [{{ host = "chrome.*", users = ["vbarzin@gmail.com"] }}]
+}}
+"#
+    ));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    for want in [
+        "Application \"caps\" has external_host \"https://Grafana.example.com:443\"",
+        "lookupApp",
+        "Write external_host as \"https://grafana.example.com\"",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+}

@@ -1,5 +1,5 @@
 # Forward auth for one protected host, one public carve-out guarded by a
-# check, and one host-restricted rule in the domain-wide restriction.
+# check, and one host restricted to two accounts by the domain's restriction.
 # (Where the carve-out host is unreachable, e.g. against the emulator, the
 # check only warns.)
 #
@@ -38,7 +38,9 @@ provider "fwdauth" {
   url = var.authentik_url
 }
 
-# The domain-level provider the restriction policy is bound to.
+# The domain-level provider: one login for every host under the domain that
+# has no application of its own. Its bindings (none here) decide who may log
+# in at all; they cannot tell hosts apart.
 resource "fwdauth_protected_host" "domain" {
   slug          = "domain-forward-auth"
   name          = "Domain forward auth"
@@ -56,10 +58,18 @@ resource "fwdauth_protected_host" "ntfy" {
   allowed_groups  = ["authentik Admins"]
 }
 
-# The host-restricted rule: chrome.* only for two accounts.
+# A host restricted to named accounts gets its own single-host application:
+# Authentik evaluates access per application, never per host of a domain login.
+resource "fwdauth_protected_host" "chrome" {
+  slug          = "chrome"
+  name          = "Chrome (noVNC)"
+  external_host = "https://chrome.${var.domain}"
+}
+
+# Who may reach which restricted host, in one place: chrome.* for two accounts.
 resource "fwdauth_domain_restriction" "admin_services" {
-  name    = "admin-services-restriction"
-  bind_to = fwdauth_protected_host.domain.slug
+  name         = "admin-services-restriction"
+  applications = [fwdauth_protected_host.chrome.slug]
   rules = [
     { host = "chrome.*", users = ["akadmin", "admin@example.test"] },
   ]

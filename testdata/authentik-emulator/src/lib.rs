@@ -15,7 +15,8 @@
 //! injection, and rate limits (429/503 with `Retry-After` in seconds or as
 //! an HTTP-date, counting clients that come back too early); the seeded embedded outpost; last-write-wins on outposts (as
 //! Authentik does: no ETag/version check on PUT/PATCH); cascades on delete;
-//! test hooks to edit objects out of band (drift) and count requests.
+//! test hooks to edit objects out of band (drift) and count requests; the
+//! policy engine and `check_access` (`access.rs`).
 
 pub mod access;
 pub mod schema;

@@ -302,6 +302,30 @@ resource "authentik_application" "bare" {{
   name = "bare"
   slug = "bare"
 }}
+resource "authentik_provider_proxy" "one" {{
+  name               = "one"
+  external_host      = "https://one.example.com"
+  mode               = "forward_single"
+  authorization_flow = {0}
+  invalidation_flow  = {1}
+}}
+resource "authentik_application" "one" {{
+  name              = "one"
+  slug              = "one"
+  protocol_provider = authentik_provider_proxy.one.id
+}}
+resource "authentik_provider_proxy" "two" {{
+  name               = "two"
+  external_host      = "https://two.example.com"
+  mode               = "forward_single"
+  authorization_flow = {0}
+  invalidation_flow  = {1}
+}}
+resource "authentik_application" "two" {{
+  name              = "two"
+  slug              = "two"
+  protocol_provider = authentik_provider_proxy.two.id
+}}
 "#,
         flow.0, flow.1
     ));
@@ -311,6 +335,25 @@ resource "authentik_application" "bare" {{
             "resource \"fwdauth_protected_host\" \"{name}\" {{\n  slug = \"{name}\"\n  name = \"{name}\"\n  external_host = \"https://{name}.example.com\"\n}}\n"
         )
     };
+    // Why a host takes one application and `removed` for the rest:
+    // Terraform 1.11 refuses a second `moved` into the same address, even
+    // when the provider would take either source.
+    h.config(&format!(
+        "{providers}{}moved {{\n  from = authentik_application.one\n  to   = fwdauth_protected_host.target\n}}\nmoved {{\n  from = authentik_application.two\n  to   = fwdauth_protected_host.target\n}}\n",
+        host("target")
+    ));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = out
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Ambiguous move statements")
+            && text.contains("Each resource can have moved from only one source resource"),
+        "{text}"
+    );
     for (from, expect) in [
         (
             "authentik_provider_proxy.wiki",

@@ -138,8 +138,8 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         v.parse::<u64>()
             .map_or(MAX_RETRY_AFTER, Duration::from_secs)
     } else {
-        let at = http_date(v)?;
         let now = OffsetDateTime::from(now);
+        let at = http_date(v, now.year())?;
         let secs = (at - now).whole_seconds();
         // Whole seconds, rounded up, so a retry never comes before the date.
         let late = (at - now) > time::Duration::seconds(secs);
@@ -148,8 +148,9 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
-/// Parses the three HTTP-date forms of RFC 9110 §5.6.7, all in GMT.
-fn http_date(v: &str) -> Option<OffsetDateTime> {
+/// Parses the three HTTP-date forms of RFC 9110 §5.6.7, all in GMT;
+/// `this_year` places RFC 850's two-digit years.
+fn http_date(v: &str, this_year: i32) -> Option<OffsetDateTime> {
     let imf = format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
@@ -163,12 +164,12 @@ fn http_date(v: &str) -> Option<OffsetDateTime> {
     };
     parse(v, imf)
         .or_else(|| parse(v, asctime))
-        .or_else(|| rfc850(v))
+        .or_else(|| rfc850(v, this_year))
 }
 
 /// `Sunday, 06-Nov-94 08:49:37 GMT`: a two-digit year more than 50 years in
 /// the future means the most recent past year with those digits (§5.6.7).
-fn rfc850(v: &str) -> Option<OffsetDateTime> {
+fn rfc850(v: &str, this_year: i32) -> Option<OffsetDateTime> {
     let (weekday, rest) = v.split_once(", ")?;
     let (date, rest) = rest.split_once(' ')?;
     let mut parts = date.split('-');
@@ -177,7 +178,6 @@ fn rfc850(v: &str) -> Option<OffsetDateTime> {
         return None;
     }
     let yy: i32 = yy.parse().ok()?;
-    let this_year = OffsetDateTime::now_utc().year();
     let mut year = this_year - this_year.rem_euclid(100) + yy;
     if year > this_year + 50 {
         year -= 100;
@@ -319,6 +319,15 @@ mod tests {
             Some(MAX_RETRY_AFTER)
         );
         assert_eq!(retry_after("86401", now), Some(MAX_RETRY_AFTER));
+        // RFC 850 two-digit years: up to 50 years ahead of `now`, else the past.
+        assert_eq!(
+            retry_after("Wednesday, 01-Jan-70 00:00:00 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            retry_after("Saturday, 01-Jan-77 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(
             retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
             Some(MAX_RETRY_AFTER)

@@ -48,6 +48,44 @@ enum Read {
     Rejected,
 }
 
+/// The enabled bindings on application `app` other than those of policy
+/// `policy_pk`.
+fn other_bindings(
+    conn: &Conn,
+    app: &Json,
+    slug: &str,
+    policy_pk: &str,
+) -> Result<Vec<Json>, Diagnostics> {
+    Ok(conn
+        .api
+        .list(
+            "policies/bindings/",
+            &format!("target={}", enc(&js(app, "pk"))),
+            &format!("bindings of application {slug:?}"),
+        )
+        .map_err(|e| api_diag("Cannot read a guarded application's bindings", e))?
+        .into_iter()
+        .filter(|b| b["enabled"] != Json::Bool(false) && b["policy"].as_str() != Some(policy_pk))
+        .collect())
+}
+
+/// Whether application `slug` admits around policy `policy_pk`: other
+/// bindings in `policy_engine_mode = "any"` (one passing binding admits).
+pub fn bypassed(conn: &Conn, slug: &str, policy_pk: &str) -> Result<bool, Diagnostics> {
+    let Some(app) = conn
+        .api
+        .get_opt(
+            &format!("core/applications/{}/", enc(slug)),
+            &format!("application {slug:?} (applications)"),
+        )
+        .map_err(|e| api_diag("Cannot read a guarded application", e))?
+    else {
+        return Ok(false);
+    };
+    Ok(js(&app, "policy_engine_mode") != "all"
+        && !other_bindings(conn, &app, slug, policy_pk)?.is_empty())
+}
+
 /// Reads application `slug` and checks it can be guarded.
 fn read_one(
     conn: &Conn,
@@ -109,17 +147,7 @@ fn read_one(
             .at(at_apps()),
         );
     }
-    let others: Vec<Json> = conn
-        .api
-        .list(
-            "policies/bindings/",
-            &format!("target={}", enc(&pk)),
-            &format!("bindings of application {slug:?}"),
-        )
-        .map_err(|e| api_diag("Cannot read a guarded application's bindings", e))?
-        .into_iter()
-        .filter(|b| b["enabled"] != Json::Bool(false) && b["policy"].as_str() != Some(policy_pk))
-        .collect();
+    let others = other_bindings(conn, &app, slug, policy_pk)?;
     if js(&app, "policy_engine_mode") != "all" && !others.is_empty() {
         let summary = format!("Application {slug:?} admits around the restriction");
         let detail = format!(

@@ -231,6 +231,50 @@ fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Resul
     Ok(())
 }
 
+/// Refuses own user/group bindings in `policy_engine_mode = "any"` on an
+/// application that has a policy bound (e.g. a `fwdauth_domain_restriction`):
+/// one passing binding admits in "any" mode (Authentik's `PolicyEngine`), so
+/// the members would get in around the policy. Checked here, at the host's
+/// own plan, because the restriction's plan still sees the old bindings; an
+/// unchanged host is the restriction's to check (see `guard::bypassed`).
+fn bypass_check(conn: &Conn, prior: &Value, planned: &Value) -> Diagnostics {
+    let own =
+        !names(planned, "allowed_groups").is_empty() || !names(planned, "allowed_users").is_empty();
+    // Only a change of this host can introduce it here (the restriction
+    // checks unchanged hosts), so unchanged hosts cost no request.
+    let changed = ["allowed_groups", "allowed_users", "policy_engine_mode"]
+        .iter()
+        .any(|a| prior.get(a) != planned.get(a));
+    if !own || !changed || s(planned, "policy_engine_mode") == "all" {
+        return Diagnostics::default();
+    }
+    let app_uuid = s(prior, "application_uuid");
+    let slug = s(planned, "slug");
+    if app_uuid.is_empty() {
+        return Diagnostics::default();
+    }
+    let policies = match conn.api.list(
+        "policies/bindings/",
+        &format!("target={}", enc(&app_uuid)),
+        &format!("bindings of application {slug:?}"),
+    ) {
+        Ok(l) => l
+            .into_iter()
+            .filter(|b| b["policy"].is_string() && b["enabled"] != Json::Bool(false))
+            .count(),
+        Err(e) => return api_diag("Cannot read access bindings", e),
+    };
+    if policies == 0 {
+        return Diagnostics::default();
+    }
+    Diagnostic::error(
+        format!("fwdauth_protected_host {slug:?} would admit around its policy"),
+        format!("The application has {policies} policy binding(s) (e.g. a fwdauth_domain_restriction listing it in applications). With allowed_users/allowed_groups in policy_engine_mode = \"any\", one passing binding admits, so those users would get in whatever the policy says. Set policy_engine_mode = \"all\" (a user must pass both), drop allowed_users/allowed_groups, or first remove the host from the restriction's applications and apply."),
+    )
+    .at(AttrPath::root().attr("policy_engine_mode"))
+    .into()
+}
+
 fn attach(conn: &Conn, name: &str, pk: i64, want: bool) -> Result<(), Diagnostics> {
     outpost::set_membership(&conn.api, name, pk, want, conn.settle).map_err(|e| {
         Diagnostics::error(
@@ -531,7 +575,10 @@ impl Resource for ProtectedHost {
         {
             return d;
         }
-        Diagnostics::default()
+        match plan.prior.as_ref() {
+            Some(prior) => bypass_check(&conn, prior, &plan.planned),
+            None => Diagnostics::default(),
+        }
     }
 
     fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {

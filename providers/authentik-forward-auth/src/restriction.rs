@@ -138,6 +138,23 @@ impl DomainRestriction {
             if out.contains_key(&g.slug) {
                 continue;
             }
+            // Adopt a binding of ours already there (state dropped it, see read).
+            let existing = conn
+                .api
+                .list(
+                    "policies/bindings/",
+                    &format!("policy={}&target={}", enc(policy_pk), enc(&g.pk)),
+                    &format!("bindings of the restriction policy on {:?}", g.slug),
+                )
+                .map_err(|e| api_diag("Cannot read policy bindings", e))?;
+            if let Some(b) = existing.iter().find(|b| {
+                b["policy"].as_str() == Some(policy_pk)
+                    && b["target"].as_str() == Some(g.pk.as_str())
+                    && b["order"].as_i64() == Some(order)
+            }) {
+                out.insert(g.slug.clone(), js(b, "pk"));
+                continue;
+            }
             let b = conn
                 .api
                 .post(
@@ -427,8 +444,14 @@ impl Resource for DomainRestriction {
                     &format!("binding {binding} of policy {pk}"),
                 )
                 .map_err(|e| api_diag("Cannot read policy binding", e))?;
-            // A binding removed outside Terraform drops out: the plan re-creates it.
-            if b.is_some_and(|b| b["policy"].as_str() == Some(pk)) {
+            // A binding removed outside Terraform drops out: the plan re-creates
+            // it. So does one on an application that now admits around the
+            // rules (other bindings in "any" mode, e.g. allowed_groups added
+            // later): the plan then shows a change, and its apply re-checks
+            // and refuses, instead of every plan passing with a warning.
+            if b.is_some_and(|b| b["policy"].as_str() == Some(pk))
+                && !guard::bypassed(&conn, &slug, pk)?
+            {
                 live.insert(slug, binding);
             }
         }

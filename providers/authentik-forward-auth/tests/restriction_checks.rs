@@ -222,6 +222,44 @@ resource "fwdauth_domain_restriction" "admin" {{
     assert!(!check_access(&emu, "k8s", "akadmin"));
     assert!(check_access(&emu, "chrome", "vbarzin"));
     assert!(!check_access(&emu, "chrome", "emo"));
+    // Someone turns the host back to "any" outside this stack: emo gets in
+    // around the rule until the next apply, which repairs the host (and the
+    // restriction re-checks it and keeps its binding).
+    emu.with(|i| {
+        i.store.mutate("core/applications", "k8s", |a| {
+            a.insert("policy_engine_mode".into(), json!("any"));
+        })
+    });
+    assert!(
+        check_access(&emu, "k8s", "emo"),
+        "ops gets in around the rule"
+    );
+    let plan = h.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.status, 2, "{}", plan.combined());
+    assert!(flat(&plan.combined()).contains("admits around the restriction"));
+    h.apply();
+    h.assert_plan_empty();
+    assert!(!check_access(&emu, "k8s", "emo"));
+    emu.with(|i| {
+        let k8s = i.store.get("core/applications", "k8s").unwrap();
+        let ours = i
+            .store
+            .all("policies/bindings")
+            .into_iter()
+            .filter(|b| b["target"] == k8s["pk"] && b["policy"].is_string())
+            .count();
+        assert_eq!(ours, 1);
+    });
+    // The stack itself asking for "any" again fails at the host's plan.
+    h.config(&cfg("any"));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    assert!(
+        text.contains("fwdauth_protected_host \"k8s\" would admit around its policy"),
+        "{text}"
+    );
+    assert!(!check_access(&emu, "k8s", "emo"));
 }
 
 /// State written by version 0 (policy bound to the forward_domain

@@ -261,6 +261,7 @@ impl Held {
 /// Tries once to take the lock for `me`; retries internally only when
 /// another writer raced us between read and write.
 pub fn try_take(vault: &Vault, loc: &Location, me: &Holder) -> Result<Attempt, VaultFailure> {
+    let mut tried_new = false;
     loop {
         let cas = match read(vault, loc)? {
             Some(entry) if !entry.is_free() => return Ok(Attempt::Held(entry)),
@@ -273,6 +274,12 @@ pub fn try_take(vault: &Vault, loc: &Location, me: &Holder) -> Result<Attempt, V
                     );
                 }
                 entry.version
+            }
+            // Most likely never locked: `cas=0` without asking first; if
+            // that loses, the metadata knows the version to write over.
+            None if !tried_new => {
+                tried_new = true;
+                0
             }
             None => version_for_missing(vault, loc)?,
         };

@@ -230,15 +230,20 @@ pub fn check(
             Read::Rejected => {}
             Read::Missing => {
                 missing = true;
-                if must_exist {
-                    d.push(
+                d.push(
+                    if must_exist {
                         Diagnostic::error(
                             format!("Application {slug:?} not found"),
                             "applications lists the slugs of fwdauth_protected_host resources; no application has this slug.",
                         )
-                        .at(at_apps()),
-                    );
-                }
+                    } else {
+                        Diagnostic::warning(
+                            format!("Application {slug:?} is created in this run"),
+                            "It is attached to the outpost before this restriction binds to it; in between, its own bindings alone decide (none: every user). The restriction checks it and binds at apply. To leave no such moment, give the host a gate of its own (allowed_groups with policy_engine_mode = \"all\") or create it in an earlier apply.",
+                        )
+                    }
+                    .at(at_apps()),
+                );
             }
         }
     }

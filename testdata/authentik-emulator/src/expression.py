@@ -13,6 +13,9 @@ Written from these facts of goauthentik/authentik (our code, not theirs):
 - authentik/policies/engine.py, PolicyEngine.__init__: request = PolicyRequest(user),
   request.obj = the PolicyBindingModel (the Application), request.set_http_request(the
   Django request of the view that asked).
+- authentik/policies/views.py, PolicyAccessView.user_has_access (the OAuth2 authorize
+  step a proxy provider's login goes through): PolicyEngine(self.application, user,
+  self.request), so http_request is the browser's request to the Authentik host.
 - authentik/policies/types.py, PolicyRequest: user, http_request, obj, context (dict),
   debug = False.
 - authentik/policies/expression/evaluator.py, PolicyEvaluator: the context (passed as the

@@ -183,3 +183,34 @@ fn the_harness_evaluates_like_authentik() {
     assert_eq!(USERS.len(), 6);
     assert!(APPS.iter().all(|a| DECISIONS.iter().any(|d| d.0 == a.slug)));
 }
+
+/// Rule values are data, never code: a user name built to break out of its
+/// string literal is matched literally, and the policy name only lands in a
+/// comment.
+#[test]
+fn rule_values_cannot_inject_code() {
+    let evil = "x\", \"y\"}, set()),\n]\nreturn True\n#";
+    let rules = vec![Rule {
+        host: "chrome.*".into(),
+        users: [evil.to_string()].into_iter().collect(),
+        groups: ["g\\\"\n".to_string()].into_iter().collect(),
+    }];
+    let text = policy::compile("name\nreturn True", &rules, false);
+    let chrome = app_json("chrome", "https://chrome.example.com", "a");
+    let named = json!({"pk": 1, "username": evil, "email": "", "groups": []});
+    let results = run(&[
+        case(
+            &text,
+            chrome.clone(),
+            user_json(user("viktor"), 1),
+            Value::Null,
+        ),
+        case(&text, chrome, named, Value::Null),
+    ]);
+    assert_eq!(
+        results.iter().map(|r| r.passing).collect::<Vec<_>>(),
+        [false, true],
+        "{results:?}"
+    );
+    assert!(results.iter().all(|r| r.messages.is_empty()), "{results:?}");
+}

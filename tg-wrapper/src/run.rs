@@ -146,16 +146,20 @@ fn run_tier0(
             lock_timeout,
             inv.local_lock,
         )?;
+        crate::phase::mark("locked");
         let upstream = {
             let _writes = git.write_lock()?;
             git::sync_before(&git, &stack.name)?
         };
         held = Some((taken, upstream));
+        crate::phase::mark("synced");
     }
     let keys = sops_rs::KeySources::from_env().map_err(|e| TgError::step("load SOPS keys", e))?;
     let state = Tier0State::open(repo, &stack.name, &keys)?;
     let args = engine_args(inv, engine.kind, lock_timeout, Some(state.plain_path()));
+    crate::phase::mark("engine");
     let status = engine.run(&stack.dir, &args, &[]);
+    crate::phase::mark("engine-exited");
     // Whatever the engine did (even a failed apply writes partial state),
     // a mutating run's state is re-encrypted, committed and pushed.
     let changed = state.close(&stack.name, &keys)?;
@@ -167,7 +171,9 @@ fn run_tier0(
                 .unwrap_or(&enc)
                 .to_string_lossy();
             let message = state_commit_message(&stack.name, inv.verb(), taken);
+            crate::phase::mark("commit");
             git.commit_state(&rel, &message)?;
+            crate::phase::mark("committed");
             eprintln!(
                 "tg: committed {rel}: {}",
                 message.lines().next().unwrap_or("")
@@ -176,8 +182,11 @@ fn run_tier0(
         if let Some(up) = upstream
             && git.unpushed(up)? > 0
         {
+            crate::phase::mark("push");
             git::push_state(&git, up, settings.tier0.push_attempts)?;
+            crate::phase::mark("pushed");
         }
+        crate::phase::mark("unlock");
     }
     drop(held);
     Ok(status?.code().unwrap_or(1))

@@ -75,6 +75,7 @@ impl Tier0State {
         let (original, opened) = if enc_path.is_file() {
             let bytes = std::fs::read(&enc_path)
                 .map_err(|e| TgError::step(format!("read {}", enc_path.display()), e))?;
+            crate::phase::mark("decrypt");
             let (text, opened) = sops_rs::decrypt_binary(&bytes, keys).map_err(|e| {
                 TgError::step(
                     format!(
@@ -85,6 +86,7 @@ impl Tier0State {
                 )
             })?;
             write_private(&plain, &text)?;
+            crate::phase::mark("decrypted");
             (Some(text), Some(opened))
         } else {
             eprintln!(
@@ -120,6 +122,7 @@ impl Tier0State {
             Some(o) => o.recipients(),
             None => recipients_for(&self.enc_path)?,
         };
+        crate::phase::mark("encrypt");
         let enc = sops_rs::encrypt_binary(&now, &recipients, self.opened.as_ref(), keys)
             .map_err(|e| TgError::step(format!("encrypt the new state of {stack}"), e))?;
         replace_atomically(&self.enc_path, &enc)?;
@@ -160,7 +163,9 @@ fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), TgError> {
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| TgError::step(&step, e))?;
+    crate::phase::mark("rename");
     std::fs::rename(&tmp, path).map_err(|e| TgError::step(&step, e))?;
+    crate::phase::mark("renamed");
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

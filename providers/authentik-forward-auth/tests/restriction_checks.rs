@@ -378,3 +378,48 @@ resource "fwdauth_domain_restriction" "admin" {{
         assert!(text.contains(want), "{want}: {text}");
     }
 }
+
+/// Import by policy name recovers the applications from its bindings; the
+/// first apply rewrites the text from the rules and keeps the binding.
+#[test]
+fn import_recovers_the_guarded_applications() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    h.config(HOSTS);
+    h.apply();
+    let binding = emu.with(|i| {
+        let p = i.store.insert_unchecked(
+            "policies/expression",
+            json!({"name": "admin-services-restriction", "expression": "return True"}),
+        );
+        let chrome = i.store.get("core/applications", "chrome").unwrap();
+        i.store.insert_unchecked(
+            "policies/bindings",
+            json!({"policy": p["pk"], "target": chrome["pk"], "order": 0}),
+        )["pk"]
+            .clone()
+    });
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,
+    ));
+    let out = h.import(
+        "fwdauth_domain_restriction.admin",
+        "admin-services-restriction",
+    );
+    assert!(out.success(), "{}", out.combined());
+    let imported = h.resource_values("fwdauth_domain_restriction.admin");
+    assert_eq!(imported["applications"], json!(["chrome"]));
+    assert_eq!(imported["bindings"]["chrome"], binding);
+    let plan = h.run(&["plan", "-no-color"]);
+    assert!(plan.stdout.contains("~ expression"), "{}", plan.stdout);
+    h.apply();
+    h.assert_plan_empty();
+    assert_eq!(
+        h.resource_values("fwdauth_domain_restriction.admin")["bindings"]["chrome"],
+        binding
+    );
+    assert!(check_access(&emu, "chrome", "vbarzin"));
+    assert!(!check_access(&emu, "chrome", "emo"));
+}

@@ -8,6 +8,9 @@ cd "$(dirname "$0")"
 scripts=()
 if [ $# -gt 0 ]; then for n in "$@"; do scripts+=("./$n.sh"); done
 else for s in ./*.sh; do [ "$s" = ./run.sh ] || scripts+=("$s"); done; fi
+# A TF_CLI_CONFIG_FILE naming a missing file (some machines export
+# ~/.terraformrc) would add a warning to the `terraform version` below.
+[ -z "${TF_CLI_CONFIG_FILE:-}" ] || [ -e "$TF_CLI_CONFIG_FILE" ] || unset TF_CLI_CONFIG_FILE
 rows=$(mktemp); trap 'rm -f "$rows"' EXIT
 for s in "${scripts[@]}"; do
   echo "=== $s" >&2

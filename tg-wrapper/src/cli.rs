@@ -198,8 +198,10 @@ fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
 }
 
 /// What `tg ci apply` runs, why, and whether a full success may be
-/// recorded as the last success (only when the range started there, or
-/// every stack ran: otherwise an earlier change could still be unapplied).
+/// recorded as the last success: only when the range started there
+/// (`--since last-success`); after any other range an earlier change could
+/// still be unapplied, and a human's `--all` from a working tree must not
+/// move the forge's record.
 struct Selection {
     selected: Vec<crate::ci::changes::Selected>,
     excluded: Vec<String>,
@@ -218,10 +220,15 @@ fn select(
     // Resolved before any stack runs: Tier-0 state commits move HEAD.
     let head = || since::resolve(repo, &args.head);
     let mut record = None;
-    let mut selected = if mode == crate::ci::Mode::Drift || args.all {
-        if mode == crate::ci::Mode::Apply {
-            record = head().ok();
-        }
+    let mut selected = if !args.stacks.is_empty() {
+        args.stacks
+            .iter()
+            .map(|s| changes::Selected {
+                stack: s.clone(),
+                reasons: vec!["named with --stacks".into()],
+            })
+            .collect()
+    } else if mode == crate::ci::Mode::Drift || args.all {
         changes::all(
             repo,
             if args.all {
@@ -230,14 +237,6 @@ fn select(
                 "drift checks every stack"
             },
         )
-    } else if !args.stacks.is_empty() {
-        args.stacks
-            .iter()
-            .map(|s| changes::Selected {
-                stack: s.clone(),
-                reasons: vec!["named with --stacks".into()],
-            })
-            .collect()
     } else {
         let head = head()?;
         let base = match args.since.as_deref() {

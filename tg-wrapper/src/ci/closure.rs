@@ -636,6 +636,44 @@ mod tests {
     }
 
     #[test]
+    fn terragrunt_path_functions_in_an_included_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "root.hcl",
+            "locals {\n  env = read_terragrunt_config(\"${get_parent_terragrunt_dir()}/envs/${path_relative_to_include()}/env.hcl\")\n  shared = read_terragrunt_config(\"${get_terragrunt_dir()}/${get_path_to_repo_root()}/shared.hcl\")\n}\n",
+        );
+        write("envs/stacks/web/env.hcl", "locals {}\n");
+        write("shared.hcl", "locals {}\n");
+        write(
+            "stacks/web/terragrunt.hcl",
+            "include \"root\" {\n  path = find_in_parent_folders(\"root.hcl\")\n}\n",
+        );
+        let c = of_stack(root, &root.join("stacks/web"));
+        assert!(c.unresolved.is_empty(), "{:?}", c.unresolved);
+        let files: Vec<&str> = c.files.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "stacks/web/terragrunt.hcl",
+                "root.hcl",
+                "envs/stacks/web/env.hcl",
+                "shared.hcl"
+            ]
+        );
+        assert!(
+            c.reason("envs/stacks/web/env.hcl")
+                .unwrap()
+                .contains("include \"root\" in stacks/web/terragrunt.hcl")
+        );
+    }
+
+    #[test]
     fn markdown_in_a_tree_is_not_configuration() {
         let c = Closure {
             trees: vec![("modules/net".into(), "via".into())],

@@ -278,9 +278,12 @@ impl Walk {
             return;
         }
         let shown = self.show(file);
-        if let Some(r) = self.rel(file) {
-            self.out.files.push((r, via.clone()));
-        }
+        // Outside the repo no commit can change it, and tg does not read
+        // (nor print parse errors of) files beyond the repo.
+        let Some(r) = self.rel(file) else {
+            return;
+        };
+        self.out.files.push((r, via.clone()));
         let body = match std::fs::read_to_string(file)
             .map_err(|e| e.to_string())
             .and_then(|t| hcl::parse(&t).map_err(|e| e.to_string()))
@@ -671,6 +674,23 @@ mod tests {
                 .unwrap()
                 .contains("include \"root\" in stacks/web/terragrunt.hcl")
         );
+    }
+
+    #[test]
+    fn files_outside_the_repo_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("secret.txt");
+        std::fs::write(&outside, "token = s.hunter2 {{ not hcl").unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("stacks/s")).unwrap();
+        std::fs::write(
+            root.join("stacks/s/terragrunt.hcl"),
+            format!("include {{\n  path = \"{}\"\n}}\n", outside.display()),
+        )
+        .unwrap();
+        let c = of_stack(&root, &root.join("stacks/s"));
+        assert!(c.unresolved.is_empty(), "never parsed: {:?}", c.unresolved);
+        assert_eq!(c.files.len(), 1, "{:?}", c.files);
     }
 
     #[test]

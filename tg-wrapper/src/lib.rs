@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod git;
 pub mod lock;
+pub mod pending;
 pub mod phase;
 pub mod repo;
 pub mod run;

@@ -149,6 +149,7 @@ fn run_tier0(
         crate::phase::mark("locked");
         let upstream = {
             let _writes = git.write_lock()?;
+            crate::pending::recover(repo, &git, &stack.name)?;
             git::sync_before(&git, &stack.name)?
         };
         held = Some((taken, upstream));
@@ -173,6 +174,7 @@ fn run_tier0(
             let message = state_commit_message(&stack.name, inv.verb(), taken);
             crate::phase::mark("commit");
             git.commit_state(&rel, &message)?;
+            crate::pending::clear(repo, &stack.name);
             crate::phase::mark("committed");
             eprintln!(
                 "tg: committed {rel}: {}",

@@ -24,6 +24,9 @@ pub struct Tier0State {
     plain: PathBuf,
     original: Option<Vec<u8>>,
     opened: Option<Decrypted>,
+    /// The repo's git-ignored `.tg/`: the new encrypted state is written
+    /// there, then renamed into place ([`crate::pending`]).
+    scratch: PathBuf,
     // Dropped last: removes the plaintext.
     _dir: tempfile::TempDir,
 }
@@ -96,6 +99,7 @@ impl Tier0State {
             (None, None)
         };
         Ok(Tier0State {
+            scratch: repo.scratch_dir()?,
             enc_path,
             plain,
             original,
@@ -125,7 +129,7 @@ impl Tier0State {
         crate::phase::mark("encrypt");
         let enc = sops_rs::encrypt_binary(&now, &recipients, self.opened.as_ref(), keys)
             .map_err(|e| TgError::step(format!("encrypt the new state of {stack}"), e))?;
-        replace_atomically(&self.enc_path, &enc)?;
+        replace_atomically(&self.enc_path, &enc, &self.scratch, stack)?;
         Ok(Some(self.enc_path.clone()))
     }
 }
@@ -152,17 +156,32 @@ fn recipients_for(enc_path: &Path) -> Result<Recipients, TgError> {
         .recipients)
 }
 
-/// Write-new-then-rename in the same folder (same filesystem), fsynced.
-fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), TgError> {
+/// Write-new-then-rename, fsynced. The new file is written in the repo's
+/// git-ignored `.tg/` (same filesystem), never in the state folder: a run
+/// killed before the rename must not leave a file there that git shows as
+/// an uncommitted change, which would stop every later run. It is linked
+/// as the pending state first, so a run killed after the rename and before
+/// the commit has its state committed by the next run.
+fn replace_atomically(
+    path: &Path,
+    bytes: &[u8],
+    scratch: &Path,
+    stack: &str,
+) -> Result<(), TgError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| TgError::step(format!("create {}", dir.display()), e))?;
-    let tmp = dir.join(format!(".terraform.tfstate.tg-new-{}", std::process::id()));
+    let tmp = scratch.join(format!(
+        "{stack}{}{}",
+        crate::pending::TEMP_INFIX,
+        std::process::id()
+    ));
     let step = format!("write {}", path.display());
     let mut f = std::fs::File::create(&tmp).map_err(|e| TgError::step(&step, e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| TgError::step(&step, e))?;
+    crate::pending::record(scratch, stack, &tmp)?;
     crate::phase::mark("rename");
     std::fs::rename(&tmp, path).map_err(|e| TgError::step(&step, e))?;
     crate::phase::mark("renamed");

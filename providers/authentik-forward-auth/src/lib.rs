@@ -1,6 +1,7 @@
 //! Terraform provider `authentik-forward-auth` (local name `fwdauth`): Authentik
 //! forward-auth protection of hosts behind Traefik, on the `tfplugin` SDK.
 
+pub mod accounts;
 pub mod carveout;
 pub mod client;
 pub mod guard;

@@ -10,22 +10,33 @@
 //! `external_host` of the application's proxy provider
 //! (`Application.get_provider()`, `authentik/core/models.py`), and reads no
 //! request header. Anything it cannot decide (no application, no provider, a
-//! host that is not a plain DNS name, a user with neither username nor
-//! e-mail) denies, whatever `default_allow` says.
+//! host that is not a plain DNS name, a user without an integer primary key
+//! or with neither username nor e-mail) denies, whatever `default_allow` says.
+//!
+//! Users are admitted by `request.user.pk`, never by name. Authentik's
+//! `User` is Django's `AbstractUser`: `username` is unique but may be any
+//! string of letters, digits and `@.+-_` (so a new account may be named
+//! `vbarzin@gmail.com`), and `email` is neither unique nor verified
+//! (`authentik/core/models.py`; the prompt stage checks only usernames for
+//! duplicates, `authentik/stages/prompt/stage.py`). A name in a rule is
+//! resolved to one account at plan time (`accounts.rs`) and the policy
+//! admits that account's primary key, with the name in a comment.
 //!
 //! The text is deterministic: rules sorted (exact hosts; then `label.*`; then
-//! `*.suffix`, the longest suffix first), names sorted and de-duplicated,
-//! every string a safely escaped Python literal.
+//! `*.suffix`, the longest suffix first), names and keys sorted and
+//! de-duplicated, every string a safely escaped, ASCII-only Python literal
+//! (comments included, so no value can end a comment line).
 
 use std::cmp::Reverse;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One host rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     /// `app.example.com`, `chrome.*` (first label) or `*.example.com` (suffix).
     pub host: String,
-    /// Usernames or e-mail addresses (matched against either).
+    /// Users as written: each a username or e-mail address that names one
+    /// account ([`UserIds`] holds the account each was resolved to).
     pub users: BTreeSet<String>,
     /// Group names.
     pub groups: BTreeSet<String>,
@@ -122,18 +133,46 @@ pub fn matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-/// A Python string literal for `s` (double-quoted, escaped).
+/// A user entry as written in a rule → the primary key (`User.pk`) of the one
+/// Authentik account it names. An entry missing here admits nobody.
+pub type UserIds = BTreeMap<String, i64>;
+
+/// A Python string literal for `s`: double-quoted, ASCII only (control and
+/// non-ASCII characters as `\u`/`\U` escapes, which Python reads back as
+/// the same string), so it never spans or ends a line.
 fn py(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
     }
     out.push('"');
+    out
+}
+
+/// The set of primary keys a rule admits, one per line with the entries
+/// that resolved to it in a comment.
+fn py_ids(users: &BTreeSet<String>, ids: &UserIds) -> String {
+    let mut by_pk: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for u in users {
+        if let Some(pk) = ids.get(u) {
+            by_pk.entry(*pk).or_default().push(u);
+        }
+    }
+    if by_pk.is_empty() {
+        return "set()".into();
+    }
+    let mut out = String::from("{\n");
+    for (pk, names) in by_pk {
+        let names: Vec<String> = names.iter().map(|n| py(n)).collect();
+        out.push_str(&format!("        {pk},  # {}\n", names.join(", ")));
+    }
+    out.push_str("    }");
     out
 }
 
@@ -196,12 +235,10 @@ letters = "abcdefghijklmnopqrstuvwxyz0123456789-"
 if len(host) > 253 or not all(0 < len(l) <= 63 and l[0] != "-" and l[-1] != "-" and all(c in letters for c in l) for l in labels):
     return False
 user = request.user
-names = set()
-for field in ("username", "email"):
-    value = getattr(user, field, None)
-    if isinstance(value, str) and value:
-        names.add(value)
-if not names:
+uid = getattr(user, "pk", None)
+if type(uid) is not int:
+    return False
+if not any(isinstance(getattr(user, f, None), str) and getattr(user, f) for f in ("username", "email")):
     return False
 for pattern, users, groups in rules:
     if pattern.endswith(".*"):
@@ -211,13 +248,14 @@ for pattern, users, groups in rules:
     else:
         hit = host == pattern
     if hit:
-        if names & users:
+        if uid in users:
             return True
         return any(ak_is_group_member(user, name=g) for g in sorted(groups))
 "##;
 
-/// The policy text. `name` is only used in the header comment.
-pub fn compile(name: &str, rules: &[Rule], default_allow: bool) -> String {
+/// The policy text: `ids` holds the account each user entry names (see
+/// [`UserIds`]); `name` is only used in the header comment.
+pub fn compile(name: &str, rules: &[Rule], ids: &UserIds, default_allow: bool) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "# Managed by Terraform (fwdauth_domain_restriction {}). Do not edit here.\n",
@@ -227,14 +265,16 @@ pub fn compile(name: &str, rules: &[Rule], default_allow: bool) -> String {
         "# Bound to each protected application; Authentik runs it when a user is authorized\n\
          # for one (request.obj = that application). The host is the application's proxy\n\
          # provider's external_host; no request header is read. What it cannot decide denies.\n\
-         # The first matching rule decides: exact hosts, then `label.*`, then `*.suffix`.\n",
+         # The first matching rule decides: exact hosts, then `label.*`, then `*.suffix`.\n\
+         # Users are admitted by primary key (request.user.pk), the names they were listed by\n\
+         # in comments: usernames can be taken over and e-mail addresses are not unique.\n",
     );
     s.push_str("rules = [\n");
     for r in sorted(rules) {
         s.push_str(&format!(
             "    ({}, {}, {}),\n",
             py(&r.host),
-            py_set(&r.users),
+            py_ids(&r.users, ids),
             py_set(&r.groups)
         ));
     }
@@ -260,6 +300,10 @@ mod tests {
         }
     }
 
+    fn ids(pairs: &[(&str, i64)]) -> UserIds {
+        pairs.iter().map(|(n, pk)| (n.to_string(), *pk)).collect()
+    }
+
     #[test]
     fn output_is_independent_of_input_order() {
         let a = vec![
@@ -273,7 +317,8 @@ mod tests {
         ];
         let mut b = a.clone();
         b.reverse();
-        assert_eq!(compile("x", &a, true), compile("x", &b, true));
+        let ids = ids(&[("vbarzin@gmail.com", 5), ("akadmin", 1)]);
+        assert_eq!(compile("x", &a, &ids, true), compile("x", &b, &ids, true));
     }
 
     #[test]
@@ -283,9 +328,10 @@ mod tests {
             &[
                 rule("*.example.com", &[], &["all"]),
                 rule("*.lab.example.com", &[], &["lab"]),
-                rule("chrome.*", &["b", "a"], &[]),
+                rule("chrome.*", &["b", "a", "vbarzin@gmail.com"], &[]),
                 rule("grafana.example.com", &[], &["ops"]),
             ],
+            &ids(&[("a", 12), ("b", 3), ("vbarzin@gmail.com", 3)]),
             false,
         );
         let lines: Vec<&str> = text.lines().collect();
@@ -295,17 +341,39 @@ mod tests {
         );
         let start = lines.iter().position(|l| *l == "rules = [").unwrap();
         assert_eq!(
-            &lines[start + 1..start + 5],
+            &lines[start + 1..start + 9],
             &[
                 "    (\"grafana.example.com\", set(), {\"ops\"}),",
-                "    (\"chrome.*\", {\"a\", \"b\"}, set()),",
+                "    (\"chrome.*\", {",
+                "        3,  # \"b\", \"vbarzin@gmail.com\"",
+                "        12,  # \"a\"",
+                "    }, set()),",
                 "    (\"*.lab.example.com\", set(), {\"lab\"}),",
                 "    (\"*.example.com\", set(), {\"all\"}),",
+                "]",
             ]
         );
         assert_eq!(*lines.last().unwrap(), "return False");
+        assert!(text.contains("if uid in users:"));
         assert!(!text.contains("X-Forwarded") && !text.contains("headers"));
         assert!(py("a\nb\\").contains("\\u000a") && py("a\nb\\").ends_with("\\\\\""));
+        // ASCII only: nothing can end a comment line or hide in look-alikes.
+        assert_eq!(py("\u{2028}é\u{1F600}"), "\"\\u2028\\u00e9\\U0001f600\"");
+    }
+
+    #[test]
+    fn unresolved_entries_admit_nobody() {
+        let text = compile(
+            "r",
+            &[rule("chrome.*", &["gone"], &["ops"])],
+            &UserIds::new(),
+            true,
+        );
+        assert!(
+            text.contains("    (\"chrome.*\", set(), {\"ops\"}),"),
+            "{text}"
+        );
+        assert!(!text.contains("gone"));
     }
 
     #[test]

@@ -6,11 +6,20 @@
 //! `policy.rs`). The compiled text is known at plan time, so the plan shows
 //! exactly which lines change. Import ID: the policy name.
 //!
-//! Schema version 1. Version 0 bound the policy to one application (`bind_to`,
+//! Users are listed by username or e-mail address but admitted by primary
+//! key: each entry is resolved to exactly one account at plan time and again
+//! at apply (`accounts.rs`), recorded in `resolved_users`, and the read
+//! refreshes that record (an account deleted since drops out, so the plan
+//! resolves the name again and shows the rewrite).
+//!
+//! Schema version 2. Version 0 bound the policy to one application (`bind_to`,
 //! meant for the `forward_domain` provider) and read the host from
 //! `X-Forwarded-Host`, which Authentik never sets to the protected host at
 //! the point it runs policies; `upgrade_state` carries its binding over so
 //! the first apply removes it (see the docs' "Upgrading from version 0").
+//! Versions 0 and 1 admitted a user whose username or e-mail address matched
+//! an entry at login; their state has no `resolved_users`, so the first plan
+//! resolves every entry and rewrites the policy to admit by primary key.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,6 +30,7 @@ use tfplugin::provider::{Ctx, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Nesting, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
+use crate::accounts::{self, Account};
 use crate::client::enc;
 use crate::guard;
 use crate::policy::{self, Rule};
@@ -57,12 +67,30 @@ fn default_allow(v: &Value) -> bool {
     v.get("default_allow").as_bool().unwrap_or(false)
 }
 
-fn expression(v: &Value) -> String {
+fn expression(v: &Value, resolved: &BTreeMap<String, Account>) -> String {
     policy::compile(
         v.get("name").as_str().unwrap_or_default(),
         &rules(v),
+        &accounts::ids(resolved),
         default_allow(v),
     )
+}
+
+/// The accounts the rules' user entries name now, keeping each entry of
+/// `prior` (a state value) on its account; see `accounts::resolve`.
+fn resolve_users(
+    conn: &Conn,
+    planned: &Value,
+    prior: Option<&Value>,
+) -> (BTreeMap<String, Account>, Diagnostics) {
+    let all = match accounts::list(conn) {
+        Ok(a) => a,
+        Err(d) => return (BTreeMap::new(), d),
+    };
+    let kept = prior
+        .map(|p| accounts::from_state(p.get("resolved_users")))
+        .unwrap_or_default();
+    accounts::resolve(&all, &rules(planned), &kept)
 }
 
 /// The `bindings` map of a state value: application slug → binding pk.
@@ -87,14 +115,34 @@ fn bindings_value(m: &BTreeMap<String, String>) -> Value {
 
 impl DomainRestriction {
     /// The apply-time checks: every guarded application exists and can be
-    /// guarded, every rule guards one, every user and group exists.
+    /// guarded, every rule guards one, every group exists, every user entry
+    /// names the one account it named at plan time. Returns the guarded
+    /// applications and the accounts.
     fn checked(
         &self,
         conn: &Conn,
         planned: &Value,
+        prior: Option<&Value>,
         policy_pk: &str,
-    ) -> Result<Vec<guard::Guarded>, Diagnostics> {
-        let mut d = names_exist(conn, &rules(planned));
+    ) -> Result<(Vec<guard::Guarded>, BTreeMap<String, Account>), Diagnostics> {
+        let mut d = groups_exist(conn, &rules(planned));
+        let (resolved, more) = resolve_users(conn, planned, prior);
+        d.extend(more);
+        let at_plan = planned.get("resolved_users");
+        if at_plan.is_fully_known() && !d.has_errors() && accounts::from_state(at_plan) != resolved
+        {
+            d.push(
+                Diagnostic::error(
+                    "Users changed since the plan",
+                    format!(
+                        "The accounts the rules' users name are not those the plan showed (planned {:?}, now {:?}): an account was created, renamed, deleted or changed its e-mail address in between. Nothing was written; plan again.",
+                        accounts::ids(&accounts::from_state(at_plan)),
+                        accounts::ids(&resolved)
+                    ),
+                )
+                .at(AttrPath::root().attr("resolved_users")),
+            );
+        }
         let (found, more) = guard::check(
             conn,
             &strings(planned.get("applications")),
@@ -105,7 +153,7 @@ impl DomainRestriction {
         )?;
         d.extend(more);
         match found {
-            Some(found) if !d.has_errors() => Ok(found),
+            Some(found) if !d.has_errors() => Ok((found, resolved)),
             _ => Err(d),
         }
     }
@@ -169,24 +217,11 @@ impl DomainRestriction {
     }
 }
 
-/// Every user and group a rule names exists in Authentik.
-fn names_exist(conn: &Conn, rules: &[Rule]) -> Diagnostics {
+/// Every group a rule names exists in Authentik (users: `accounts::resolve`).
+fn groups_exist(conn: &Conn, rules: &[Rule]) -> Diagnostics {
     let mut d = Diagnostics::default();
     for (i, r) in rules.iter().enumerate() {
         let at = |a: &str| AttrPath::root().attr("rules").index(i as i64).attr(a);
-        for u in &r.users {
-            match conn.user_pk(u) {
-                Ok(Some(_)) => {}
-                Ok(None) => d.push(
-                    Diagnostic::error(
-                        format!("User {u:?} not found"),
-                        format!("the rule for {:?} admits {u:?}, which is neither a username nor an e-mail address in Authentik.", r.host),
-                    )
-                    .at(at("users")),
-                ),
-                Err(e) => d.push(Diagnostic::error("Cannot look up users", e.to_string())),
-            }
-        }
         for g in &r.groups {
             match conn.group_pk(g) {
                 Ok(Some(_)) => {}
@@ -227,7 +262,7 @@ impl Resource for DomainRestriction {
                         .description("Lower-case RFC 1123 host `app.example.com`, `label.*` (that first label on any domain) or `*.suffix` (any host under the suffix)."),
                     Attribute::new("users", Type::set(Type::String))
                         .optional()
-                        .description("Usernames or e-mail addresses admitted to this host (each must exist in Authentik)."),
+                        .description("Users admitted to this host, each written as a username or an e-mail address that names exactly one Authentik account (username exactly, or e-mail address ignoring case; none or several fail the plan). The policy admits the account's primary key, never the name: Authentik lets a new account take any free username, including another user's e-mail address, and keeps e-mail addresses neither unique nor verified. `resolved_users` shows which account each entry names."),
                     Attribute::new("groups", Type::set(Type::String))
                         .optional()
                         .description("Groups whose members (and members of their child groups) are admitted to this host (each must exist)."),
@@ -239,7 +274,7 @@ impl Resource for DomainRestriction {
                 .optional()
                 .computed()
                 .default(Value::from(false))
-                .description("Whether a guarded application whose host no rule matches admits every user (default false: it denies). What the policy cannot decide (no application, no provider, a malformed host, a user with neither username nor e-mail) denies regardless."),
+                .description("Whether a guarded application whose host no rule matches admits every user (default false: it denies). What the policy cannot decide (no application, no provider, a malformed host, a user without an integer primary key or with neither username nor e-mail) denies regardless."),
             Attribute::new("applications", Type::set(Type::String))
                 .required()
                 .description("Slugs of the applications the policy is bound to: the `fwdauth_protected_host`s (single-host, `forward_single`) these rules protect, e.g. `[fwdauth_protected_host.chrome.slug]`. A `forward_domain` application is refused."),
@@ -251,11 +286,14 @@ impl Resource for DomainRestriction {
             Attribute::new("bindings", Type::map(Type::String))
                 .computed()
                 .description("Application slug → UUID of the policy binding on it."),
+            Attribute::new("resolved_users", Type::map(accounts::value_type()))
+                .computed()
+                .description("Each entry of the rules' `users` → the Authentik account it names: `id` (the user's primary key, which the policy admits), `username` and `email` (as they are now; refreshed on read). An entry keeps its account while that account exists: when the name later leads to another live account, the plan fails instead of moving the grant; when the account was deleted, it drops out here and the plan resolves the name again."),
             Attribute::new("expression", Type::String)
                 .computed()
                 .description("The compiled policy text (Python), known at plan time."),
         ])
-        .version(1)
+        .version(2)
         .description("The per-host forward-auth restrictions of a domain in one place: host → allowed users/groups rules compiled into one Authentik expression policy, bound to each protected host's own application.")
     }
 
@@ -297,7 +335,7 @@ impl Resource for DomainRestriction {
                     d.push(
                         Diagnostic::error(
                             format!("Empty name in {attr}"),
-                            format!("rules[{i}].{attr} holds an empty string; name users by username or e-mail, groups by name."),
+                            format!("rules[{i}].{attr} holds an empty string; name users by username or e-mail address, groups by name."),
                         )
                         .at(at(attr)),
                     );
@@ -341,9 +379,10 @@ impl Resource for DomainRestriction {
         d
     }
 
-    /// Compiles the expression and checks, against Authentik, every user,
-    /// group and guarded application (those created in the same run are
-    /// checked at apply, before anything is written).
+    /// Resolves every user entry to its account, compiles the expression,
+    /// and checks, against Authentik, every group and guarded application
+    /// (those created in the same run are checked at apply, before anything
+    /// is written).
     fn modify_plan(&self, _ctx: &Ctx, plan: &mut PlanChange) -> Diagnostics {
         if plan.planned.is_null() || !plan.config.is_fully_known() {
             return Diagnostics::default();
@@ -352,7 +391,9 @@ impl Resource for DomainRestriction {
             Ok(c) => c,
             Err(d) => return d,
         };
-        let mut d = names_exist(&conn, &rules(&plan.planned));
+        let mut d = groups_exist(&conn, &rules(&plan.planned));
+        let (resolved, more) = resolve_users(&conn, &plan.planned, plan.prior.as_ref());
+        d.extend(more);
         let policy_pk = plan
             .prior
             .as_ref()
@@ -373,7 +414,11 @@ impl Resource for DomainRestriction {
         let mut planned = plan
             .planned
             .clone()
-            .with_attr("expression", Value::from(expression(&plan.planned)));
+            .with_attr("resolved_users", accounts::to_state(&resolved))
+            .with_attr(
+                "expression",
+                Value::from(expression(&plan.planned, &resolved)),
+            );
         let want: BTreeSet<String> = strings(plan.planned.get("applications"))
             .into_iter()
             .collect();
@@ -392,9 +437,9 @@ impl Resource for DomainRestriction {
 
     fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
         let conn = self.shared.conn()?;
-        let guarded = self.checked(&conn, planned, "")?;
+        let (guarded, resolved) = self.checked(&conn, planned, None, "")?;
         let name = planned.get("name").as_str().unwrap_or_default().to_string();
-        let text = expression(planned);
+        let text = expression(planned, &resolved);
         let p = conn
             .api
             .post(
@@ -418,6 +463,7 @@ impl Resource for DomainRestriction {
         Ok(planned
             .clone()
             .with_attr("id", Value::from(pk))
+            .with_attr("resolved_users", accounts::to_state(&resolved))
             .with_attr("expression", Value::from(text))
             .with_attr("bindings", bindings_value(&bound)))
     }
@@ -455,10 +501,28 @@ impl Resource for DomainRestriction {
                 live.insert(slug, binding);
             }
         }
+        // Each recorded account as it is now; a deleted one drops out, so the
+        // plan resolves its entry again and shows the policy's rewrite (the
+        // stored text admits the old primary key, which nobody holds).
+        let recorded = accounts::from_state(state.get("resolved_users"));
+        let resolved_users = if recorded.is_empty() {
+            state.get("resolved_users").clone()
+        } else {
+            let all = accounts::list(&conn)?;
+            let now: BTreeMap<String, Account> = recorded
+                .into_iter()
+                .filter_map(|(entry, a)| {
+                    let current = all.iter().find(|c| c.pk == a.pk)?;
+                    Some((entry, current.clone()))
+                })
+                .collect();
+            accounts::to_state(&now)
+        };
         Ok(Some(
             state
                 .clone()
                 .with_attr("name", Value::from(js(&p, "name")))
+                .with_attr("resolved_users", resolved_users)
                 .with_attr("expression", Value::from(js(&p, "expression")))
                 .with_attr("bindings", bindings_value(&live)),
         ))
@@ -473,9 +537,9 @@ impl Resource for DomainRestriction {
     ) -> Result<Value, Diagnostics> {
         let conn = self.shared.conn()?;
         let pk = prior.get("id").as_str().unwrap_or_default().to_string();
-        let guarded = self.checked(&conn, planned, &pk)?;
+        let (guarded, resolved) = self.checked(&conn, planned, Some(prior), &pk)?;
         let name = planned.get("name").as_str().unwrap_or_default().to_string();
-        let text = expression(planned);
+        let text = expression(planned, &resolved);
         conn.api
             .patch(
                 &format!("policies/expression/{pk}/"),
@@ -494,6 +558,7 @@ impl Resource for DomainRestriction {
         )?;
         Ok(planned
             .clone()
+            .with_attr("resolved_users", accounts::to_state(&resolved))
             .with_attr("expression", Value::from(text))
             .with_attr("bindings", bindings_value(&bound)))
     }
@@ -558,6 +623,7 @@ impl Resource for DomainRestriction {
             ("applications", Value::string_set(map.keys().cloned())),
             ("binding_order", Value::from(order)),
             ("bindings", bindings_value(&map)),
+            ("resolved_users", Value::Map(BTreeMap::new())),
             ("expression", Value::from(js(&p, "expression"))),
         ]))
     }
@@ -568,17 +634,23 @@ impl Resource for DomainRestriction {
     /// lists that application. The stored `default_allow` is kept: version 0
     /// defaulted it to true, so a configuration that does not set it plans
     /// `true -> false`, visibly.
+    ///
+    /// Version 1 → 2: the stored policy admitted users by username or e-mail
+    /// address at login. `resolved_users` starts out null (no entry has an
+    /// account yet), so the first plan resolves every entry, fails on names
+    /// that are missing or ambiguous, and rewrites `expression` to admit by
+    /// primary key.
     fn upgrade_state(
         &self,
         _ctx: &Ctx,
         from_version: i64,
         raw: &serde_json::Value,
     ) -> Result<Value, Diagnostics> {
-        if from_version != 0 {
+        if from_version != 0 && from_version != 1 {
             return Err(Diagnostics::error(
                 "Unknown state version",
                 format!(
-                    "fwdauth_domain_restriction has no schema version {from_version} to upgrade from (this provider writes version 1)."
+                    "fwdauth_domain_restriction has no schema version {from_version} to upgrade from (this provider writes version 2)."
                 ),
             ));
         }
@@ -586,9 +658,15 @@ impl Resource for DomainRestriction {
         let Some(obj) = j.as_object_mut() else {
             return Err(Diagnostics::error(
                 "Stored state is not an object",
-                "fwdauth_domain_restriction version 0 state must be a JSON object.",
+                format!(
+                    "fwdauth_domain_restriction version {from_version} state must be a JSON object."
+                ),
             ));
         };
+        obj.insert("resolved_users".into(), serde_json::Value::Null);
+        if from_version == 1 {
+            return self.decode_state(&j);
+        }
         let bind_to = obj.remove("bind_to");
         let binding_id = obj.remove("binding_id");
         let slug = bind_to
@@ -609,7 +687,14 @@ impl Resource for DomainRestriction {
         }
         obj.insert("applications".into(), json!(applications));
         obj.insert("bindings".into(), serde_json::Value::Object(map));
-        tfplugin::value::from_json(&j, &self.schema().value_type(), true).map_err(|e| {
+        self.decode_state(&j)
+    }
+}
+
+impl DomainRestriction {
+    /// Upgraded state JSON as a value of the current schema.
+    fn decode_state(&self, j: &serde_json::Value) -> Result<Value, Diagnostics> {
+        tfplugin::value::from_json(j, &self.schema().value_type(), true).map_err(|e| {
             Diagnostics::error(
                 "Cannot upgrade fwdauth_domain_restriction state",
                 e.to_string(),
@@ -650,12 +735,36 @@ mod tests {
             .upgrade_state(&Ctx::for_tests(), 0, &unbound)
             .unwrap();
         assert!(bindings(&v).is_empty());
+        assert!(v.get("resolved_users").is_null());
         assert!(resource().upgrade_state(&Ctx::for_tests(), 7, &v0).is_err());
+    }
+
+    #[test]
+    fn version_1_state_upgrades_with_no_accounts_yet() {
+        let v1 = json!({
+            "id": "p1", "name": "admin-services-restriction",
+            "rules": [{"host": "chrome.*", "users": ["vbarzin@gmail.com"], "groups": null}],
+            "default_allow": false, "applications": ["chrome"], "binding_order": 0,
+            "bindings": {"chrome": "b1"}, "expression": "old",
+        });
+        let v = resource().upgrade_state(&Ctx::for_tests(), 1, &v1).unwrap();
+        assert!(v.get("resolved_users").is_null());
+        assert_eq!(bindings(&v)["chrome"], "b1");
+        assert_eq!(v.get("expression").as_str(), Some("old"));
+        assert_eq!(
+            rules(&v)[0].users,
+            BTreeSet::from(["vbarzin@gmail.com".to_string()])
+        );
+        let err = resource()
+            .upgrade_state(&Ctx::for_tests(), 2, &v1)
+            .unwrap_err();
+        assert!(err.0[0].detail.contains("writes version 2"), "{err:?}");
     }
 
     fn config(rules: serde_json::Value, apps: serde_json::Value) -> Value {
         let j = json!({"id": null, "name": "r", "rules": rules, "default_allow": null,
-                       "applications": apps, "binding_order": null, "bindings": null, "expression": null});
+                       "applications": apps, "binding_order": null, "bindings": null,
+                       "resolved_users": null, "expression": null});
         tfplugin::value::from_json(&j, &resource().schema().value_type(), false).unwrap()
     }
 

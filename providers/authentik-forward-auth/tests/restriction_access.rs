@@ -1,16 +1,21 @@
 //! End to end: real terraform applies a stack (one `fwdauth_protected_host`
 //! per host of the decision table, the restriction guarding all of them),
-//! then the emulator is asked who gets in, the way an admin asks Authentik
+//! the table's hostile accounts then arrive (new accounts answering to
+//! Viktor's e-mail address, emo renamed and his username taken), and the
+//! emulator is asked who gets in, the way an admin asks Authentik
 //! (`GET /api/v3/core/applications/<slug>/check_access/?for_user=<pk>`, with
 //! an `X-Forwarded-Host` naming an allowed host on the request). Its answers
 //! must match the table and what the policy harness decides for the policy
-//! text stored in Authentik, for both `default_allow` values.
+//! text stored in Authentik, for both `default_allow` values; and the next
+//! plan must fail, naming the ambiguous and the taken-over entries.
 
 mod access_cases;
 
 use std::collections::BTreeMap;
 
-use access_cases::{APPS, DECISIONS, RULES, USERS, app_json, authorize_request, user_json};
+use access_cases::{
+    APPS, Arrival, DECISIONS, RULES, USERS, app_json, authorize_request, user_json,
+};
 use authentik_emulator::access::evaluate_expressions;
 use authentik_emulator::{DEFAULT_TOKEN, Emulator};
 use authentik_forward_auth::FwdAuthProvider;
@@ -20,34 +25,86 @@ use tfplugin::testing::Harness;
 
 const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
 
-/// Seeds groups and users; returns user key → pk.
+/// Seeds groups and the users that exist before the apply; returns user
+/// key → pk.
 fn seed(emu: &Emulator) -> BTreeMap<&'static str, i64> {
     emu.with(|i| {
-        let mut groups = BTreeMap::new();
         for g in ["Home Server Admins", "kubernetes-admins", "lab"] {
-            let v = i.store.insert_unchecked("core/groups", json!({"name": g}));
-            groups.insert(g, v["pk"].clone());
+            i.store.insert_unchecked("core/groups", json!({"name": g}));
         }
-        let admins = i.store.get_by("core/groups", "name", "authentik Admins").unwrap();
-        groups.insert("authentik Admins", admins["pk"].clone());
-        let mut pks = BTreeMap::new();
-        for u in USERS {
-            let pk = match i.store.get_by("core/users", "username", u.username) {
-                Some(existing) => existing["pk"].as_i64().unwrap(),
-                None => {
-                    let member_of: Vec<Value> = u.groups.iter().map(|g| groups[g].clone()).collect();
-                    i.store.insert_unchecked(
-                        "core/users",
-                        json!({"username": u.username, "name": u.key, "email": u.email, "groups": member_of}),
-                    )["pk"]
-                        .as_i64()
-                        .unwrap()
-                }
-            };
-            pks.insert(u.key, pk);
-        }
-        pks
+    });
+    let mut pks = BTreeMap::new();
+    for u in USERS.iter().filter(|u| u.arrives == Arrival::Before) {
+        let existing = emu.with(|i| i.store.get_by("core/users", "username", u.username));
+        let pk = match existing {
+            Some(existing) => existing["pk"].as_i64().unwrap(),
+            None => create_user(emu, u),
+        };
+        pks.insert(u.key, pk);
+    }
+    pks
+}
+
+fn create_user(emu: &Emulator, u: &access_cases::User) -> i64 {
+    emu.with(|i| {
+        let member_of: Vec<Value> = u
+            .groups
+            .iter()
+            .map(|g| i.store.get_by("core/groups", "name", g).unwrap()["pk"].clone())
+            .collect();
+        i.store.insert_unchecked(
+            "core/users",
+            json!({"username": u.username, "name": u.key, "email": u.email, "groups": member_of}),
+        )["pk"]
+            .as_i64()
+            .unwrap()
     })
+}
+
+fn rename_user(emu: &Emulator, pk: i64, username: &str) {
+    emu.with(|i| {
+        i.store.mutate("core/users", &pk.to_string(), |u| {
+            u.insert("username".into(), json!(username));
+        })
+    });
+}
+
+/// The hostile accounts arrive after the apply: new ones are created, the
+/// renamed user's account is renamed (same pk). Adds their pks to `pks`.
+fn arrive(emu: &Emulator, pks: &mut BTreeMap<&'static str, i64>) {
+    for u in USERS {
+        if let Arrival::RenameOf(old) = u.arrives {
+            rename_user(emu, pks[old], u.username);
+            pks.insert(u.key, pks[old]);
+        }
+    }
+    // After the renames, so a newcomer can take a freed username.
+    for u in USERS.iter().filter(|u| u.arrives == Arrival::After) {
+        pks.insert(u.key, create_user(emu, u));
+    }
+}
+
+/// The admin removes the hostile accounts (through the API) and the renamed
+/// user takes his name back.
+fn leave(emu: &Emulator, pks: &mut BTreeMap<&'static str, i64>) {
+    for u in USERS {
+        match u.arrives {
+            Arrival::Before => {}
+            Arrival::After => {
+                let resp = reqwest::blocking::Client::new()
+                    .delete(format!("{}/api/v3/core/users/{}/", emu.url(), pks[u.key]))
+                    .bearer_auth(DEFAULT_TOKEN)
+                    .send()
+                    .unwrap();
+                assert_eq!(resp.status().as_u16(), 204, "delete {}", u.key);
+                pks.remove(u.key);
+            }
+            Arrival::RenameOf(old) => {
+                rename_user(emu, pks[old], access_cases::user(old).username);
+                pks.remove(u.key);
+            }
+        }
+    }
 }
 
 /// Whether the outpost can route a browser's request to the table's host.
@@ -137,6 +194,14 @@ resource "fwdauth_domain_restriction" "admin" {{
     hcl
 }
 
+/// Terraform's output on one line (it wraps long diagnostics).
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn check_access(emu: &Emulator, slug: &str, user_pk: i64, claim: Option<&str>) -> Value {
     let mut req = reqwest::blocking::Client::new()
         .get(format!(
@@ -210,6 +275,8 @@ fn the_emulator_admits_exactly_whom_the_rules_name() {
         if !default_allow {
             bind_unroutable(&emu, &h);
         }
+        let mut pks = pks.clone();
+        arrive(&emu, &mut pks);
         let harness = harness_decisions(&emu, &pks);
         for ((slug, key, deny_default, allow_default), from_harness) in
             DECISIONS.iter().zip(harness)
@@ -239,6 +306,26 @@ fn the_emulator_admits_exactly_whom_the_rules_name() {
                 assert_eq!(r["log_messages"], json!([]), "{r}");
             }
         }
+        // The next plan notices: the e-mail entry answers to four accounts,
+        // emo's old username to another live account. Nothing changes in
+        // Authentik until someone decides.
+        let plan = h.run(&["plan", "-no-color"]);
+        assert!(!plan.success(), "{}", plan.combined());
+        let text = flat(&plan.combined());
+        for want in [
+            "User \"vbarzin@gmail.com\" is ambiguous",
+            "rules[0].users lists \"vbarzin@gmail.com\", and 4 Authentik accounts answer to it",
+            &format!(
+                "pk {} (username \"vbarzin@gmail.com\"",
+                pks["email-as-username"]
+            ),
+            &format!("pk {} (username \"mallory\"", pks["same-email"]),
+            "User \"emo\" now names another account",
+            &format!("now pk {} (username \"emo-old\"", pks["emo"]),
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        leave(&emu, &mut pks);
     }
     // The domain-level application has no binding: every user passes there
     // (its own bindings would decide, once per login for the whole domain).

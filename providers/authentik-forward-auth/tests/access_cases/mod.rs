@@ -3,9 +3,17 @@
 //! (`CHROME_ALLOWED` for `chrome.*`, kubernetes groups for `k8s`, an admin
 //! group for the rest of the domain), users, and for each application host
 //! and user whether Authentik must admit them.
+//!
+//! Some users arrive after the restriction was applied, as an attacker's
+//! would: accounts that answer to an allowed user's e-mail address (same
+//! address, same in other case, or as their username) and one that took an
+//! allowed user's username after that user renamed themself. The policy
+//! admits by primary key, so none of them gets in, and the renamed user
+//! still does.
 
 #![allow(dead_code)] // each test binary uses part of it
 
+use authentik_forward_auth::accounts::Account;
 use serde_json::{Value, json};
 
 /// (host pattern, users, groups)
@@ -17,11 +25,25 @@ pub const RULES: &[(&str, &[&str], &[&str])] = &[
     ("*.example.com", &[], &["Home Server Admins"]),
 ];
 
+/// When an account appears, relative to the apply of the restriction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// Exists when the rules are resolved.
+    Before,
+    /// Created afterwards.
+    After,
+    /// The account of that user key, renamed afterwards (same primary key).
+    RenameOf(&'static str),
+}
+
 pub struct User {
     pub key: &'static str,
     pub username: &'static str,
     pub email: &'static str,
     pub groups: &'static [&'static str],
+    /// `User.pk` in the harness (the emulator assigns its own).
+    pub pk: i64,
+    pub arrives: Arrival,
 }
 
 pub const USERS: &[User] = &[
@@ -30,24 +52,32 @@ pub const USERS: &[User] = &[
         username: "vbarzin",
         email: "vbarzin@gmail.com",
         groups: &["Home Server Admins", "kubernetes-admins"],
+        pk: 5,
+        arrives: Arrival::Before,
     },
     User {
         key: "akadmin",
         username: "akadmin",
         email: "admin@example.test",
         groups: &["authentik Admins"],
+        pk: 1,
+        arrives: Arrival::Before,
     },
     User {
         key: "emo",
         username: "emo",
         email: "emil.barzin@gmail.com",
         groups: &["Home Server Admins"],
+        pk: 6,
+        arrives: Arrival::Before,
     },
     User {
         key: "lab",
         username: "lab1",
         email: "",
         groups: &["lab"],
+        pk: 7,
+        arrives: Arrival::Before,
     },
     // Neither username nor e-mail: nothing to decide on.
     User {
@@ -55,6 +85,8 @@ pub const USERS: &[User] = &[
         username: "",
         email: "",
         groups: &["Home Server Admins"],
+        pk: 8,
+        arrives: Arrival::Before,
     },
     // Viktor's e-mail in other case: a different account to Authentik.
     User {
@@ -62,11 +94,84 @@ pub const USERS: &[User] = &[
         username: "VBarzin",
         email: "VBarzin@Gmail.com",
         groups: &[],
+        pk: 9,
+        arrives: Arrival::After,
+    },
+    // Viktor's e-mail address exactly (Authentik neither keeps it unique
+    // nor verifies it).
+    User {
+        key: "same-email",
+        username: "mallory",
+        email: "vbarzin@gmail.com",
+        groups: &[],
+        pk: 10,
+        arrives: Arrival::After,
+    },
+    // A username equal to Viktor's e-mail address (usernames may hold `@`).
+    User {
+        key: "email-as-username",
+        username: "vbarzin@gmail.com",
+        email: "mallory@evil.test",
+        groups: &[],
+        pk: 11,
+        arrives: Arrival::After,
+    },
+    // emo renamed himself; his account keeps its primary key...
+    User {
+        key: "emo-renamed",
+        username: "emo-old",
+        email: "emil.barzin@gmail.com",
+        groups: &["Home Server Admins"],
+        pk: 6,
+        arrives: Arrival::RenameOf("emo"),
+    },
+    // ...and another account took the freed username.
+    User {
+        key: "emo-taker",
+        username: "emo",
+        email: "mallory@evil.test",
+        groups: &[],
+        pk: 12,
+        arrives: Arrival::After,
     },
 ];
 
 pub fn user(key: &str) -> &'static User {
     USERS.iter().find(|u| u.key == key).expect("user key")
+}
+
+/// The accounts Authentik holds when the rules are resolved.
+pub fn accounts_before() -> Vec<Account> {
+    USERS
+        .iter()
+        .filter(|u| u.arrives == Arrival::Before)
+        .map(account)
+        .collect()
+}
+
+/// The accounts afterwards: the renamed one in place of its old self, and
+/// the newcomers.
+pub fn accounts_after() -> Vec<Account> {
+    let renamed: Vec<&str> = USERS
+        .iter()
+        .filter_map(|u| match u.arrives {
+            Arrival::RenameOf(k) => Some(k),
+            _ => None,
+        })
+        .collect();
+    USERS
+        .iter()
+        .filter(|u| !(u.arrives == Arrival::Before && renamed.contains(&u.key)))
+        .map(account)
+        .collect()
+}
+
+fn account(u: &User) -> Account {
+    Account {
+        pk: u.pk,
+        username: u.username.into(),
+        email: u.email.into(),
+    }
 }
 
 /// One application of the table: slug, external_host, what it stands for.
@@ -164,13 +269,24 @@ pub const DECISIONS: &[(&str, &str, bool, bool)] = &[
     ("chrome", "viktor", true, true),
     ("chrome", "akadmin", true, true),
     ("chrome", "emo", false, false),
-    ("chrome", "shouty", false, false),
     ("chrome", "blank", false, false),
     ("chrome-org", "viktor", true, true),
     ("chrome-org", "emo", false, false),
+    // Accounts that answer to Viktor's e-mail address are not Viktor.
+    ("chrome", "shouty", false, false),
+    ("chrome", "same-email", false, false),
+    ("chrome", "email-as-username", false, false),
+    ("chrome-org", "same-email", false, false),
+    ("chrome-caps", "email-as-username", false, false),
+    ("grafana", "same-email", false, false),
+    ("other", "same-email", false, true),
     // Exact beats label.*.
     ("chrome-lab", "emo", true, true),
     ("chrome-lab", "viktor", false, false),
+    // A rename keeps the account admitted; the freed name admits nobody new.
+    ("chrome-lab", "emo-renamed", true, true),
+    ("chrome-lab", "emo-taker", false, false),
+    ("grafana", "emo-taker", false, false),
     // *.lab.example.com before *.example.com.
     ("grafana-lab", "lab", true, true),
     ("grafana-lab", "emo", false, false),
@@ -220,7 +336,7 @@ pub fn authorize_request(claim: Option<&str>) -> Value {
     })
 }
 
-/// The user as `request.user`.
+/// The user as `request.user` (`pk` as Authentik's: the integer primary key).
 pub fn user_json(u: &User, pk: i64) -> Value {
     json!({
         "pk": pk, "username": u.username, "email": u.email, "name": u.key,

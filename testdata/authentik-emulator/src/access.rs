@@ -15,8 +15,9 @@
 //! - Expression policies run in `python3` by `expression.py` (next to this
 //!   file), which builds the evaluation context as Authentik's evaluator does.
 //! - `authentik/core/api/applications.py`, `check_access`: the application by
-//!   slug (404 when none); a superuser may name `for_user` (404 when no such
-//!   user, 400 when not numerical); the engine runs with the API request
+//!   slug (404 when none); a superuser may name `for_user` (400
+//!   `{"for_user": "User not found"}` when no such user, 400
+//!   `{"for_user": "for_user must be numerical"}` when not numerical); the engine runs with the API request
 //!   itself as `http_request`; the answer is a `PolicyTestResult`
 //!   (`authentik/policies/api/exec.py`): `passing`, `messages`,
 //!   `log_messages`. Both emulator tokens act as the superuser `akadmin`.
@@ -111,7 +112,8 @@ pub fn application_context(store: &Store, app: &Value) -> Value {
 }
 
 /// Groups `user` is a member of: those listing the user (or listed by it),
-/// and their ancestors through `parent`.
+/// and their ancestors through `parents` (a group may have several since
+/// Authentik 2025.8; `Group.is_member` counts members of descendants).
 fn member_groups(store: &Store, user: &Value) -> Vec<Value> {
     let groups = store.all("core/groups");
     let direct = |g: &Value| {
@@ -125,12 +127,13 @@ fn member_groups(store: &Store, user: &Value) -> Vec<Value> {
     let mut out: Vec<Value> = groups.iter().filter(|g| direct(g)).cloned().collect();
     let mut i = 0;
     while i < out.len() {
-        let parent = out[i]["parent"].clone();
-        if !parent.is_null()
-            && !out.iter().any(|g| g["pk"] == parent)
-            && let Some(p) = groups.iter().find(|g| g["pk"] == parent)
-        {
-            out.push(p.clone());
+        let parents: Vec<Value> = out[i]["parents"].as_array().cloned().unwrap_or_default();
+        for parent in parents {
+            if !out.iter().any(|g| g["pk"] == parent)
+                && let Some(p) = groups.iter().find(|g| g["pk"] == parent)
+            {
+                out.push(p.clone());
+            }
         }
         i += 1;
     }
@@ -251,15 +254,15 @@ pub fn check_access(
             Err(_) => {
                 return (
                     StatusCode::BAD_REQUEST,
-                    json!({"detail": "for_user must be numerical"}),
+                    json!({"for_user": "for_user must be numerical"}),
                 );
             }
         },
     };
     let Some(user) = user else {
         return (
-            StatusCode::NOT_FOUND,
-            json!({"detail": "No User matches the given query."}),
+            StatusCode::BAD_REQUEST,
+            json!({"for_user": "User not found"}),
         );
     };
     let http_request = json!({

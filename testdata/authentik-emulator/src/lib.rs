@@ -4,13 +4,15 @@
 //! the test environment, so the provider's tests run against this instead.
 //!
 //! Covered (see `README.md` next to this crate for the full list):
-//! list (with Authentik's `pagination` object, `page`/`page_size`, equality
-//! filters on fields), retrieve, create, PUT, PATCH and DELETE for
+//! list (with Authentik's `pagination` object, `page`/`page_size`, each
+//! viewset's FilterSet, search and ordering), retrieve, create, PUT, PATCH and DELETE for
 //! providers/proxy, core/applications (by slug), outposts/instances,
 //! policies/bindings, policies/expression, core/groups, core/users and
-//! flows/instances (by slug); request-body validation against the schema's
-//! writable fields (unknown fields, wrong types, missing required, bad enum
-//! values, dangling references → 400 with field errors); Bearer tokens
+//! flows/instances (by slug), replies with every field the OpenAPI
+//! document requires; request-body validation as the serializers do
+//! (types, blanks, slugs, durations, integer ranges, cross-field rules,
+//! dangling references → 400 with field errors; unknown fields ignored and
+//! recorded); Bearer tokens
 //! (missing/invalid → 401, read-only token writing → 403); 5xx fault
 //! injection, and rate limits (429/503 with `Retry-After` in seconds or as
 //! an HTTP-date, counting clients that come back too early); the seeded embedded outpost; last-write-wins on outposts (as
@@ -19,6 +21,8 @@
 //! policy engine and `check_access` (`access.rs`).
 
 pub mod access;
+mod filters;
+mod replies;
 pub mod schema;
 mod store;
 
@@ -32,6 +36,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+pub use replies::Include;
 pub use store::{EMBEDDED_OUTPOST, Store};
 
 /// The admin token the emulator accepts by default.
@@ -359,6 +364,7 @@ fn hooks(inner: &mut Inner, method: &Method, hook: &str, body: &[u8]) -> Respons
                 "writes": inner.writes,
                 "rate_limited": inner.rate_limits.limited,
                 "early_retries": inner.rate_limits.early,
+                "ignored_fields": inner.store.ignored_fields,
             }),
         ),
         ("POST", "reset-stats") => {

@@ -1,19 +1,31 @@
-//! Request-body schemas for the emulated endpoints, transcribed from the
-//! field lists of Authentik's published OpenAPI document (`schema.yml`,
-//! components `ProxyProviderRequest`, `ApplicationRequest`, `OutpostRequest`,
+//! Request-body schemas and serializer rules of the emulated endpoints.
+//!
+//! Field lists, required/nullable flags, `minLength: 1` (non-blank),
+//! patterns and integer ranges are those of Authentik's OpenAPI document
+//! (`schema.yml`) for the server version in `README.md`, components
+//! `ProxyProviderRequest`, `ApplicationRequest`, `OutpostRequest`,
 //! `PolicyBindingRequest`, `ExpressionPolicyRequest`, `GroupRequest`,
-//! `UserRequest`, `FlowRequest`). Only the fields listed here are accepted;
-//! an unknown field or a wrong type is a 400 with a DRF-style field error.
+//! `UserRequest`, `FlowRequest`. The cross-field rules are the serializers'
+//! `validate` methods (cited at each rule). As in Django REST framework, a
+//! field the serializer does not declare is ignored, not an error; the
+//! emulator records it (see [`Checked::ignored`]) so tests can still prove
+//! a client sends only schema fields.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-/// The JSON type a request field must have.
+/// The JSON type (and constraint) a request field must have.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     Str,
+    /// `^[-a-zA-Z0-9_]+$` (Django's `SlugField`).
+    Slug,
+    /// Text `timedelta_string_validator` accepts
+    /// (`authentik/lib/utils/time.py`): see [`duration_seconds`].
+    Duration,
     /// A UUID in canonical text form.
     Uuid,
-    Int,
+    /// An integer within the inclusive range.
+    Int(i64, i64),
     Bool,
     /// One of a fixed set of strings.
     Enum(&'static [&'static str]),
@@ -29,6 +41,8 @@ pub struct Field {
     pub kind: Kind,
     pub required: bool,
     pub nullable: bool,
+    /// `minLength: 1` in the schema: an empty string is "may not be blank".
+    pub non_blank: bool,
 }
 
 const fn f(name: &'static str, kind: Kind) -> Field {
@@ -37,38 +51,63 @@ const fn f(name: &'static str, kind: Kind) -> Field {
         kind,
         required: false,
         nullable: false,
+        non_blank: false,
     }
 }
 const fn req(name: &'static str, kind: Kind) -> Field {
     Field {
-        name,
-        kind,
         required: true,
-        nullable: false,
+        ..f(name, kind)
     }
 }
 const fn null(name: &'static str, kind: Kind) -> Field {
     Field {
-        name,
-        kind,
-        required: false,
         nullable: true,
+        ..f(name, kind)
     }
 }
+/// Required and `minLength: 1`.
+const fn text(name: &'static str, kind: Kind) -> Field {
+    Field {
+        required: true,
+        non_blank: true,
+        ..f(name, kind)
+    }
+}
+/// Optional and `minLength: 1`.
+const fn opt_text(name: &'static str, kind: Kind) -> Field {
+    Field {
+        non_blank: true,
+        ..f(name, kind)
+    }
+}
+
+/// PostgreSQL `integer` (Django `IntegerField`), as the schema's
+/// `minimum`/`maximum`.
+pub const INT32: Kind = Kind::Int(-2147483648, 2147483647);
+/// Django `PositiveIntegerField`.
+pub const UINT32: Kind = Kind::Int(0, 2147483647);
+const ANY_INT: Kind = Kind::Int(i64::MIN, i64::MAX);
 
 pub const PROXY_MODES: &[&str] = &["proxy", "forward_single", "forward_domain"];
 pub const POLICY_ENGINE_MODES: &[&str] = &["all", "any"];
 pub const OUTPOST_TYPES: &[&str] = &["proxy", "ldap", "radius", "rac"];
+pub const USER_TYPES: &[&str] = &[
+    "internal",
+    "external",
+    "service_account",
+    "internal_service_account",
+];
 
 /// `ProxyProviderRequest`.
 pub const PROXY_PROVIDER: &[Field] = &[
-    req("name", Kind::Str),
+    text("name", Kind::Str),
     null("authentication_flow", Kind::Uuid),
     req("authorization_flow", Kind::Uuid),
     req("invalidation_flow", Kind::Uuid),
     f("property_mappings", Kind::UuidList),
     f("internal_host", Kind::Str),
-    req("external_host", Kind::Str),
+    text("external_host", Kind::Str),
     f("internal_host_ssl_validation", Kind::Bool),
     null("certificate", Kind::Uuid),
     f("skip_path_regex", Kind::Str),
@@ -80,18 +119,19 @@ pub const PROXY_PROVIDER: &[Field] = &[
     f("cookie_domain", Kind::Str),
     f("jwt_federation_sources", Kind::UuidList),
     f("jwt_federation_providers", Kind::IntList),
-    f("access_token_validity", Kind::Str),
-    f("refresh_token_validity", Kind::Str),
+    opt_text("access_token_validity", Kind::Duration),
+    opt_text("refresh_token_validity", Kind::Duration),
 ];
 
 /// `ApplicationRequest`.
 pub const APPLICATION: &[Field] = &[
-    req("name", Kind::Str),
-    req("slug", Kind::Str),
-    null("provider", Kind::Int),
+    text("name", Kind::Str),
+    text("slug", Kind::Slug),
+    null("provider", ANY_INT),
     f("backchannel_providers", Kind::IntList),
     f("open_in_new_tab", Kind::Bool),
     f("meta_launch_url", Kind::Str),
+    f("meta_icon", Kind::Str),
     f("meta_description", Kind::Str),
     f("meta_publisher", Kind::Str),
     f("policy_engine_mode", Kind::Enum(POLICY_ENGINE_MODES)),
@@ -100,59 +140,65 @@ pub const APPLICATION: &[Field] = &[
 
 /// `OutpostRequest`.
 pub const OUTPOST: &[Field] = &[
-    req("name", Kind::Str),
+    text("name", Kind::Str),
     req("type", Kind::Enum(OUTPOST_TYPES)),
     req("providers", Kind::IntList),
     null("service_connection", Kind::Uuid),
     req("config", Kind::Object),
-    null("managed", Kind::Str),
+    Field {
+        nullable: true,
+        ..opt_text("managed", Kind::Str)
+    },
 ];
 
 /// `PolicyBindingRequest`.
 pub const POLICY_BINDING: &[Field] = &[
     null("policy", Kind::Uuid),
     null("group", Kind::Uuid),
-    null("user", Kind::Int),
+    null("user", ANY_INT),
     req("target", Kind::Uuid),
     f("negate", Kind::Bool),
     f("enabled", Kind::Bool),
-    req("order", Kind::Int),
-    f("timeout", Kind::Int),
+    req("order", INT32),
+    f("timeout", UINT32),
     f("failure_result", Kind::Bool),
 ];
 
 /// `ExpressionPolicyRequest`.
 pub const EXPRESSION_POLICY: &[Field] = &[
-    req("name", Kind::Str),
+    text("name", Kind::Str),
     f("execution_logging", Kind::Bool),
-    req("expression", Kind::Str),
+    text("expression", Kind::Str),
 ];
 
-/// `GroupRequest` (subset: no roles/attributes editing beyond the object).
+/// `GroupRequest`.
 pub const GROUP: &[Field] = &[
-    req("name", Kind::Str),
+    text("name", Kind::Str),
     f("is_superuser", Kind::Bool),
-    null("parent", Kind::Uuid),
+    f("parents", Kind::UuidList),
     f("users", Kind::IntList),
     f("attributes", Kind::Object),
+    f("roles", Kind::UuidList),
 ];
 
-/// `UserRequest` (subset).
+/// `UserRequest` (without `last_login`, which the emulator does not keep).
 pub const USER: &[Field] = &[
-    req("username", Kind::Str),
+    text("username", Kind::Str),
     req("name", Kind::Str),
     f("is_active", Kind::Bool),
-    f("email", Kind::Str),
     f("groups", Kind::UuidList),
+    f("roles", Kind::UuidList),
+    f("email", Kind::Str),
     f("attributes", Kind::Object),
-    f("path", Kind::Str),
+    opt_text("path", Kind::Str),
+    f("type", Kind::Enum(USER_TYPES)),
 ];
 
-/// `FlowRequest` (subset).
+/// `FlowRequest` (the fields the emulator keeps).
 pub const FLOW: &[Field] = &[
-    req("name", Kind::Str),
-    req("slug", Kind::Str),
-    req("title", Kind::Str),
+    text("name", Kind::Str),
+    text("slug", Kind::Slug),
+    text("title", Kind::Str),
     req(
         "designation",
         Kind::Enum(&[
@@ -165,9 +211,10 @@ pub const FLOW: &[Field] = &[
             "stage_configuration",
         ]),
     ),
+    f("policy_engine_mode", Kind::Enum(POLICY_ENGINE_MODES)),
 ];
 
-fn is_uuid(s: &str) -> bool {
+pub fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -176,11 +223,108 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// Django's `validate_slug`: `^[-a-zA-Z0-9_]+$`.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+/// Why a duration text fails, as `timedelta_from_string` would.
+#[derive(Debug, PartialEq)]
+pub enum DurationError {
+    /// A `ValueError`: `timedelta_string_validator` answers 400.
+    Invalid,
+    /// An `OverflowError` (infinite or beyond 999999999 days): uncaught by
+    /// the validator, so the server answers 500.
+    Overflow,
+}
+
+const DURATION_KEYS: &[(&str, f64)] = &[
+    ("microseconds", 1e-6),
+    ("milliseconds", 1e-3),
+    ("seconds", 1.0),
+    ("minutes", 60.0),
+    ("hours", 3600.0),
+    ("days", 86400.0),
+    ("weeks", 604800.0),
+];
+
+/// Python's `float()` of a stripped string: decimal or exponent notation,
+/// `_` between digits, `inf`/`infinity`/`nan` in any case.
+fn python_float(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    let mut plain = String::with_capacity(s.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let digit = |j: Option<&u8>| j.is_some_and(u8::is_ascii_digit);
+            if !(digit(b.get(i.wrapping_sub(1))) && digit(b.get(i + 1))) {
+                return None;
+            }
+            continue;
+        }
+        plain.push(c as char);
+    }
+    let lower = plain.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if lower.len() - body.len() > 1 {
+        return None;
+    }
+    if ["inf", "infinity", "nan"].contains(&body) {
+        return plain.parse().ok();
+    }
+    // Rust also takes forms Python does not ("inf" handled above); the
+    // rest of the grammar is the same: digits, one '.', an exponent.
+    if !body
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'+' | b'-'))
+    {
+        return None;
+    }
+    plain.parse().ok()
+}
+
+/// Seconds of a duration in Authentik's `hours=1;minutes=2` form, as
+/// `timedelta_from_string` (`authentik/lib/utils/time.py`) computes it:
+/// `;`-separated `key=value` pairs, each with exactly one `=`; keys
+/// compared in lower case, unknown keys skipped; values are Python floats;
+/// at least one known key; `datetime.timedelta` limits.
+pub fn duration_seconds(expr: &str) -> Result<f64, DurationError> {
+    let mut total = 0.0f64;
+    let mut known = 0;
+    for pair in expr.split(';') {
+        let mut parts = pair.split('=');
+        let (Some(key), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(DurationError::Invalid);
+        };
+        let Some((_, unit)) = DURATION_KEYS.iter().find(|(k, _)| *k == key.to_lowercase()) else {
+            continue;
+        };
+        let v = python_float(value).ok_or(DurationError::Invalid)?;
+        known += 1;
+        total += v * unit;
+    }
+    if known == 0 || total.is_nan() {
+        return Err(DurationError::Invalid);
+    }
+    if !total.is_finite() || total.abs() >= 1e9 * 86400.0 {
+        return Err(DurationError::Overflow);
+    }
+    Ok(total)
+}
+
+fn int_of(v: &Value) -> Option<i128> {
+    v.as_i64()
+        .map(i128::from)
+        .or_else(|| v.as_u64().map(i128::from))
+}
+
 fn kind_error(kind: Kind, v: &Value) -> Option<String> {
     let ok = match kind {
-        Kind::Str => v.is_string(),
+        Kind::Str | Kind::Slug | Kind::Duration => v.is_string(),
         Kind::Uuid => v.as_str().is_some_and(is_uuid),
-        Kind::Int => v.is_i64() || v.is_u64(),
+        Kind::Int(..) => int_of(v).is_some(),
         Kind::Bool => v.is_boolean(),
         Kind::Enum(opts) => v.as_str().is_some_and(|s| opts.contains(&s)),
         Kind::UuidList => v
@@ -188,111 +332,297 @@ fn kind_error(kind: Kind, v: &Value) -> Option<String> {
             .is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(is_uuid))),
         Kind::IntList => v
             .as_array()
-            .is_some_and(|a| a.iter().all(|x| x.is_i64() || x.is_u64())),
+            .is_some_and(|a| a.iter().all(|x| int_of(x).is_some())),
         Kind::Object => v.is_object(),
     };
-    if ok {
-        return None;
+    if !ok {
+        return Some(match kind {
+            Kind::Str | Kind::Slug | Kind::Duration => "Not a valid string.".into(),
+            Kind::Uuid => "Must be a valid UUID.".into(),
+            Kind::Int(..) => "A valid integer is required.".into(),
+            Kind::Bool => "Must be a valid boolean.".into(),
+            Kind::Enum(_) => format!(
+                "\"{}\" is not a valid choice.",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            ),
+            Kind::UuidList => "Expected a list of UUIDs.".into(),
+            Kind::IntList => "Expected a list of integers.".into(),
+            Kind::Object => "Expected a dictionary of items.".into(),
+        });
     }
-    Some(match kind {
-        Kind::Str => "Not a valid string.".into(),
-        Kind::Uuid => "Must be a valid UUID.".into(),
-        Kind::Int => "A valid integer is required.".into(),
-        Kind::Bool => "Must be a valid boolean.".into(),
-        Kind::Enum(_) => format!("\"{}\" is not a valid choice.", v.as_str().unwrap_or("")),
-        Kind::UuidList => "Expected a list of UUIDs.".into(),
-        Kind::IntList => "Expected a list of integers.".into(),
-        Kind::Object => "Expected a dictionary of items.".into(),
-    })
+    match kind {
+        // DRF's IntegerField min/max validators.
+        Kind::Int(min, max) => {
+            let n = int_of(v).expect("checked above");
+            if n < i128::from(min) {
+                Some(format!("Ensure this value is greater than or equal to {min}."))
+            } else if n > i128::from(max) {
+                Some(format!("Ensure this value is less than or equal to {max}."))
+            } else {
+                None
+            }
+        }
+        // Django's validate_slug message.
+        Kind::Slug if !v.as_str().is_some_and(is_slug) && v.as_str() != Some("") => Some(
+            "Enter a valid \u{201c}slug\u{201d} consisting of letters, numbers, underscores or hyphens.".into(),
+        ),
+        Kind::Duration if v.as_str() != Some("") => match duration_seconds(v.as_str().unwrap_or_default()) {
+            Err(DurationError::Invalid) => Some(format!(
+                "{} is not in the correct format of 'hours=3;minutes=1'.",
+                v.as_str().unwrap_or_default()
+            )),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
-/// Checks `body` against `fields`. `partial` is PATCH semantics (nothing
-/// required). Returns the DRF-style error object on failure.
-pub fn validate(
-    fields: &[Field],
-    body: &Value,
-    partial: bool,
-) -> Result<Map<String, Value>, Value> {
+/// A body that passed [`validate`]: the declared fields, and the names of
+/// the fields the serializer ignored.
+pub struct Checked {
+    pub fields: Map<String, Value>,
+    pub ignored: Vec<String>,
+}
+
+/// Checks `body` against `fields` as the DRF serializer's field validation
+/// does. `partial` is PATCH semantics (nothing required). Returns the
+/// field-error object (`{"field": ["message"]}`) on failure.
+pub fn validate(fields: &[Field], body: &Value, partial: bool) -> Result<Checked, Value> {
     let Some(obj) = body.as_object() else {
-        return Err(
-            serde_json::json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}),
-        );
+        let got = match body {
+            Value::Array(_) => "list",
+            Value::Null => "NoneType",
+            Value::String(_) => "str",
+            Value::Bool(_) => "bool",
+            Value::Number(n) if n.is_f64() => "float",
+            _ => "int",
+        };
+        return Err(json!({"non_field_errors": [
+            format!("Invalid data. Expected a dictionary, but got {got}.")
+        ]}));
     };
     let mut errors = Map::new();
+    let mut out = Map::new();
+    let mut ignored = Vec::new();
     for (k, v) in obj {
-        match fields.iter().find(|f| f.name == k) {
+        let Some(field) = fields.iter().find(|f| f.name == k) else {
+            ignored.push(k.clone());
+            continue;
+        };
+        let problem = if v.is_null() {
+            (!field.nullable).then(|| "This field may not be null.".to_string())
+        } else if field.non_blank && v.as_str() == Some("") {
+            Some("This field may not be blank.".to_string())
+        } else {
+            kind_error(field.kind, v)
+        };
+        match problem {
+            Some(e) => {
+                errors.insert(k.clone(), json!([e]));
+            }
             None => {
-                errors.insert(
-                    k.clone(),
-                    serde_json::json!(["Unknown field (not in the request schema)."]),
-                );
-            }
-            Some(field) if v.is_null() => {
-                if !field.nullable {
-                    errors.insert(
-                        k.clone(),
-                        serde_json::json!(["This field may not be null."]),
-                    );
-                }
-            }
-            Some(field) => {
-                if let Some(e) = kind_error(field.kind, v) {
-                    errors.insert(k.clone(), serde_json::json!([e]));
-                } else if field.kind == Kind::Str && field.required && v.as_str() == Some("") {
-                    errors.insert(
-                        k.clone(),
-                        serde_json::json!(["This field may not be blank."]),
-                    );
-                }
+                out.insert(k.clone(), v.clone());
             }
         }
     }
     if !partial {
         for field in fields.iter().filter(|f| f.required) {
             if !obj.contains_key(field.name) {
-                errors.insert(
-                    field.name.into(),
-                    serde_json::json!(["This field is required."]),
-                );
+                errors.insert(field.name.into(), json!(["This field is required."]));
             }
         }
     }
     if errors.is_empty() {
-        Ok(obj.clone())
+        Ok(Checked {
+            fields: out,
+            ignored,
+        })
     } else {
         Err(Value::Object(errors))
     }
 }
 
+/// The serializers' `validate(attrs)` rules that look at more than one
+/// field of the request (`attrs` holds only what the request sent, also on
+/// PATCH). Dangling references and uniqueness are the store's. `Err(Null)`
+/// stands for a server error (500) the serializer runs into.
+pub fn cross_field(path: &str, attrs: &Map<String, Value>) -> Result<(), Value> {
+    let get = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or("");
+    match path {
+        // authentik/providers/proxy/api.py, ProxyProviderSerializer:
+        // validate_basic_auth_enabled reads initial_data, validate() uses
+        // attrs.get("mode", PROXY): a PATCH without `mode` counts as proxy.
+        "providers/proxy" => {
+            if attrs.get("basic_auth_enabled") == Some(&Value::Bool(true))
+                && (get("basic_auth_password_attribute").is_empty()
+                    || get("basic_auth_user_attribute").is_empty())
+            {
+                return Err(json!({"basic_auth_enabled": [
+                    "User and password attributes must be set when basic auth is enabled."
+                ]}));
+            }
+            let mode = attrs.get("mode").and_then(Value::as_str).unwrap_or("proxy");
+            if mode == "proxy" && get("internal_host").is_empty() {
+                return Err(json!({"internal_host": [
+                    "Internal host cannot be empty when forward auth is disabled."
+                ]}));
+            }
+        }
+        // authentik/policies/api/bindings.py, PolicyBindingSerializer.validate:
+        // an application supports policy, group and user bindings, counted
+        // in what was sent (so a PATCH must resend the policy, group or
+        // user); without `target` it calls a method on None: 500.
+        "policies/bindings" => {
+            if !attrs.contains_key("target") {
+                return Err(Value::Null);
+            }
+            let set = ["policy", "group", "user"]
+                .iter()
+                .filter(|f| attrs.get(**f).is_some_and(|v| !v.is_null()))
+                .count();
+            if set > 1 {
+                return Err(json!({"non_field_errors": [
+                    "Only one of 'policy', 'group', 'user' can be set."
+                ]}));
+            }
+            if set == 0 {
+                return Err(json!({"non_field_errors": [
+                    "One of 'policy', 'group', 'user' must be set."
+                ]}));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn rejects_unknown_fields_wrong_types_and_missing_required() {
-        let err = validate(
+    fn field_errors_as_drf_words_them_and_unknown_fields_ignored() {
+        let err = match validate(
             PROXY_PROVIDER,
-            &json!({"name": "x", "mode": "weird", "external_host": 3, "bogus": 1}),
+            &json!({"name": "", "mode": "weird", "external_host": 3, "bogus": 1}),
+            false,
+        ) {
+            Err(e) => e,
+            Ok(_) => panic!("accepted"),
+        };
+        assert_eq!(err["mode"][0], "\"weird\" is not a valid choice.");
+        assert_eq!(err["external_host"][0], "Not a valid string.");
+        assert_eq!(err["name"][0], "This field may not be blank.");
+        assert!(err.get("bogus").is_none());
+        assert_eq!(err["authorization_flow"][0], "This field is required.");
+        let ok = validate(
+            EXPRESSION_POLICY,
+            &json!({"name": "n", "expression": "return True", "x": 1}),
             false,
         )
-        .unwrap_err();
-        assert!(
-            err["mode"][0]
-                .as_str()
-                .unwrap()
-                .contains("not a valid choice")
-        );
-        assert_eq!(err["external_host"][0], "Not a valid string.");
-        assert!(err["bogus"][0].as_str().unwrap().contains("Unknown field"));
-        assert_eq!(err["authorization_flow"][0], "This field is required.");
+        .map_err(|e| e.to_string())
+        .expect("valid");
+        assert_eq!(ok.ignored, vec!["x".to_string()]);
+        assert!(!ok.fields.contains_key("x"));
     }
 
     #[test]
-    fn partial_skips_required_and_accepts_nullables() {
-        assert!(validate(POLICY_BINDING, &json!({"group": null, "order": 1}), true).is_ok());
-        assert!(validate(POLICY_BINDING, &json!({"order": "1"}), true).is_err());
-        assert!(is_uuid("0b7c3a4e-1f2d-4c5b-9a8e-7d6c5b4a3f2e"));
-        assert!(!is_uuid("not-a-uuid"));
+    fn ranges_slugs_and_durations() {
+        let bad = |fields, body: Value| validate(fields, &body, true).err();
+        let e = bad(POLICY_BINDING, json!({"order": 2147483648u64})).unwrap();
+        assert_eq!(
+            e["order"][0],
+            "Ensure this value is less than or equal to 2147483647."
+        );
+        let e = bad(POLICY_BINDING, json!({"timeout": -1})).unwrap();
+        assert_eq!(
+            e["timeout"][0],
+            "Ensure this value is greater than or equal to 0."
+        );
+        assert!(bad(POLICY_BINDING, json!({"order": -2147483648i64})).is_none());
+        assert!(bad(POLICY_BINDING, json!({"order": "1"})).is_some());
+        let e = bad(APPLICATION, json!({"slug": "a b"})).unwrap();
+        assert!(e["slug"][0].as_str().unwrap().contains("slug"));
+        assert!(bad(APPLICATION, json!({"slug": "ok_-9"})).is_none());
+        let e = bad(PROXY_PROVIDER, json!({"access_token_validity": ""})).unwrap();
+        assert_eq!(
+            e["access_token_validity"][0],
+            "This field may not be blank."
+        );
+        let e = bad(PROXY_PROVIDER, json!({"access_token_validity": "hours"})).unwrap();
+        assert_eq!(
+            e["access_token_validity"][0],
+            "hours is not in the correct format of 'hours=3;minutes=1'."
+        );
+        for good in [
+            "hours=24",
+            "HOURS=1;minutes=30",
+            "days=1_0",
+            "seconds= 5 ",
+            "hours=1;bogus=x",
+            "weeks=-1",
+        ] {
+            assert!(duration_seconds(good).is_ok(), "{good}");
+        }
+        for invalid in [
+            "",
+            "hours",
+            "hours=1=2",
+            "bogus=1",
+            "hours=x",
+            "hours=nan",
+            "hours=1;",
+            "hours=1__0",
+            "hours=--1",
+        ] {
+            assert_eq!(
+                duration_seconds(invalid),
+                Err(DurationError::Invalid),
+                "{invalid}"
+            );
+        }
+        for huge in ["hours=inf", "days=1000000000"] {
+            assert_eq!(
+                duration_seconds(huge),
+                Err(DurationError::Overflow),
+                "{huge}"
+            );
+        }
+        assert_eq!(duration_seconds("hours=1;minutes=2;seconds=3"), Ok(3723.0));
+    }
+
+    #[test]
+    fn cross_field_rules() {
+        let m = |v: Value| v.as_object().unwrap().clone();
+        let e =
+            cross_field("providers/proxy", &m(json!({"external_host": "https://a"}))).unwrap_err();
+        assert!(
+            e["internal_host"][0]
+                .as_str()
+                .unwrap()
+                .contains("Internal host")
+        );
+        assert!(cross_field("providers/proxy", &m(json!({"mode": "forward_single"}))).is_ok());
+        assert!(
+            cross_field(
+                "providers/proxy",
+                &m(json!({"mode": "proxy", "internal_host": "http://x"}))
+            )
+            .is_ok()
+        );
+        let e = cross_field(
+            "policies/bindings",
+            &m(json!({"target": "t", "group": "g", "user": 1})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e["non_field_errors"][0],
+            "Only one of 'policy', 'group', 'user' can be set."
+        );
+        assert!(cross_field("policies/bindings", &m(json!({"target": "t", "order": 1}))).is_err());
+        assert_eq!(
+            cross_field("policies/bindings", &m(json!({"order": 1}))),
+            Err(Value::Null)
+        );
     }
 }

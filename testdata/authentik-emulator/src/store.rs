@@ -1,18 +1,22 @@
 //! The object store behind the emulator: collections of JSON objects, the
-//! schema of each, its lookup key, defaults, reference checks and cascades.
+//! schema of each, its lookup key, defaults, reference checks, uniqueness,
+//! cascades, and the list view (filters, ordering, pagination).
 
 use std::collections::BTreeMap;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use crate::filters::filter_set;
+use crate::replies::Include;
 use crate::schema::{self, Field};
 
 /// Name of the outpost Authentik creates itself (managed
 /// `goauthentik.io/outposts/embedded`).
 pub const EMBEDDED_OUTPOST: &str = "authentik Embedded Outpost";
+const EMBEDDED_MANAGED: &str = "goauthentik.io/outposts/embedded";
 
-/// Authentik's REST framework page size.
+/// `REST_FRAMEWORK["PAGE_SIZE"]` in `authentik/root/settings.py`.
 const PAGE_SIZE: usize = 100;
 
 struct Kind {
@@ -22,8 +26,10 @@ struct Kind {
     /// Field used in the detail URL (`pk`, or `slug`).
     lookup: &'static str,
     int_pk: bool,
-    /// Field that must be unique.
-    unique: &'static str,
+    /// Django's model name, as in "No ProxyProvider matches the given query.".
+    model: &'static str,
+    /// The unique field and the message its `UniqueValidator` answers.
+    unique: Option<(&'static str, &'static str)>,
 }
 
 const KINDS: &[Kind] = &[
@@ -32,56 +38,64 @@ const KINDS: &[Kind] = &[
         fields: schema::PROXY_PROVIDER,
         lookup: "pk",
         int_pk: true,
-        unique: "name",
+        model: "ProxyProvider",
+        unique: Some(("name", "provider with this name already exists.")),
     },
     Kind {
         path: "core/applications",
         fields: schema::APPLICATION,
         lookup: "slug",
         int_pk: false,
-        unique: "slug",
+        model: "Application",
+        unique: Some(("slug", "Application with this slug already exists.")),
     },
     Kind {
         path: "outposts/instances",
         fields: schema::OUTPOST,
         lookup: "pk",
         int_pk: false,
-        unique: "name",
+        model: "Outpost",
+        unique: Some(("name", "outpost with this name already exists.")),
     },
     Kind {
         path: "policies/bindings",
         fields: schema::POLICY_BINDING,
         lookup: "pk",
         int_pk: false,
-        unique: "",
+        model: "PolicyBinding",
+        unique: None,
     },
     Kind {
         path: "policies/expression",
         fields: schema::EXPRESSION_POLICY,
         lookup: "pk",
         int_pk: false,
-        unique: "name",
+        model: "ExpressionPolicy",
+        unique: Some(("name", "Policy with this name already exists.")),
     },
     Kind {
         path: "core/groups",
         fields: schema::GROUP,
         lookup: "pk",
         int_pk: false,
-        unique: "name",
+        model: "Group",
+        unique: Some(("name", "Group with this name already exists.")),
     },
     Kind {
         path: "core/users",
         fields: schema::USER,
         lookup: "pk",
         int_pk: true,
-        unique: "username",
+        model: "User",
+        unique: Some(("username", "A user with that username already exists.")),
     },
     Kind {
         path: "flows/instances",
         fields: schema::FLOW,
         lookup: "slug",
         int_pk: false,
-        unique: "slug",
+        model: "Flow",
+        unique: Some(("slug", "Flow with this slug already exists.")),
     },
 ];
 
@@ -91,17 +105,29 @@ const REFS: &[(&str, &str, &str)] = &[
     ("providers/proxy", "invalidation_flow", "flows/instances"),
     ("providers/proxy", "authentication_flow", "flows/instances"),
     ("core/applications", "provider", "providers/proxy"),
+    (
+        "core/applications",
+        "backchannel_providers",
+        "providers/proxy",
+    ),
     ("outposts/instances", "providers", "providers/proxy"),
     ("policies/bindings", "policy", "policies/expression"),
     ("policies/bindings", "group", "core/groups"),
     ("policies/bindings", "user", "core/users"),
     ("policies/bindings", "target", "core/applications"),
+    ("core/groups", "parents", "core/groups"),
+    ("core/groups", "users", "core/users"),
+    ("core/users", "groups", "core/groups"),
 ];
 
 /// All collections, keyed by path.
 #[derive(Default)]
 pub struct Store {
     pub objects: BTreeMap<&'static str, Vec<Value>>,
+    /// Request fields the serializers ignored (not in the request schema),
+    /// as `METHOD path field`: real Authentik drops them silently; tests
+    /// read them to prove a client sends only schema fields.
+    pub ignored_fields: Vec<String>,
     next_int: i64,
     next_uuid: u64,
 }
@@ -123,6 +149,21 @@ fn key_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// A fixed instant for the timestamps the emulator reports (RFC 3339).
+const NOW: &str = "2026-01-01T00:00:00.000000Z";
+
+/// `{"key": "value"}` pairs of a query string, percent-decoded, in order.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, val) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(name), percent_decode(val))
+        })
+        .collect()
 }
 
 impl Store {
@@ -159,7 +200,7 @@ impl Store {
         s.insert_unchecked(
             "outposts/instances",
             json!({"name": EMBEDDED_OUTPOST, "type": "proxy", "providers": [], "service_connection": null,
-                   "config": {"authentik_host": ""}, "managed": "goauthentik.io/outposts/embedded"}),
+                   "config": {"authentik_host": "", "refresh_interval": "minutes=5"}, "managed": EMBEDDED_MANAGED}),
         );
         s
     }
@@ -174,19 +215,62 @@ impl Store {
         }
     }
 
-    /// Inserts without validation (seeding and test setup); returns the object.
-    pub fn insert_unchecked(&mut self, path: &str, mut obj: Value) -> Value {
-        let k = kind(path).expect("known collection");
+    /// Fields the server sets when an object is made: the primary key,
+    /// generated identifiers and timestamps.
+    fn on_create(&mut self, k: &Kind, m: &mut Map<String, Value>) {
         let pk = self.new_pk(k.int_pk);
-        let m = obj.as_object_mut().expect("object");
-        m.insert("pk".into(), pk);
-        defaults(path, m);
+        m.insert("pk".into(), pk.clone());
+        match k.path {
+            // OAuth2Provider.client_id: 40 random characters.
+            "providers/proxy" => {
+                let n = pk.as_i64().unwrap_or_default();
+                m.entry("client_id")
+                    .or_insert_with(|| json!(format!("{:0>40}", format!("emulatorclient{n}"))));
+            }
+            // Group.num_pk: the group's int32 id.
+            "core/groups" => {
+                self.next_int += 1;
+                m.insert("num_pk".into(), json!(self.next_int));
+            }
+            "core/users" => {
+                let uuid = self.new_pk(false);
+                m.insert("uuid".into(), uuid);
+                m.insert(
+                    "uid".into(),
+                    json!(user_uid(pk.as_i64().unwrap_or_default())),
+                );
+                for t in ["date_joined", "password_change_date", "last_updated"] {
+                    m.insert(t.into(), json!(NOW));
+                }
+            }
+            // Flow: its own primary key and the PolicyBindingModel it extends.
+            "flows/instances" => {
+                let pbm = self.new_pk(false);
+                m.insert("policybindingmodel_ptr_id".into(), pbm);
+            }
+            _ => {}
+        }
+        defaults(k.path, m);
+    }
+
+    /// Inserts without validation (seeding and test setup); returns the
+    /// stored object.
+    pub fn insert_unchecked(&mut self, path: &str, obj: Value) -> Value {
+        let k = kind(path).expect("known collection");
+        let mut m = obj.as_object().expect("object").clone();
+        self.on_create(k, &mut m);
+        let obj = Value::Object(m);
         self.objects.entry(k.path).or_default().push(obj.clone());
         obj
     }
 
     fn coll(&self, path: &str) -> &[Value] {
         self.objects.get(path).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The stored objects of `path` (as kept, not as presented).
+    pub fn all_ref(&self, path: &str) -> &[Value] {
+        self.coll(path)
     }
 
     fn exists(&self, path: &str, pk: &Value) -> bool {
@@ -209,11 +293,12 @@ impl Store {
         f(v.as_object_mut().expect("object"));
     }
 
-    /// Test hook: the object of `path` with lookup key `key`, if any.
+    /// Test hook: the object of `path` with lookup key `key`, if any, as
+    /// the API presents it.
     pub fn get(&self, path: &str, key: &str) -> Option<Value> {
         let k = kind(path)?;
         self.position(k, key)
-            .map(|i| self.present(k, &self.coll(k.path)[i]))
+            .map(|i| self.present(k.path, &self.coll(k.path)[i], Include::default()))
     }
 
     /// Test hook: the first object of `path` whose `field` equals `value`.
@@ -222,53 +307,16 @@ impl Store {
         self.coll(path)
             .iter()
             .find(|o| o[field].as_str() == Some(value))
-            .map(|o| self.present(k, o))
+            .map(|o| self.present(k.path, o, Include::default()))
     }
 
-    /// Test hook: all objects of `path`.
+    /// Test hook: all objects of `path` (as stored).
     pub fn all(&self, path: &str) -> Vec<Value> {
         self.coll(path).to_vec()
     }
 
     pub fn dump(&self) -> Value {
         json!(self.objects)
-    }
-
-    /// Adds the read-only fields Authentik computes on responses.
-    fn present(&self, k: &Kind, obj: &Value) -> Value {
-        let mut o = obj.clone();
-        if k.path == "providers/proxy" {
-            let app = self
-                .coll("core/applications")
-                .iter()
-                .find(|a| a["provider"] == obj["pk"]);
-            let outposts: Vec<Value> = self
-                .coll("outposts/instances")
-                .iter()
-                .filter(|op| {
-                    op["providers"]
-                        .as_array()
-                        .is_some_and(|p| p.contains(&obj["pk"]))
-                })
-                .map(|op| op["pk"].clone())
-                .collect();
-            let m = o.as_object_mut().expect("object");
-            m.insert("component".into(), json!("ak-provider-proxy-form"));
-            m.insert(
-                "assigned_application_slug".into(),
-                app.map(|a| a["slug"].clone()).unwrap_or(Value::Null),
-            );
-            m.insert(
-                "assigned_application_name".into(),
-                app.map(|a| a["name"].clone()).unwrap_or(Value::Null),
-            );
-            m.insert("outpost_set".into(), json!(outposts));
-        }
-        if k.path == "core/applications" {
-            let m = o.as_object_mut().expect("object");
-            m.insert("pbm_uuid".into(), obj["pk"].clone());
-        }
-        o
     }
 
     /// Handles one API request; `rest` is the path after `/api/v3/`.
@@ -287,12 +335,22 @@ impl Store {
         let Some(k) = kind(coll_path) else {
             return err(StatusCode::NOT_FOUND, "Not found.");
         };
+        let params = query_pairs(query);
+        let missing = || {
+            err(
+                StatusCode::NOT_FOUND,
+                &format!("No {} matches the given query.", k.model),
+            )
+        };
         match (method.as_str(), key) {
-            ("GET", None) => (StatusCode::OK, self.list(k, query)),
+            ("GET", None) => self.list(k, &params),
             ("POST", None) => self.create(k, body),
             ("GET", Some(key)) => match self.position(k, key) {
-                Some(i) => (StatusCode::OK, self.present(k, &self.coll(k.path)[i])),
-                None => err(StatusCode::NOT_FOUND, "No object found matching the query."),
+                Some(i) => (
+                    StatusCode::OK,
+                    self.present(k.path, &self.coll(k.path)[i], Include::from_query(&params)),
+                ),
+                None => missing(),
             },
             ("PUT", Some(key)) => self.update(k, key, body, false),
             ("PATCH", Some(key)) => self.update(k, key, body, true),
@@ -304,60 +362,82 @@ impl Store {
         }
     }
 
-    fn list(&self, k: &Kind, query: &str) -> Value {
-        let mut page = 1usize;
-        let mut page_size = PAGE_SIZE;
-        let mut filters = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, val) = pair.split_once('=').unwrap_or((pair, ""));
-            let val = percent_decode(val);
-            match name {
-                "page" => page = val.parse().unwrap_or(1).max(1),
-                "page_size" => page_size = val.parse().unwrap_or(PAGE_SIZE).clamp(1, 1000),
-                "ordering" | "search" => {}
-                // Authentik's filter names for the primary key.
-                "flow_uuid" | "pbm_uuid" | "policy_uuid" | "group_uuid" | "uuid" => {
-                    filters.push(("pk".to_string(), val))
-                }
-                _ => filters.push((name.to_string(), val)),
-            }
-        }
-        let matching: Vec<Value> = self
+    /// The list view: the FilterSet, search and ordering of the viewset
+    /// (`filters.rs`), then Authentik's `Pagination`
+    /// (`authentik/api/pagination.py`): `page` (a number, or `last`) and
+    /// `page_size` (a positive integer, else the default 100); a page
+    /// beyond the last is 404 `Invalid page.`; the reply carries
+    /// `pagination`, `results` and `autocomplete`.
+    fn list(&self, k: &Kind, params: &[(String, String)]) -> (StatusCode, Value) {
+        let set = filter_set(k.path).expect("every kind has a filter set");
+        let exists = |coll: &str, v: &str| self.coll(coll).iter().any(|o| key_text(&o["pk"]) == v);
+        let referenced = |coll: &str, field: &str, lower: &str| {
+            self.coll(coll)
+                .iter()
+                .filter(|o| key_text(&o[field]).to_lowercase() == lower)
+                .map(|o| key_text(&o["pk"]))
+                .collect()
+        };
+        let query = match set.compile(params, &exists, &referenced) {
+            Ok(q) => q,
+            Err(e) => return (StatusCode::BAD_REQUEST, e),
+        };
+        let inc = Include::from_query(params);
+        let mut matching: Vec<Value> = self
             .coll(k.path)
             .iter()
-            .filter(|o| {
-                filters.iter().all(|(f, v)| match &o[f.as_str()] {
-                    Value::Array(items) => items.iter().any(|i| &key_text(i) == v),
-                    Value::Null => v.is_empty(),
-                    other => &key_text(other) == v,
-                })
-            })
-            .map(|o| self.present(k, o))
+            .map(|o| self.present(k.path, o, inc))
+            .filter(|o| query.keeps(o))
             .collect();
+        set.sort(params, &mut matching);
+        let last = |name: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let page_size = last("page_size")
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(PAGE_SIZE);
         let count = matching.len();
         let total_pages = count.div_ceil(page_size).max(1);
+        let page = match last("page") {
+            None => 1,
+            Some("last") => total_pages,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 1 && (n as usize) <= total_pages => n as usize,
+                _ => return err(StatusCode::NOT_FOUND, "Invalid page."),
+            },
+        };
         let start = (page - 1) * page_size;
         let results: Vec<Value> = matching.into_iter().skip(start).take(page_size).collect();
         let n = results.len();
-        json!({
-            "pagination": {
-                "next": if page < total_pages { page + 1 } else { 0 },
-                "previous": page.saturating_sub(1),
-                "count": count,
-                "current": page,
-                "total_pages": total_pages,
-                "start_index": if n == 0 { 0 } else { start + 1 },
-                "end_index": start + n,
-            },
-            "results": results,
-        })
+        (
+            StatusCode::OK,
+            json!({
+                "pagination": {
+                    "next": if page < total_pages { page + 1 } else { 0 },
+                    "previous": page.saturating_sub(1),
+                    "count": count,
+                    "current": page,
+                    "total_pages": total_pages,
+                    "start_index": if n == 0 { 0 } else { start + 1 },
+                    "end_index": start + n,
+                },
+                "results": results,
+                "autocomplete": {},
+            }),
+        )
     }
 
     fn check(
         &self,
         k: &Kind,
         obj: &Map<String, Value>,
-        self_pk: Option<&Value>,
+        sent: &Map<String, Value>,
+        prior: Option<&Map<String, Value>>,
     ) -> Result<(), (StatusCode, Value)> {
         for (_, field, target) in REFS.iter().filter(|r| r.0 == k.path) {
             let vals: Vec<&Value> = match obj.get(*field) {
@@ -374,88 +454,145 @@ impl Store {
                 }
             }
         }
-        if !k.unique.is_empty() {
-            let val = &obj[k.unique];
+        if let Some((field, message)) = k.unique {
+            let val = &obj[field];
+            let self_pk = prior.map(|p| &p["pk"]);
             if self
                 .coll(k.path)
                 .iter()
-                .any(|o| &o[k.unique] == val && Some(&o["pk"]) != self_pk)
+                .any(|o| &o[field] == val && Some(&o["pk"]) != self_pk)
             {
-                return Err(field_err(
-                    k.unique,
-                    format!("{} with this {} already exists.", k.path, k.unique),
-                ));
+                return Err(field_err(field, message.into()));
             }
         }
-        if k.path == "policies/bindings" {
-            let set = ["policy", "group", "user"]
-                .iter()
-                .filter(|f| !obj[**f].is_null())
-                .count();
-            if set != 1 {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    json!({"non_field_errors": ["Only one of 'policy', 'group' or 'user' can be set."]}),
-                ));
-            }
-        }
-        if k.path == "providers/proxy"
-            && obj.get("mode").and_then(Value::as_str) == Some("forward_domain")
-        {
-            let cd = obj
-                .get("cookie_domain")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if cd.is_empty() {
-                return Err(field_err(
-                    "cookie_domain",
-                    "Cookie domain is required for forward_domain mode.".into(),
-                ));
-            }
+        if k.path == "outposts/instances" {
+            self.check_outpost(obj, sent, prior)?;
         }
         Ok(())
     }
 
+    /// `OutpostSerializer.validate_name` / `validate_providers`
+    /// (`authentik/outposts/api/outposts.py`): the embedded outpost keeps
+    /// its name and may have no providers; any other needs one; a typed
+    /// request's providers must be of that type (all emulated providers
+    /// are proxy providers).
+    fn check_outpost(
+        &self,
+        obj: &Map<String, Value>,
+        sent: &Map<String, Value>,
+        prior: Option<&Map<String, Value>>,
+    ) -> Result<(), (StatusCode, Value)> {
+        let embedded = prior.is_some_and(|p| p["managed"] == EMBEDDED_MANAGED);
+        if embedded
+            && let Some(name) = sent.get("name")
+            && name != EMBEDDED_OUTPOST
+        {
+            return Err(field_err(
+                "name",
+                "Embedded outpost's name cannot be changed".into(),
+            ));
+        }
+        if let Some(providers) = sent.get("providers").and_then(Value::as_array) {
+            if let Some(t) = sent.get("type").and_then(Value::as_str)
+                && t != "proxy"
+                && !providers.is_empty()
+            {
+                return Err(field_err(
+                    "providers",
+                    format!("Outpost type {t} can't be used with ProxyProvider providers."),
+                ));
+            }
+            if !embedded && providers.is_empty() {
+                return Err(field_err("providers", "This list may not be empty.".into()));
+            }
+        }
+        let _ = obj;
+        Ok(())
+    }
+
+    /// Validation shared by create, PUT and PATCH: field rules, the
+    /// serializer's cross-field rules on what was sent, durations Python
+    /// cannot represent (an uncaught `OverflowError`: 500).
+    fn validated(
+        &mut self,
+        k: &Kind,
+        method: &str,
+        body: &Value,
+        partial: bool,
+    ) -> Result<Map<String, Value>, (StatusCode, Value)> {
+        let checked =
+            schema::validate(k.fields, body, partial).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        for f in &checked.ignored {
+            self.ignored_fields.push(format!("{method} {} {f}", k.path));
+        }
+        schema::cross_field(k.path, &checked.fields).map_err(|e| match e {
+            Value::Null => err(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+            e => (StatusCode::BAD_REQUEST, e),
+        })?;
+        for field in k.fields.iter().filter(|f| f.kind == schema::Kind::Duration) {
+            if let Some(text) = checked.fields.get(field.name).and_then(Value::as_str)
+                && schema::duration_seconds(text) == Err(schema::DurationError::Overflow)
+            {
+                return Err(err(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "OverflowError in timedelta_from_string",
+                ));
+            }
+        }
+        Ok(checked.fields)
+    }
+
     fn create(&mut self, k: &Kind, body: Value) -> (StatusCode, Value) {
-        let mut obj = match schema::validate(k.fields, &body, false) {
+        let sent = match self.validated(k, "POST", &body, false) {
             Ok(o) => o,
-            Err(e) => return (StatusCode::BAD_REQUEST, e),
+            Err(e) => return e,
         };
+        let mut obj = sent.clone();
         defaults(k.path, &mut obj);
-        if let Err(e) = self.check(k, &obj, None) {
+        if let Err(e) = self.check(k, &obj, &sent, None) {
             return e;
         }
-        obj.insert("pk".into(), self.new_pk(k.int_pk));
+        self.on_create(k, &mut obj);
         let v = Value::Object(obj);
         self.objects.entry(k.path).or_default().push(v.clone());
-        (StatusCode::CREATED, self.present(k, &v))
+        (
+            StatusCode::CREATED,
+            self.present(k.path, &v, Include::default()),
+        )
     }
 
     /// PUT and PATCH: last write wins (Authentik has no version check).
     fn update(&mut self, k: &Kind, key: &str, body: Value, partial: bool) -> (StatusCode, Value) {
         let Some(i) = self.position(k, key) else {
-            return err(StatusCode::NOT_FOUND, "No object found matching the query.");
+            return err(
+                StatusCode::NOT_FOUND,
+                &format!("No {} matches the given query.", k.model),
+            );
         };
-        let fields = match schema::validate(k.fields, &body, partial) {
+        let method = if partial { "PATCH" } else { "PUT" };
+        let sent = match self.validated(k, method, &body, partial) {
             Ok(o) => o,
-            Err(e) => return (StatusCode::BAD_REQUEST, e),
+            Err(e) => return e,
         };
-        let mut obj = self.coll(k.path)[i].as_object().expect("object").clone();
-        let pk = obj["pk"].clone();
-        for (f, v) in fields {
-            obj.insert(f, v);
+        let prior = self.coll(k.path)[i].as_object().expect("object").clone();
+        let mut obj = prior.clone();
+        for (f, v) in &sent {
+            obj.insert(f.clone(), v.clone());
         }
-        if let Err(e) = self.check(k, &obj, Some(&pk)) {
+        if let Err(e) = self.check(k, &obj, &sent, Some(&prior)) {
             return e;
         }
         let v = Value::Object(obj);
         self.objects.get_mut(k.path).expect("coll")[i] = v.clone();
-        (StatusCode::OK, self.present(k, &v))
+        (StatusCode::OK, self.present(k.path, &v, Include::default()))
     }
 
     fn delete(&mut self, k: &Kind, key: &str) -> (StatusCode, Value) {
         let Some(i) = self.position(k, key) else {
-            return err(StatusCode::NOT_FOUND, "No object found matching the query.");
+            return err(
+                StatusCode::NOT_FOUND,
+                &format!("No {} matches the given query.", k.model),
+            );
         };
         let gone = self.objects.get_mut(k.path).expect("coll").remove(i);
         let pk = gone["pk"].clone();
@@ -471,12 +608,36 @@ impl Store {
                     if app["provider"] == pk {
                         app["provider"] = Value::Null;
                     }
+                    if let Some(b) = app["backchannel_providers"].as_array_mut() {
+                        b.retain(|x| x != &pk);
+                    }
                 }
             }
             "core/applications" => self.drop_bindings("target", &pk),
             "policies/expression" => self.drop_bindings("policy", &pk),
-            "core/groups" => self.drop_bindings("group", &pk),
-            "core/users" => self.drop_bindings("user", &pk),
+            "core/groups" => {
+                self.drop_bindings("group", &pk);
+                for coll in ["core/groups", "core/users"] {
+                    let field = if coll == "core/groups" {
+                        "parents"
+                    } else {
+                        "groups"
+                    };
+                    for o in self.objects.entry(coll).or_default() {
+                        if let Some(l) = o[field].as_array_mut() {
+                            l.retain(|x| x != &pk);
+                        }
+                    }
+                }
+            }
+            "core/users" => {
+                self.drop_bindings("user", &pk);
+                for g in self.objects.entry("core/groups").or_default() {
+                    if let Some(l) = g["users"].as_array_mut() {
+                        l.retain(|x| x != &pk);
+                    }
+                }
+            }
             _ => {}
         }
         (StatusCode::NO_CONTENT, Value::Null)
@@ -490,7 +651,18 @@ impl Store {
     }
 }
 
-/// Fills the fields Authentik defaults when a create omits them.
+/// `User.uid`: SHA-256 (hex) of `{install_id}-{pk}`; the emulator's
+/// install id is fixed.
+fn user_uid(pk: i64) -> String {
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("emulator-install-id-{pk}").as_bytes(),
+    );
+    hex::encode(d.as_ref())
+}
+
+/// Fills the fields Authentik defaults when a create omits them (the model
+/// fields' defaults).
 fn defaults(path: &str, m: &mut Map<String, Value>) {
     let d: &[(&str, Value)] = match path {
         "providers/proxy" => &[
@@ -498,6 +670,7 @@ fn defaults(path: &str, m: &mut Map<String, Value>) {
             ("cookie_domain", json!("")),
             ("skip_path_regex", json!("")),
             ("internal_host", json!("")),
+            ("internal_host_ssl_validation", json!(true)),
             ("access_token_validity", json!("hours=24")),
             ("refresh_token_validity", json!("days=30")),
             ("authentication_flow", Value::Null),
@@ -505,16 +678,25 @@ fn defaults(path: &str, m: &mut Map<String, Value>) {
             ("property_mappings", json!([])),
             ("intercept_header_auth", json!(true)),
             ("basic_auth_enabled", json!(false)),
+            ("basic_auth_password_attribute", json!("")),
+            ("basic_auth_user_attribute", json!("")),
+            ("jwt_federation_sources", json!([])),
+            ("jwt_federation_providers", json!([])),
         ],
         "core/applications" => &[
             ("provider", Value::Null),
             ("backchannel_providers", json!([])),
             ("open_in_new_tab", json!(false)),
             ("meta_launch_url", json!("")),
+            ("meta_icon", Value::Null),
             ("meta_description", json!("")),
             ("meta_publisher", json!("")),
             ("policy_engine_mode", json!("any")),
             ("group", json!("")),
+        ],
+        "outposts/instances" => &[
+            ("service_connection", Value::Null),
+            ("managed", Value::Null),
         ],
         "policies/bindings" => &[
             ("policy", Value::Null),
@@ -528,15 +710,28 @@ fn defaults(path: &str, m: &mut Map<String, Value>) {
         "policies/expression" => &[("execution_logging", json!(false))],
         "core/groups" => &[
             ("is_superuser", json!(false)),
-            ("parent", Value::Null),
+            ("parents", json!([])),
             ("users", json!([])),
             ("attributes", json!({})),
+            ("roles", json!([])),
         ],
         "core/users" => &[
             ("is_active", json!(true)),
             ("email", json!("")),
             ("groups", json!([])),
+            ("roles", json!([])),
             ("attributes", json!({})),
+            ("path", json!("users")),
+            ("type", json!("internal")),
+            ("last_login", Value::Null),
+        ],
+        "flows/instances" => &[
+            ("background", json!("")),
+            ("policy_engine_mode", json!("any")),
+            ("compatibility_mode", json!(false)),
+            ("layout", json!("stacked")),
+            ("denied_action", json!("message_continue")),
+            ("authentication", json!("none")),
         ],
         _ => &[],
     };
@@ -574,21 +769,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pagination_shape_and_filters() {
+    fn pagination_shape_filters_and_ignored_parameters() {
         let mut s = Store::seeded();
         for i in 0..5 {
             s.insert_unchecked("core/groups", json!({"name": format!("g{i}")}));
         }
-        let page = s.list(kind("core/groups").unwrap(), "page=2&page_size=4");
+        let list = |s: &Store, q: &str| s.list(kind("core/groups").unwrap(), &query_pairs(q));
+        let (_, page) = list(&s, "page=2&page_size=4");
         assert_eq!(page["pagination"]["count"], 6);
         assert_eq!(page["pagination"]["total_pages"], 2);
         assert_eq!(page["pagination"]["previous"], 1);
         assert_eq!(page["pagination"]["next"], 0);
+        assert_eq!(page["autocomplete"], json!({}));
         assert_eq!(page["results"].as_array().unwrap().len(), 2);
-        let one = s.list(kind("core/groups").unwrap(), "name=g%203");
+        let (_, one) = list(&s, "name=g%203");
         assert_eq!(one["pagination"]["count"], 0);
-        let one = s.list(kind("core/groups").unwrap(), "name=g3");
+        let (_, one) = list(&s, "name=g3");
         assert_eq!(one["results"][0]["name"], "g3");
+        // Undeclared parameters and empty values filter nothing.
+        let (_, all) = list(&s, "bogus=1&name=&num_pk=3");
+        assert_eq!(all["pagination"]["count"], 6);
+        // Ordered by name, as GroupViewSet.ordering.
+        assert_eq!(all["results"][0]["name"], "authentik Admins");
+        // A page past the last is Django's EmptyPage: 404.
+        let (st, e) = list(&s, "page=3&page_size=4");
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        assert_eq!(e["detail"], "Invalid page.");
+        let (_, last) = list(&s, "page=last&page_size=4");
+        assert_eq!(last["pagination"]["current"], 2);
+        // outposts/instances has name__iexact, not name.
+        s.insert_unchecked(
+            "outposts/instances",
+            json!({"name": "other", "type": "proxy", "providers": [], "config": {}}),
+        );
+        let outposts = |q: &str| {
+            s.list(kind("outposts/instances").unwrap(), &query_pairs(q))
+                .1
+        };
+        assert_eq!(outposts("name=other")["pagination"]["count"], 2);
+        assert_eq!(outposts("name__iexact=OTHER")["pagination"]["count"], 1);
+    }
+
+    #[test]
+    fn model_choice_filters_refuse_unknown_objects() {
+        let s = Store::seeded();
+        let (st, e) = s.list(
+            kind("policies/bindings").unwrap(),
+            &query_pairs("target=6a1b0c2d-3e4f-4a5b-8c6d-0000000fffff"),
+        );
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        assert!(
+            e["target"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("Select a valid choice.")
+        );
+        let (st, e) = s.list(kind("policies/bindings").unwrap(), &query_pairs("order=x"));
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        assert_eq!(e["order"][0], "Enter a number.");
     }
 
     #[test]
@@ -605,6 +843,7 @@ mod tests {
             json!({"name": "p", "authorization_flow": flow, "invalidation_flow": flow, "external_host": "https://a.test", "mode": "forward_single"}),
         );
         assert_eq!(st, StatusCode::CREATED, "{p}");
+        assert_eq!(p["verbose_name"], "Proxy Provider");
         let op = s.all("outposts/instances")[0]["pk"]
             .as_str()
             .unwrap()
@@ -625,6 +864,10 @@ mod tests {
         assert_eq!(st, StatusCode::NO_CONTENT);
         assert_eq!(
             s.get("outposts/instances", &op).unwrap()["providers"],
+            json!([])
+        );
+        assert_eq!(
+            s.get("outposts/instances", &op).unwrap()["providers_obj"],
             json!([])
         );
     }

@@ -31,7 +31,7 @@ fn world(emu: &Emulator, mode: &str) -> World {
         let parent = i.store.insert_unchecked("core/groups", json!({"name": "admins"}));
         let child = i
             .store
-            .insert_unchecked("core/groups", json!({"name": "admins-child", "parent": parent["pk"]}));
+            .insert_unchecked("core/groups", json!({"name": "admins-child", "parents": [parent["pk"]]}));
         let alice = i.store.insert_unchecked(
             "core/users",
             json!({"username": "alice", "name": "A", "email": "alice@example.com", "groups": [child["pk"]]}),
@@ -96,7 +96,8 @@ fn answers_and_errors_have_authentiks_shape() {
         json!({"passing": true, "messages": [], "log_messages": []})
     );
     assert_eq!(check(&emu, "nope", "?for_user=1", &[]).0, 404);
-    assert_eq!(check(&emu, "app", "?for_user=999", &[]).0, 404);
+    // applications.py check_access: an unknown user is a 400 on `for_user`.
+    assert_eq!(check(&emu, "app", "?for_user=999", &[]).0, 400);
     assert_eq!(check(&emu, "app", "?for_user=abc", &[]).0, 400);
     // Without for_user: the token's user (akadmin).
     assert_eq!(check(&emu, "app", "", &[]).0, 200);

@@ -106,7 +106,7 @@ fn pagination_field_errors_faults_and_hooks() {
     let (_, op) = call(
         &emu,
         "GET",
-        "/api/v3/outposts/instances/?name=authentik%20Embedded%20Outpost",
+        "/api/v3/outposts/instances/?name__iexact=authentik%20embedded%20outpost",
         Some(DEFAULT_TOKEN),
         None,
     );

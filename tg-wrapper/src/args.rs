@@ -34,11 +34,14 @@ pub struct Invocation {
     pub non_interactive: bool,
     /// `--local-lock`: break-glass Tier-0 lock on this host only.
     pub local_lock: bool,
+    /// `--from-unpushed`: break-glass, apply a Tier-1 stack from a checkout
+    /// the forge does not have (announced on stderr).
+    pub from_unpushed: bool,
 }
 
 impl Invocation {
     /// Separates tg's own flags (`--stack NAME`, `--stack=NAME`,
-    /// `--local-lock`) from the rest.
+    /// `--local-lock`, `--from-unpushed`) from the rest.
     pub fn parse(raw: &[String]) -> Invocation {
         let mut inv = Invocation::default();
         let mut it = raw.iter();
@@ -49,6 +52,8 @@ impl Invocation {
                 inv.stack = Some(s.to_string());
             } else if a == "--local-lock" {
                 inv.local_lock = true;
+            } else if a == "--from-unpushed" {
+                inv.from_unpushed = true;
             } else {
                 if a == "--non-interactive" {
                     inv.non_interactive = true;
@@ -69,6 +74,34 @@ impl Invocation {
 
     pub fn is_mutating(&self) -> bool {
         MUTATING_VERBS.contains(&self.verb())
+    }
+
+    /// Mutating, except the `state` subcommands that only read
+    /// (`list`, `show`, `pull`): what must run from what the forge has.
+    pub fn writes(&self) -> bool {
+        if self.verb() == "state" {
+            let sub = self
+                .args
+                .iter()
+                .skip_while(|a| *a != "state")
+                .skip(1)
+                .find(|a| !a.starts_with('-'));
+            return !matches!(
+                sub.map(String::as_str),
+                Some("list" | "show" | "pull") | None
+            );
+        }
+        self.is_mutating()
+    }
+
+    /// Non-interactive: CI's `--non-interactive`, `-input=false` or
+    /// `-auto-approve` (nobody is there to answer a question).
+    pub fn unattended(&self) -> bool {
+        self.non_interactive
+            || self
+                .args
+                .iter()
+                .any(|a| a == "-input=false" || a == "-auto-approve" || a == "--auto-approve")
     }
 
     pub fn takes_lock(&self) -> bool {

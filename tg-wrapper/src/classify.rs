@@ -10,7 +10,15 @@
 //!    error is really a dropped connection, which is `transient`.
 //! 3. Provider downloads, Vault 5xx and a PostgreSQL connection dropped
 //!    before anything changed are `transient` (bounded retry).
-//! 4. Everything else — helm atomic timeouts, configuration errors — is
+//! 4. Failures that a retry cannot fix but a known command can are their
+//!    own classes, so `tg classify` and the CI report name the fix
+//!    ([`fix_advice`]): `already-exists` (an object the state does not
+//!    know: import it; the seeds' nine-day `alert-digest` CronJob,
+//!    seeds/001 lines 2542-2549), `lock-file` (the dependency lock file
+//!    does not match the configuration or the packages: relock; seeds/001
+//!    lines 1506-1509, 1760-1764) and `destroy-refused` (the destroy brake,
+//!    [`crate::plan_check`]). None is retried.
+//! 5. Everything else — helm atomic timeouts, configuration errors — is
 //!    `fatal`: retrying cannot fix it and can worsen a stuck release.
 //!
 //! A repo may add patterns in `.tg.toml` (`[[classify.pattern]]`); they are
@@ -19,11 +27,18 @@
 use regex::Regex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Class {
     Locked,
     Transient,
     Fatal,
+    /// The object exists but the state does not know it: `tg import`.
+    AlreadyExists,
+    /// The dependency lock file disagrees with the configuration or the
+    /// provider packages: `tg providers lock`.
+    LockFile,
+    /// The destroy brake refused the plan.
+    DestroyRefused,
 }
 
 impl std::fmt::Display for Class {
@@ -32,6 +47,9 @@ impl std::fmt::Display for Class {
             Class::Locked => "locked",
             Class::Transient => "transient",
             Class::Fatal => "fatal",
+            Class::AlreadyExists => "already-exists",
+            Class::LockFile => "lock-file",
+            Class::DestroyRefused => "destroy-refused",
         })
     }
 }
@@ -67,6 +85,30 @@ pub fn builtin() -> Vec<Pattern> {
             "state not persisted after changes",
             Class::Fatal,
             r"Failed to persist state|errored\.tfstate|Failed to save state",
+            None,
+        ),
+        p(
+            "destroy brake",
+            Class::DestroyRefused,
+            r"tg: destroy brake: refused",
+            None,
+        ),
+        p(
+            "dependency lock file",
+            Class::LockFile,
+            &lock_file_pattern(),
+            None,
+        ),
+        p(
+            "already exists",
+            Class::AlreadyExists,
+            r"(?m)^[│\s]*Error: .*(already exists|cannot re-use a name that is still in use)",
+            None,
+        ),
+        p(
+            "saved plan is stale",
+            Class::Transient,
+            r"Saved plan is stale",
             None,
         ),
         p(
@@ -155,6 +197,118 @@ impl Classifier {
         }
         (Class::Fatal, "no retryable or lock signature".into())
     }
+}
+
+/// The dependency lock file disagrees with the configuration (a provider
+/// without a selected version, a version outside the constraint) or with
+/// the packages (checksums); terraform's and OpenTofu's words.
+fn lock_file_pattern() -> String {
+    format!(
+        r"Inconsistent dependency lock file|{}|{}|locked provider [^\s]+ [^\s]+[\s│]+{}",
+        words("doesn't match any of the checksums"),
+        words("does not match any of the checksums"),
+        words("does not match configured version constraint")
+    )
+}
+
+/// `text` as a regex matching its words across terraform's line wraps and
+/// diagnostic box (`│`).
+fn words(text: &str) -> String {
+    text.split(' ')
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join(r"[\s│]+")
+}
+
+/// What to run for a failure, when its output says: the errored-state
+/// advice, the `tg import` line(s) for `already exists`, the lock command
+/// for lock file errors, the destroy brake's refusal (what and how to
+/// allow it). Shown by `tg classify` and in `tg ci`'s FAILED rows.
+pub fn fix_advice(output: &str) -> Option<String> {
+    let mut out = Vec::new();
+    if let Some(a) = errored_state_advice(output) {
+        out.push(a);
+    }
+    if let Some(start) = output.find("tg: destroy brake: refused") {
+        let block: Vec<&str> = output[start..]
+            .lines()
+            .take_while(|l| !l.contains("Nothing was applied."))
+            .collect();
+        out.push(format!("{}\n  Nothing was applied.", block.join("\n")));
+    }
+    let imports = import_lines(output);
+    if !imports.is_empty() {
+        out.push(format!(
+            "The object exists but the state does not know it (an apply whose state write was lost creates this; every later apply fails until it is imported). Check it is the one the configuration means, then import it:\n{}",
+            imports
+                .iter()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    if Regex::new(&lock_file_pattern())
+        .expect("built-in pattern")
+        .is_match(output)
+    {
+        out.push(
+            "The dependency lock file (.terraform.lock.hcl) does not match the configuration or the provider packages. Update the lock files of every stack for every platform in .tg.toml, then commit them:\n    tg providers lock\n(one stack: tg providers lock --stack <name>)"
+                .to_string(),
+        );
+    }
+    (!out.is_empty()).then(|| out.join("\n"))
+}
+
+/// `tg import <address> <id>` for each `already exists` diagnostic: the
+/// address from its `with <address>,` line, the ID where the provider's
+/// error gives it (`A resource with the ID "..." already exists`), else
+/// `<ID>` to fill in (Kubernetes: `<namespace>/<name>`).
+pub fn import_lines(output: &str) -> Vec<String> {
+    let error = Regex::new(
+        r"^[│\s]*Error: (.*(already exists|cannot re-use a name that is still in use).*)$",
+    )
+    .expect("built-in pattern");
+    let with = Regex::new(r"^[│\s]*with ([^\s,]+),").expect("built-in pattern");
+    let given_id = Regex::new(r#"(?i)(?:resource with the ID|import ID) "([^"]+)""#)
+        .expect("built-in pattern");
+    let k8s = Regex::new(r#"^[a-z0-9.]+ "([^"]+)" already exists"#).expect("built-in pattern");
+    let lines: Vec<&str> = output.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(err) = error.captures(line) else {
+            continue;
+        };
+        let message = err[1].trim();
+        let Some(address) = lines[i + 1..]
+            .iter()
+            .take(6)
+            .find_map(|l| with.captures(l).map(|c| c[1].to_string()))
+        else {
+            continue;
+        };
+        let rtype = address.split('.').rev().nth(1).unwrap_or("").to_string();
+        let id = if let Some(c) = given_id.captures(message) {
+            c[1].to_string()
+        } else if let (true, Some(c)) = (rtype.starts_with("kubernetes_"), k8s.captures(message)) {
+            if rtype.starts_with("kubernetes_namespace") {
+                c[1].to_string()
+            } else {
+                format!("<namespace>/{}", &c[1])
+            }
+        } else {
+            "<ID>".to_string()
+        };
+        let quoted = if address.contains('"') || address.contains('[') {
+            format!("'{address}'")
+        } else {
+            address.clone()
+        };
+        let line = format!("tg import {quoted} {id}");
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
 }
 
 /// When the errored state was kept locally: where it is and how to push it.

@@ -126,7 +126,7 @@ fn classify_stdin(cwd: &std::path::Path) -> i32 {
             let (class, rule) = s.classifier.classify(&input);
             println!("{class}");
             eprintln!("tg classify: {rule}");
-            if let Some(advice) = crate::classify::errored_state_advice(&input) {
+            if let Some(advice) = crate::classify::fix_advice(&input) {
                 eprintln!("{advice}");
             }
             0

@@ -15,6 +15,13 @@
 //! lease_secs = 120                          # a dead holder blocks at most this long
 //! push_attempts = 3                         # push, rebase-on-race, push again
 //!
+//! [destroy]                                # the destroy brake (docs/tg.md)
+//! allow = [{ stack = "scratch" }, { type = "kubernetes_job_v1" }]
+//! protected = [{ type = "kubernetes_persistent_volume_claim*" }, { stack = "vault" }]
+//!
+//! [providers]
+//! platforms = ["linux_amd64", "darwin_arm64"]   # `tg providers lock` (default)
+//!
 //! [[classify.pattern]]
 //! class = "transient"
 //! regex = "rate limit exceeded"
@@ -24,6 +31,7 @@ use serde::Deserialize;
 
 use crate::classify::{Class, Classifier, Pattern};
 use crate::error::TgError;
+use crate::plan_check::DestroyConfig;
 use crate::repo::Repo;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -92,6 +100,23 @@ struct File {
     ci: CiConfig,
     tier0: Tier0Config,
     classify: ClassifySection,
+    destroy: DestroyConfig,
+    providers: ProvidersConfig,
+}
+
+/// `tg providers lock`: the platforms every stack's lock file covers.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvidersConfig {
+    pub platforms: Vec<String>,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        ProvidersConfig {
+            platforms: vec!["linux_amd64".into(), "darwin_arm64".into()],
+        }
+    }
 }
 
 /// The repo's settings (defaults when `.tg.toml` is absent).
@@ -100,6 +125,8 @@ pub struct Settings {
     pub ci: CiConfig,
     pub tier0: Tier0Config,
     pub classifier: Classifier,
+    pub destroy: DestroyConfig,
+    pub providers: ProvidersConfig,
 }
 
 impl Settings {
@@ -112,6 +139,8 @@ impl Settings {
                 ci: CiConfig::default(),
                 tier0: Tier0Config::default(),
                 classifier: Classifier::default(),
+                destroy: DestroyConfig::default(),
+                providers: ProvidersConfig::default(),
             });
         };
         let step = format!("read {}", path.display());
@@ -136,6 +165,8 @@ impl Settings {
             ci: file.ci,
             tier0: file.tier0,
             classifier: Classifier::with_extra(extra),
+            destroy: file.destroy,
+            providers: file.providers,
         })
     }
 }

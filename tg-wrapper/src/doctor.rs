@@ -93,12 +93,21 @@ fn vault() -> Check {
         Ok(v) => v,
         Err(e) => return Check::Fail(e.to_string()),
     };
+    let source = format!(
+        "token from {}{}",
+        v.source,
+        if v.shadowed_file() {
+            " (explicit: ~/.vault-token present, not used)"
+        } else {
+            ""
+        }
+    );
     match v.read("auth/token/lookup-self") {
         Ok(j) => Check::Pass(format!(
-            "{} reachable; token valid (policies {})",
+            "{} reachable; {source}; token valid (policies {})",
             v.addr, j["data"]["policies"]
         )),
-        Err(f) => Check::Fail(format!("{} : {f}", v.addr)),
+        Err(f) => Check::Fail(format!("{} : {source}: {f}", v.addr)),
     }
 }
 
@@ -131,7 +140,7 @@ fn pg_lock() -> Check {
 }
 
 fn sops_keys(repo: Option<&Repo>) -> Check {
-    let keys = match sops_rs::KeySources::from_env() {
+    let keys = match crate::vault::sops_keys() {
         Ok(k) => k,
         Err(e) => return Check::Fail(e.to_string()),
     };

@@ -138,7 +138,7 @@ impl Git {
                         }))
                     }
                     _ => Err(TgError::Usage(format!(
-                        "branch {b} has no upstream on a remote: tg cannot tell whether the Tier-0 state is current, nor push the state commit. Set one: git branch --set-upstream-to=origin/{b}"
+                        "branch {b} has no upstream on a remote: tg cannot tell whether the forge has this code (nor where a Tier-0 state commit goes). Push and merge it, then apply from the default branch (or set an upstream: git branch --set-upstream-to=origin/{b}); nothing was applied."
                     ))),
                 }
             }
@@ -148,10 +148,50 @@ impl Git {
                     branch: b,
                 })),
                 _ => Err(TgError::Usage(
-                    "the checkout is a detached HEAD and CI_COMMIT_BRANCH names no branch of remote origin: tg cannot tell whether the Tier-0 state is current, nor where to push it. Check out the branch (git switch main)".into(),
+                    "the checkout is a detached HEAD and CI_COMMIT_BRANCH names no branch of remote origin: tg cannot tell whether the forge has this code (nor where a Tier-0 state commit goes). Check out the branch (git switch main); nothing was applied.".into(),
                 )),
             },
         }
+    }
+
+    /// The forge's default branch: Woodpecker's `CI_REPO_DEFAULT_BRANCH`,
+    /// else `refs/remotes/<remote>/HEAD` (set by `git clone`), else what
+    /// the remote's HEAD points to (`git ls-remote --symref`).
+    pub fn default_branch(&self, remote: &str) -> Result<String, TgError> {
+        if let Some(b) = std::env::var("CI_REPO_DEFAULT_BRANCH")
+            .ok()
+            .filter(|b| !b.is_empty())
+        {
+            return Ok(b);
+        }
+        let prefix = format!("refs/remotes/{remote}/");
+        if let Ok(r) = self.run(&["symbolic-ref", "-q", &format!("{prefix}HEAD")])
+            && let Some(b) = r.trim().strip_prefix(&prefix)
+        {
+            return Ok(b.to_string());
+        }
+        let step = format!("find the default branch of {remote}");
+        let out = self.step(&step, &["ls-remote", "--symref", remote, "HEAD"])?;
+        out.lines()
+            .find_map(|l| {
+                l.strip_prefix("ref: refs/heads/")
+                    .and_then(|r| r.split_whitespace().next())
+            })
+            .map(str::to_string)
+            .ok_or_else(|| {
+                TgError::step(
+                    step,
+                    format!("{remote} names no default branch (HEAD); set it: git remote set-head {remote} --auto"),
+                )
+            })
+    }
+
+    /// The full message of `rev`.
+    pub fn commit_message(&self, rev: &str) -> Result<String, TgError> {
+        self.step(
+            "read the commit message",
+            &["log", "-1", "--format=%B", rev, "--"],
+        )
     }
 
     /// Files with uncommitted changes under `paths`.
@@ -205,7 +245,7 @@ impl Git {
     fn fetch(&self, up: &Upstream) -> Result<(), TgError> {
         let refspec = format!("+refs/heads/{}:{}", up.branch, up.tracking());
         self.step(
-            &format!("fetch {} to check the Tier-0 state is current", up.shown()),
+            &format!("fetch {} to check the forge has this code", up.shown()),
             &["fetch", "-q", "--no-tags", &up.remote, &refspec],
         )
         .map(|_| ())
@@ -364,13 +404,39 @@ fn state_only(paths: &[String]) -> bool {
     paths.iter().all(|p| p.starts_with(STATE_DIR))
 }
 
-/// Before a mutating Tier-0 run of `stack` (lock held): refuses a
-/// git-crypt-locked clone, uncommitted changes to the stack's own files,
-/// and a checkout that is behind its upstream or carries code the forge
-/// does not have. A checkout behind only by state commits of other runs is
-/// fast-forwarded (their code is the same; their state is the current one).
-/// Returns the upstream to push to, `None` for a repository without remotes.
-pub fn sync_before(git: &Git, stack: &str) -> Result<Option<Upstream>, TgError> {
+/// What [`check_forge`] found: the upstream (None for a repository
+/// without remotes) and how far HEAD is from it.
+#[derive(Debug, Clone)]
+pub struct ForgeState {
+    pub upstream: Option<Upstream>,
+    /// Commits the upstream lacks (state-only: anything else is refused).
+    pub ahead: usize,
+    /// Commits HEAD lacks (state-only: anything else is refused).
+    pub behind: usize,
+}
+
+/// Every mutating run, every tier: the checkout must be what the forge's
+/// default branch has. Refuses, naming the cause and the fix, a
+/// git-crypt-locked clone, uncommitted changes to the stack's own files, a
+/// branch other than the forge's default one (an unmerged branch applied
+/// live is destroyed by the next apply from main: seeds/001 lines 165-186),
+/// HEAD with code commits the upstream does not have (a local lineage
+/// applied live but never pushed: seeds/003 lines 30-48), and a checkout
+/// behind its upstream by code commits. Commits that change only `state/`
+/// (Tier-0 state commits) are neither code nor refused.
+///
+/// `break_glass` (`--from-unpushed`) turns every refusal but the
+/// git-crypt one into a warning: ciphertext is never a valid input.
+/// A repository without any remote has nothing to compare with: a note.
+pub fn check_forge(git: &Git, stack: &str, break_glass: bool) -> Result<ForgeState, TgError> {
+    if git.run(&["rev-parse", "--git-dir"]).is_err() {
+        eprintln!("tg: not a git checkout: nothing to compare with the forge (no forge check)");
+        return Ok(ForgeState {
+            upstream: None,
+            ahead: 0,
+            behind: 0,
+        });
+    }
     let locked = git.git_crypt_locked()?;
     if !locked.is_empty() {
         return Err(TgError::Usage(format!(
@@ -379,70 +445,119 @@ pub fn sync_before(git: &Git, stack: &str) -> Result<Option<Upstream>, TgError> 
             locked.len() - 1
         )));
     }
+    let refuse = |msg: String| -> Result<(), TgError> {
+        if break_glass {
+            eprintln!("tg: WARNING (--from-unpushed, break-glass): applying anyway: {msg}");
+            Ok(())
+        } else {
+            Err(TgError::Usage(format!("{msg}; nothing was applied.")))
+        }
+    };
     let own = [
         format!("stacks/{stack}"),
         format!("{STATE_DIR}stacks/{stack}"),
     ];
     let dirty = git.dirty(&[&own[0], &own[1]])?;
     if !dirty.is_empty() {
-        return Err(TgError::Usage(format!(
-            "uncommitted changes in {stack}'s own files: {}. Tier-0 applies only committed code, so the state commit matches a commit anyone can check out: commit (and push) or stash them first; nothing was applied.",
+        refuse(format!(
+            "uncommitted changes in {stack}'s own files: {}. tg applies only committed code the forge has, so what runs live is what anyone can check out: commit and push them (or stash them) first",
             dirty.join(", ")
-        )));
+        ))?;
     }
-    let Some(up) = git.upstream()? else {
-        eprintln!(
-            "tg: this repository has no git remote: the state commit stays local (nothing to sync with)"
-        );
-        return Ok(None);
+    let upstream = match git.upstream() {
+        Err(e) if break_glass => {
+            eprintln!("tg: WARNING (--from-unpushed, break-glass): applying anyway: {e}");
+            None
+        }
+        other => other?,
     };
+    let Some(up) = upstream else {
+        eprintln!(
+            "tg: this repository has no git remote: nothing to compare with (no forge check; a Tier-0 state commit stays local)"
+        );
+        return Ok(ForgeState {
+            upstream: None,
+            ahead: 0,
+            behind: 0,
+        });
+    };
+    let default = git.default_branch(&up.remote)?;
+    if up.branch != default {
+        refuse(format!(
+            "the checkout follows {}, not the forge's default branch {}/{default}: tg applies only what {default} has (a stack applied live from an unmerged branch is destroyed by the next apply from {default}). Merge the branch, then apply from {default} (git switch {default} && git pull --rebase)",
+            up.shown(),
+            up.remote
+        ))?;
+    }
     git.fetch(&up)?;
     let tracking = up.tracking();
     let ahead = git.count(&format!("{tracking}..HEAD"))?;
     let behind = git.count(&format!("HEAD..{tracking}"))?;
-    if ahead > 0 {
-        let base = git
-            .step("read git history", &["merge-base", "HEAD", &tracking])?
-            .trim()
-            .to_string();
-        let local = git.changed(&base, "HEAD")?;
-        if !state_only(&local) {
-            return Err(TgError::Usage(format!(
-                "HEAD has {ahead} commit(s) that {} does not have, changing code ({}): tg applies only what the forge has, so the state it commits matches code everyone sees. Push them (git push) or apply from {}; nothing was applied.",
-                up.shown(),
-                local
-                    .iter()
-                    .filter(|p| !p.starts_with(STATE_DIR))
-                    .take(3)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                up.shown()
-            )));
-        }
+    if ahead == 0 && behind == 0 {
+        return Ok(ForgeState {
+            upstream: Some(up),
+            ahead,
+            behind,
+        });
     }
-    if behind == 0 {
-        return Ok(Some(up));
-    }
-    let head = git.rev("HEAD")?;
     let base = git
         .step("read git history", &["merge-base", "HEAD", &tracking])?
         .trim()
         .to_string();
-    let theirs = git.changed(&base, &tracking)?;
-    if !state_only(&theirs) {
-        return Err(TgError::Usage(format!(
-            "the checkout is {behind} commit(s) behind {} (new code: {}): its Tier-0 state and code may be stale. Run `git pull --rebase`, then apply again; nothing was applied.",
-            up.shown(),
-            theirs
-                .iter()
-                .filter(|p| !p.starts_with(STATE_DIR))
-                .take(3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+    let code = |paths: Vec<String>| -> String {
+        paths
+            .into_iter()
+            .filter(|p| !p.starts_with(STATE_DIR))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if ahead > 0 {
+        let local = git.changed(&base, "HEAD")?;
+        if !state_only(&local) {
+            refuse(format!(
+                "HEAD has {ahead} commit(s) that {} does not have, changing code ({}): tg applies only what the forge has, so what runs live is code everyone sees. Push them (git push), or apply from {}",
+                up.shown(),
+                code(local),
+                up.shown()
+            ))?;
+        }
     }
+    if behind > 0 {
+        let theirs = git.changed(&base, &tracking)?;
+        if !state_only(&theirs) {
+            refuse(format!(
+                "the checkout is {behind} commit(s) behind {} (new code: {}): applying it would undo what the forge has. Run `git pull --rebase`, then apply again",
+                up.shown(),
+                code(theirs)
+            ))?;
+        }
+    }
+    Ok(ForgeState {
+        upstream: Some(up),
+        ahead,
+        behind,
+    })
+}
+
+/// Before a mutating Tier-0 run of `stack` (lock held): [`check_forge`],
+/// then, when the forge has new state commits of other runs, takes them
+/// (their code is the same; their state is the current one). Returns the
+/// upstream to push to, `None` for a repository without remotes.
+pub fn sync_before(git: &Git, stack: &str) -> Result<Option<Upstream>, TgError> {
+    let ForgeState {
+        upstream,
+        ahead,
+        behind,
+    } = check_forge(git, stack, false)?;
+    let Some(up) = upstream else {
+        return Ok(None);
+    };
+    if behind == 0 {
+        return Ok(Some(up));
+    }
+    let tracking = up.tracking();
+    let head = git.rev("HEAD")?;
     // Only other runs' state commits are new: take them, so this run
     // starts from the state the forge has.
     let target = if ahead > 0 {

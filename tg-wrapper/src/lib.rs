@@ -17,6 +17,7 @@ pub mod git;
 pub mod lock;
 pub mod pending;
 pub mod phase;
+pub mod plan_check;
 pub mod repo;
 pub mod run;
 pub mod signals;

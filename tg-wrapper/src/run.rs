@@ -10,8 +10,10 @@ use crate::error::TgError;
 use crate::git::{self, Git, main_checkout_status};
 use crate::repo::{Repo, Stack};
 use crate::tier0::Tier0State;
-use crate::{lock, tier1};
+use crate::{lock, plan_check, tier1};
 
+/// Verbs whose plan goes through the destroy brake ([`plan_check`]).
+const BRAKED_VERBS: [&str; 2] = ["apply", "destroy"];
 /// Verbs that never touch a backend (no credentials needed).
 const NO_BACKEND_VERBS: [&str; 3] = ["fmt", "validate", "version"];
 /// Tier-0 verbs that read or write state.
@@ -93,9 +95,31 @@ fn run_inner(raw: &[String], cwd: &Path) -> Result<i32, TgError> {
         }
         return run_tier0(&repo, &settings, &stack, &inv, &engine, &lock_timeout);
     }
+    let settings = Settings::load(Some(&repo))?;
+    if inv.writes() {
+        let git = Git::new(&repo.root);
+        let _writes = git.write_lock()?;
+        git::check_forge(&git, &stack.name, inv.from_unpushed)?;
+    }
     let mut env = Vec::new();
     if !NO_BACKEND_VERBS.contains(&inv.verb()) {
         env.push(("PG_CONN_STR".to_string(), tier1::conn_str()?));
+    }
+    if BRAKED_VERBS.contains(&inv.verb()) {
+        let message = commit_message(&repo);
+        return plan_check::apply(
+            &plan_check::Target {
+                engine: &engine,
+                stack: &stack.name,
+                dir: &stack.dir,
+                env: &env,
+                state_file: None,
+                lock_timeout: &lock_timeout,
+                destroy: &settings.destroy,
+                commit_message: &message,
+            },
+            &inv,
+        );
     }
     let status = engine.run(
         &stack.dir,
@@ -103,6 +127,18 @@ fn run_inner(raw: &[String], cwd: &Path) -> Result<i32, TgError> {
         &env,
     )?;
     Ok(status.code().unwrap_or(1))
+}
+
+/// The message that may allow deletions (`Tg-Allow-Destroy:`): in CI the
+/// pushed commit's (`CI_COMMIT_SHA`, read from git; HEAD may have moved
+/// on by Tier-0 state commits), else HEAD's. Unreadable: none (fail closed).
+fn commit_message(repo: &Repo) -> String {
+    let git = Git::new(&repo.root);
+    let rev = std::env::var("CI_COMMIT_SHA")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "HEAD".into());
+    git.commit_message(&rev).unwrap_or_default()
 }
 
 /// `tg force-unlock <stack>` names the stack as its argument; that stack
@@ -135,6 +171,12 @@ fn run_tier0(
         )?;
         return Ok(status.code().unwrap_or(1));
     }
+    if inv.from_unpushed {
+        return Err(TgError::Usage(format!(
+            "--from-unpushed is refused for the Tier-0 stack {}: its state commit must continue the forge's history (tg would push the unpushed code with it). Push the code first; nothing was applied.",
+            stack.name
+        )));
+    }
     let git = Git::new(&repo.root);
     let mut held = None;
     if inv.is_mutating() {
@@ -155,11 +197,30 @@ fn run_tier0(
         held = Some((taken, upstream));
         crate::phase::mark("synced");
     }
-    let keys = sops_rs::KeySources::from_env().map_err(|e| TgError::step("load SOPS keys", e))?;
+    let keys = crate::vault::sops_keys()?;
     let state = Tier0State::open(repo, &stack.name, &keys)?;
-    let args = engine_args(inv, engine.kind, lock_timeout, Some(state.plain_path()));
     crate::phase::mark("engine");
-    let status = engine.run(&stack.dir, &args, &[]);
+    let status = if BRAKED_VERBS.contains(&inv.verb()) {
+        let message = commit_message(repo);
+        plan_check::apply(
+            &plan_check::Target {
+                engine,
+                stack: &stack.name,
+                dir: &stack.dir,
+                env: &[],
+                state_file: Some(state.plain_path()),
+                lock_timeout,
+                destroy: &settings.destroy,
+                commit_message: &message,
+            },
+            inv,
+        )
+    } else {
+        let args = engine_args(inv, engine.kind, lock_timeout, Some(state.plain_path()));
+        engine
+            .run(&stack.dir, &args, &[])
+            .map(|s| s.code().unwrap_or(1))
+    };
     crate::phase::mark("engine-exited");
     // Whatever the engine did (even a failed apply writes partial state),
     // a mutating run's state is re-encrypted, committed and pushed.
@@ -191,7 +252,7 @@ fn run_tier0(
         crate::phase::mark("unlock");
     }
     drop(held);
-    Ok(status?.code().unwrap_or(1))
+    status
 }
 
 /// Subject as before (`state(<stack>): update encrypted state <UTC>`), and

@@ -10,6 +10,56 @@ pub struct Vault {
     pub addr: String,
     token: String,
     http: reqwest::blocking::Client,
+    /// Where the token came from (`tg doctor` says it).
+    pub source: TokenSource,
+}
+
+/// Where a Vault token came from. Explicit settings come first: an
+/// ambient `~/.vault-token` (a human's `vault login`, possibly stale or of
+/// a weaker policy) must not shadow a `VAULT_TOKEN` or `VAULT_K8S_ROLE`
+/// someone set on purpose (seeds/001 lines 731-760: a read-only
+/// `~/.vault-token` shadowed the scoped token, 403 on the user's own path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `VAULT_TOKEN`.
+    Env,
+    /// A Kubernetes login with `VAULT_K8S_ROLE` (the role).
+    Kubernetes(String),
+    /// `~/.vault-token`.
+    File,
+    /// Given by the caller ([`Vault::with_token`]).
+    Given,
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Env => f.write_str("VAULT_TOKEN"),
+            TokenSource::Kubernetes(role) => write!(f, "Kubernetes login (VAULT_K8S_ROLE={role})"),
+            TokenSource::File => f.write_str("~/.vault-token"),
+            TokenSource::Given => f.write_str("the caller"),
+        }
+    }
+}
+
+fn home_token() -> Option<String> {
+    let home = std::env::var_os("HOME")?;
+    let t = std::fs::read_to_string(std::path::Path::new(&home).join(".vault-token")).ok()?;
+    Some(t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// The SOPS key sources (age identities, Transit token) with the Vault
+/// token chosen in tg's order ([`TokenSource`]): `VAULT_TOKEN`, else a
+/// Kubernetes login when `VAULT_K8S_ROLE` and `VAULT_ADDR` are set, else
+/// `~/.vault-token`.
+pub fn sops_keys() -> Result<sops_rs::KeySources, TgError> {
+    let mut keys =
+        sops_rs::KeySources::from_env().map_err(|e| TgError::step("load SOPS keys", e))?;
+    let explicit = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+    if !explicit("VAULT_TOKEN") && explicit("VAULT_K8S_ROLE") && explicit("VAULT_ADDR") {
+        keys.vault_token = Some(Vault::from_env()?.token);
+    }
+    Ok(keys)
 }
 
 impl std::fmt::Debug for Vault {
@@ -46,8 +96,10 @@ fn http() -> Result<reqwest::blocking::Client, TgError> {
 }
 
 impl Vault {
-    /// `VAULT_ADDR` plus a token from `VAULT_TOKEN`, `~/.vault-token`, or a
-    /// Kubernetes login (`VAULT_K8S_ROLE`, service-account JWT).
+    /// `VAULT_ADDR` plus a token from, in this order, `VAULT_TOKEN`, a
+    /// Kubernetes login (`VAULT_K8S_ROLE`, service-account JWT), or
+    /// `~/.vault-token`. A failed login is an error, never a fallback to
+    /// the ambient file.
     pub fn from_env() -> Result<Vault, TgError> {
         let addr = std::env::var("VAULT_ADDR")
             .ok()
@@ -55,25 +107,37 @@ impl Vault {
             .ok_or_else(|| TgError::step("find Vault", "VAULT_ADDR is not set"))?;
         let http = http()?;
         if let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) {
-            return Ok(Vault { addr, token, http });
-        }
-        if let Some(home) = std::env::var_os("HOME")
-            && let Ok(t) = std::fs::read_to_string(std::path::Path::new(&home).join(".vault-token"))
-            && !t.trim().is_empty()
-        {
             return Ok(Vault {
                 addr,
-                token: t.trim().to_string(),
+                token,
                 http,
+                source: TokenSource::Env,
             });
         }
-        if let Ok(role) = std::env::var("VAULT_K8S_ROLE") {
+        if let Some(role) = std::env::var("VAULT_K8S_ROLE")
+            .ok()
+            .filter(|r| !r.is_empty())
+        {
             return Vault::kubernetes_login(addr, &role, http);
+        }
+        if let Some(token) = home_token() {
+            return Ok(Vault {
+                addr,
+                token,
+                http,
+                source: TokenSource::File,
+            });
         }
         Err(TgError::step(
             "find a Vault token",
-            "no VAULT_TOKEN, no ~/.vault-token and no VAULT_K8S_ROLE. Humans: `vault login -method=oidc`; CI: set VAULT_K8S_ROLE (role=ci).",
+            "no VAULT_TOKEN, no VAULT_K8S_ROLE and no ~/.vault-token. Humans: `vault login -method=oidc`; CI: set VAULT_K8S_ROLE (role=ci).",
         ))
+    }
+
+    /// Whether an ambient `~/.vault-token` exists that this token's
+    /// source (an explicit one) took precedence over.
+    pub fn shadowed_file(&self) -> bool {
+        self.source != TokenSource::File && home_token().is_some()
     }
 
     pub fn with_token(addr: &str, token: &str) -> Result<Vault, TgError> {
@@ -81,6 +145,7 @@ impl Vault {
             addr: addr.to_string(),
             token: token.to_string(),
             http: http()?,
+            source: TokenSource::Given,
         })
     }
 
@@ -99,6 +164,7 @@ impl Vault {
             addr,
             token: String::new(),
             http,
+            source: TokenSource::Kubernetes(role.to_string()),
         };
         let resp = v
             .call(

@@ -72,7 +72,8 @@ impl Repo {
         .to_string()
     }
 
-    /// A stub engine: for stack S it pops the next line of `S.script`
+    /// A stub engine: the destroy brake's `plan -out=` and `show -json`
+    /// get a plan without changes; for stack S an apply pops the next line of `S.script`
     /// (ok | transient | fatal | locked | drift; default ok) and logs the
     /// order of starts and ends. `init` only logs to `S.inits`.
     fn stub(&self) -> PathBuf {
@@ -83,6 +84,8 @@ impl Repo {
             format!(
                 r#"#!/usr/bin/env bash
 s=$(basename "$PWD"); d='{d}'
+case " $* " in *" -out="*) for a in "$@"; do case "$a" in -out=*) : > "${{a#-out=}}";; esac; done; exit 0;; esac
+[ "$1" = show ] && {{ echo '{{"format_version":"1.2","resource_changes":[]}}'; exit 0; }}
 if [ "$1" = init ]; then echo "$*" >> "$d/$s.inits"; mkdir -p .terraform; exit 0; fi
 echo "start $s" >> "$d/order.log"
 n=$(($(cat "$d/$s.count" 2>/dev/null || echo 0) + 1)); echo $n > "$d/$s.count"
@@ -327,6 +330,7 @@ fn platform_stacks_first_and_dependencies_respected_in_parallel() {
         "stacks/app2/terragrunt.hcl",
         "dependency \"one\" {\n  config_path = \"../app1\"\n}\n",
     );
+    r.commit("platform stacks and a dependency");
     let out = r.tg(
         &["ci", "apply", "--all", "--jobs", "3"],
         &[("STUB_SLEEP", "0.3")],
@@ -380,6 +384,9 @@ fn drift_maps_exit_2_and_locks_are_not_drift() {
 
 // ---- real PostgreSQL pg backend: lock contention
 
+/// A pg-backend stack whose resource is replaced by every apply, committed
+/// (tg applies only committed code), with the replacement allowed in
+/// `.tg.toml` (the destroy brake refuses unallowed ones in unattended runs).
 fn pg_stack(r: &Repo, name: &str, sleep_secs: u32) {
     r.write(
         &format!("stacks/{name}/main.tf"),
@@ -387,6 +394,11 @@ fn pg_stack(r: &Repo, name: &str, sleep_secs: u32) {
             "terraform {{\n  backend \"pg\" {{}}\n}}\nresource \"terraform_data\" \"slow\" {{\n  triggers_replace = timestamp()\n  provisioner \"local-exec\" {{\n    command = \"sleep {sleep_secs}\"\n  }}\n}}\n"
         ),
     );
+    r.write(
+        ".tg.toml",
+        &format!("[[destroy.allow]]\nstack = \"{name}\"\ntype = \"terraform_data\"\n"),
+    );
+    r.commit(&format!("{name}: pg stack"));
 }
 
 fn real_env(pg: &Postgres) -> Vec<(String, String)> {

@@ -163,6 +163,9 @@ fn setup() -> Setup {
         &format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
     );
     s.write(".gitignore", ".terraform/\n.terraform.lock.hcl\n");
+    // Each version bump replaces the stacks' resource: allowed for CI
+    // (the destroy brake refuses unallowed replacements).
+    s.write(".tg.toml", "[[destroy.allow]]\ntype = \"terraform_data\"\n");
     s.stack("a0", false, 1);
     for t1 in ["a1", "b", "c"] {
         s.stack(t1, true, 1);

@@ -91,7 +91,8 @@ impl Infra {
         self.tg_in(&self.root(), args, &[])
     }
 
-    /// Stub engine: logs `<stack> <verb>` to `engine.log`; an apply fails
+    /// Stub engine: answers the destroy brake's `plan -out=` / `show -json`
+    /// with a plan without changes (not logged); logs `<stack> <verb>` to `engine.log`; an apply fails
     /// while `<stack>.fail` exists; `init` creates `.terraform`.
     fn stub(&self) -> PathBuf {
         let d = self.dir.path();
@@ -100,7 +101,7 @@ impl Infra {
             std::fs::write(
                 &path,
                 format!(
-                    "#!/usr/bin/env bash\ns=$(basename \"$PWD\"); d='{}'\necho \"$s $1\" >> \"$d/engine.log\"\n[ \"$1\" = init ] && mkdir -p .terraform\n[ -e \"$d/$s.fail\" ] && {{ echo 'Error: Missing required argument' >&2; exit 1; }}\nexit 0\n",
+                    "#!/usr/bin/env bash\ns=$(basename \"$PWD\"); d='{}'\ncase \" $* \" in *\" -out=\"*) for a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\";; esac; done; exit 0;; esac\n[ \"$1\" = show ] && {{ echo '{{\"format_version\":\"1.2\",\"resource_changes\":[]}}'; exit 0; }}\necho \"$s $1\" >> \"$d/engine.log\"\n[ \"$1\" = init ] && mkdir -p .terraform\n[ -e \"$d/$s.fail\" ] && {{ echo 'Error: Missing required argument' >&2; exit 1; }}\nexit 0\n",
                     d.display()
                 ),
             )
@@ -415,7 +416,10 @@ fn init_runs_only_when_dot_terraform_is_not_current() {
         "terraform {\n  required_version = \">= 1.5\"\n}\nresource \"terraform_data\" \"x\" {}\n",
     );
     i.commit("s");
+    // Each edit is committed first: CI applies commits (tg refuses
+    // uncommitted changes to a stack's files).
     let run = |i: &Infra| {
+        i.commit("edit");
         let out = i.tg(&["ci", "apply", "--all"]);
         assert!(out.status.success(), "{}", text(&out));
         i.engine_calls()

@@ -13,6 +13,9 @@ fn corpus() -> Vec<(Class, String, String)> {
         ("locked", Class::Locked),
         ("transient", Class::Transient),
         ("fatal", Class::Fatal),
+        ("already-exists", Class::AlreadyExists),
+        ("lock-file", Class::LockFile),
+        ("destroy-refused", Class::DestroyRefused),
     ] {
         for e in std::fs::read_dir(root.join(dir)).expect("corpus folder") {
             let p = e.unwrap().path();
@@ -126,5 +129,89 @@ fn repo_patterns_from_tg_toml_come_first() {
     assert_eq!(
         String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout),
         "transient\n"
+    );
+}
+
+/// `tg classify` on a filed output: (stdout, stderr).
+fn classify_file(rel: &str) -> (String, String) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../testdata/classify")
+            .join(rel),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tg"))
+        .arg("classify")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn already_exists_prints_the_import_line() {
+    let (class, advice) = classify_file("already-exists/seed-k8s-cronjob.txt");
+    assert_eq!(class, "already-exists\n");
+    assert!(
+        advice.contains(
+            "tg import module.monitoring.kubernetes_cron_job_v1.alert_digest <namespace>/alert-digest"
+        ),
+        "{advice}"
+    );
+    // The provider's error gives the import ID: it is used as is.
+    let (_, advice) = classify_file("already-exists/azurerm-resource-group.txt");
+    assert!(
+        advice.contains("tg import azurerm_resource_group.main /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-infra"),
+        "{advice}"
+    );
+    let (_, advice) = classify_file("already-exists/k8s-namespace-in-module.txt");
+    assert!(
+        advice.contains("tg import 'module.postiz.kubernetes_namespace.this[0]' postiz"),
+        "{advice}"
+    );
+    let (_, advice) = classify_file("already-exists/postgresql-role.txt");
+    assert!(
+        advice.contains("tg import postgresql_role.app <ID>"),
+        "{advice}"
+    );
+}
+
+#[test]
+fn lock_file_errors_print_the_lock_command() {
+    for f in [
+        "lock-file/checksum-mismatch-mirror.txt",
+        "lock-file/seed-inconsistent-kubectl.txt",
+        "lock-file/version-constraint-tofu.txt",
+    ] {
+        let (class, advice) = classify_file(f);
+        assert_eq!(class, "lock-file\n", "{f}");
+        assert!(advice.contains("tg providers lock"), "{f}: {advice}");
+    }
+    // A checksum download that timed out is still a transient failure.
+    let (class, _) = classify_file("transient/seed-provider-download.txt");
+    assert_eq!(class, "transient\n");
+}
+
+#[test]
+fn destroy_refusal_says_what_and_how_to_allow_it() {
+    let (class, advice) = classify_file("destroy-refused/ci-replace-not-allowed.txt");
+    assert_eq!(class, "destroy-refused\n");
+    assert!(
+        advice.contains("replace  terraform_data.run")
+            && advice.contains("Tg-Allow-Destroy: web terraform_data.run")
+            && advice.contains("[[destroy.allow]]"),
+        "{advice}"
     );
 }

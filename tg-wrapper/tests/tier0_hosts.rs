@@ -29,6 +29,15 @@ const STUB: &str = r#"#!/usr/bin/env python3
 # Stand-in engine: on apply, reads -state=, waits STUB_SLEEP seconds, runs
 # STUB_HOOK (shell), writes the state with TAG appended.
 import json, os, subprocess, sys, time
+# The destroy brake: `plan -out=F` writes F, `show -json F` reads a plan
+# without changes; the apply of F is the run.
+out = [a[len("-out="):] for a in sys.argv if a.startswith("-out=")]
+if sys.argv[1:2] == ["plan"] and out:
+    open(out[0], "w").close()
+    sys.exit(0)
+if sys.argv[1:2] == ["show"]:
+    print('{"format_version":"1.2","resource_changes":[]}')
+    sys.exit(0)
 if "apply" not in sys.argv[1:2]:
     sys.exit(0)
 with open(os.environ["STUB_PIDFILE"], "w") as f:

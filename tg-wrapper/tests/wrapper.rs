@@ -10,6 +10,13 @@ use testsupport::{OpenBao, Postgres, require_bin, run_ok};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
+/// Stub engines' answer to the destroy brake: `plan ... -out=F` writes F
+/// (logged to `plans.txt` next to the stub's folder), `show -json F`
+/// prints a plan without changes.
+const PLAN_AND_SHOW: &str = r#"case " $* " in *" -out="*) for a in "$@"; do case "$a" in -out=*) : > "${a#-out=}";; esac; done; echo "$*" >> "$(dirname "$0")/../plans.txt"; exit 0;; esac
+[ "$1" = show ] && { echo '{"format_version":"1.2","resource_changes":[]}'; exit 0; }
+"#;
+
 struct Fixture {
     dir: tempfile::TempDir,
     age_key_file: PathBuf,
@@ -67,7 +74,9 @@ impl Fixture {
     }
 
     /// A stub engine named `name` that records its args (one per line) and
-    /// PG_CONN_STR, then runs `extra` shell code.
+    /// PG_CONN_STR, then runs `extra` shell code. The destroy brake's
+    /// `plan -out=` and `show -json` ([`PLAN_AND_SHOW`]) are answered
+    /// first and not recorded: what is recorded is the run itself.
     fn stub(&self, name: &str, extra: &str) -> PathBuf {
         let bin = self.dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -77,7 +86,7 @@ impl Fixture {
         std::fs::write(
             &path,
             format!(
-                "#!/usr/bin/env bash\nfor a in \"$@\"; do echo \"$a\" >> '{}'; done\necho \"PG_CONN_STR=$PG_CONN_STR\" >> '{}'\n{extra}\nexit 0\n",
+                "#!/usr/bin/env bash\n{PLAN_AND_SHOW}for a in \"$@\"; do echo \"$a\" >> '{}'; done\necho \"PG_CONN_STR=$PG_CONN_STR\" >> '{}'\n{extra}\nexit 0\n",
                 capture.display(),
                 envcap.display()
             ),
@@ -327,9 +336,20 @@ fn terraform_engine_never_gets_terragrunt_flags_and_exit_status_passes_through()
         Some(3),
         "engine exit status is passed through"
     );
+    // The run applies the plan the destroy brake read, nothing else.
+    let args = f.recorded_args();
     assert_eq!(
-        f.recorded_args(),
+        args[..4],
         ["apply", "-auto-approve", "-lock-timeout=5m", "-input=false"]
+    );
+    assert!(
+        args.len() == 5 && args[4].ends_with("/tg.tfplan"),
+        "{args:?}"
+    );
+    let plans = std::fs::read_to_string(f.dir.path().join("plans.txt")).unwrap();
+    assert!(
+        plans.starts_with("plan -lock-timeout=5m -input=false -out=") && plans.contains(&args[4]),
+        "{plans}"
     );
 }
 
@@ -425,12 +445,20 @@ fn tier1_vault_failure_names_the_step_and_shows_the_real_error() {
     );
 }
 
+/// Writes the stack's main.tf and commits it: tg applies only committed
+/// code (the forge check refuses uncommitted changes to a stack's files).
 fn terraform_data_stack(dir: &Path, backend: &str, marker: &str) {
     std::fs::write(
         dir.join("main.tf"),
         format!("terraform {{\n{backend}\n}}\nresource \"terraform_data\" \"x\" {{\n  input = \"{marker}\"\n}}\noutput \"v\" {{\n  value = terraform_data.x.output\n}}\n"),
     )
     .unwrap();
+    run_ok(Command::new("git").args(["add", "-A"]).current_dir(dir));
+    run_ok(
+        Command::new("git")
+            .args(["commit", "-q", "-m", "stack code"])
+            .current_dir(dir),
+    );
 }
 
 /// A PostgreSQL with the `terraform_state` role and database, and an
@@ -650,18 +678,8 @@ fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
     require_bin("terraform");
     let f = Fixture::new();
     // The state holds the upper-cased marker; the config only the lower-case one.
+    // Committed by the helper: Tier-0 applies only committed code.
     terraform_data_stack(&f.stack("infra"), "", "${upper(\"tier0-marker-7f3a\")}");
-    // Tier-0 applies only committed code.
-    run_ok(
-        Command::new("git")
-            .args(["add", "-A"])
-            .current_dir(f.root()),
-    );
-    run_ok(
-        Command::new("git")
-            .args(["commit", "-q", "-m", "infra code"])
-            .current_dir(f.root()),
-    );
     let env = [("TG_ENGINE", "terraform")];
     ok(&f.tg(&f.stack("infra"), &["init", "-input=false"], &env));
     ok(&f.tg(

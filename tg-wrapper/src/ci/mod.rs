@@ -18,7 +18,7 @@ pub mod since;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::classify::{Class, errored_state_advice};
+use crate::classify::{Class, fix_advice};
 use crate::config::Settings;
 use crate::error::TgError;
 use crate::repo::Repo;
@@ -157,7 +157,7 @@ pub fn run_stack(
                         .unwrap_or_else(|| "signal".into()),
                     last_lines(&output, 50)
                 );
-                if let Some(advice) = errored_state_advice(&output) {
+                if let Some(advice) = fix_advice(&output) {
                     detail.push('\n');
                     detail.push_str(&advice);
                 }

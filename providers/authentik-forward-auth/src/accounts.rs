@@ -20,12 +20,12 @@
 //! ambiguous; both fail the plan at `rules[i].users`. An entry that was
 //! resolved before keeps its account: when that account still exists but
 //! the name now leads elsewhere (a freed username or an e-mail address taken
-//! by someone else), the plan fails instead of moving the grant.
-
-use std::collections::BTreeMap;
+//! by someone else), the plan fails instead of moving the grant. An account
+//! deleted since has dropped out of the state on read, so its entry
+//! resolves afresh and the plan shows the new primary key.
 
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::value::{AttrPath, Type, Value};
+use tfplugin::value::{AttrPath, Value};
 
 use crate::policy::{Rule, UserIds};
 use crate::provider::{Conn, api_diag};
@@ -61,53 +61,26 @@ impl Account {
             self.pk, self.username, self.email
         )
     }
-
-    /// The state value of `resolved_users` entries.
-    pub fn to_value(&self) -> Value {
-        Value::object([
-            ("id", Value::from(self.pk)),
-            ("username", Value::from(self.username.clone())),
-            ("email", Value::from(self.email.clone())),
-        ])
-    }
-
-    fn from_value(v: &Value) -> Option<Account> {
-        Some(Account {
-            pk: v.get("id").as_i64()?,
-            username: v.get("username").as_str().unwrap_or_default().to_string(),
-            email: v.get("email").as_str().unwrap_or_default().to_string(),
-        })
-    }
 }
 
-/// The type of one `resolved_users` value.
-pub fn value_type() -> Type {
-    Type::object([
-        ("id", Type::Number),
-        ("username", Type::String),
-        ("email", Type::String),
-    ])
-}
-
-/// Entry → account, as held in a state's `resolved_users` (entries whose
-/// value is not a known account are left out).
-pub fn from_state(v: &Value) -> BTreeMap<String, Account> {
+/// Entry → primary key, as held in a state's `resolved_users` (entries
+/// whose value is not a known integer are left out).
+pub fn from_state(v: &Value) -> UserIds {
     v.as_map()
         .map(|m| {
             m.iter()
-                .filter_map(|(k, a)| Some((k.clone(), Account::from_value(a)?)))
+                .filter_map(|(k, pk)| Some((k.clone(), pk.as_i64()?)))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-pub fn to_state(m: &BTreeMap<String, Account>) -> Value {
-    Value::Map(m.iter().map(|(k, a)| (k.clone(), a.to_value())).collect())
-}
-
-/// Entry → primary key, for [`crate::policy::compile`].
-pub fn ids(m: &BTreeMap<String, Account>) -> UserIds {
-    m.iter().map(|(k, a)| (k.clone(), a.pk)).collect()
+pub fn to_state(ids: &UserIds) -> Value {
+    Value::Map(
+        ids.iter()
+            .map(|(k, pk)| (k.clone(), Value::from(*pk)))
+            .collect(),
+    )
 }
 
 /// Every account in Authentik (`GET /api/v3/core/users/`, all pages).
@@ -121,25 +94,19 @@ pub fn list(conn: &Conn) -> Result<Vec<Account>, Diagnostics> {
         .collect())
 }
 
-/// Resolves every user entry of `rules` against `accounts`. `prior` is the
-/// resolution the state holds (refreshed by read): an entry keeps the
-/// account it had while that account exists. Errors sit at `rules[i].users`.
-pub fn resolve(
-    accounts: &[Account],
-    rules: &[Rule],
-    prior: &BTreeMap<String, Account>,
-) -> (BTreeMap<String, Account>, Diagnostics) {
-    let mut out = BTreeMap::new();
+/// Resolves every user entry of `rules` against `accounts` to a primary
+/// key. `prior` is the resolution the state holds (refreshed by read): an
+/// entry keeps the account it had while that account exists. Errors sit at
+/// `rules[i].users`.
+pub fn resolve(accounts: &[Account], rules: &[Rule], prior: &UserIds) -> (UserIds, Diagnostics) {
+    let mut out = UserIds::new();
     let mut d = Diagnostics::default();
     for (i, r) in rules.iter().enumerate() {
         let at = AttrPath::root().attr("rules").index(i as i64).attr("users");
         for entry in &r.users {
-            match resolve_one(accounts, entry, prior.get(entry), i) {
-                Ok((account, warning)) => {
-                    if let Some(w) = warning {
-                        d.push(w.at(at.clone()));
-                    }
-                    out.insert(entry.clone(), account);
+            match resolve_one(accounts, entry, prior.get(entry).copied(), i) {
+                Ok(pk) => {
+                    out.insert(entry.clone(), pk);
                 }
                 Err(e) => d.push(e.at(at.clone())),
             }
@@ -151,11 +118,11 @@ pub fn resolve(
 fn resolve_one(
     accounts: &[Account],
     entry: &str,
-    prior: Option<&Account>,
+    prior: Option<i64>,
     i: usize,
-) -> Result<(Account, Option<Diagnostic>), Diagnostic> {
+) -> Result<i64, Diagnostic> {
     let found: Vec<&Account> = accounts.iter().filter(|a| a.answers_to(entry)).collect();
-    let kept = prior.and_then(|p| accounts.iter().find(|a| a.pk == p.pk));
+    let kept = prior.and_then(|p| accounts.iter().find(|a| a.pk == p));
     let account = match found.as_slice() {
         [] => {
             let mut detail = format!(
@@ -181,7 +148,7 @@ fn resolve_one(
                 detail,
             ));
         }
-        [one] => (*one).clone(),
+        [one] => *one,
         many => {
             let list: Vec<String> = many.iter().map(|a| a.describe()).collect();
             return Err(Diagnostic::error(
@@ -206,19 +173,7 @@ fn resolve_one(
                 account.pk
             ),
         )),
-        _ => {
-            let warning = prior.filter(|p| kept.is_none() && p.pk != account.pk).map(|p| {
-                Diagnostic::warning(
-                    format!("User {entry:?} is a new account"),
-                    format!(
-                        "rules[{i}].users lists {entry:?}, which was resolved to pk {} when last applied; that account no longer exists. The policy denies everyone listed as {entry:?} until this apply rewrites it to admit {}.",
-                        p.pk,
-                        account.describe()
-                    ),
-                )
-            });
-            Ok((account, warning))
-        }
+        _ => Ok(account.pk),
     }
 }
 
@@ -256,11 +211,11 @@ mod tests {
         let (m, d) = resolve(
             &accounts,
             &[rule(&["akadmin", "VBarzin@Gmail.com", "vbarzin"])],
-            &BTreeMap::new(),
+            &UserIds::new(),
         );
         assert!(d.0.is_empty(), "{d:?}");
         assert_eq!(
-            ids(&m),
+            m,
             UserIds::from([
                 ("akadmin".into(), 1),
                 ("VBarzin@Gmail.com".into(), 5),
@@ -282,7 +237,7 @@ mod tests {
             let (m, d) = resolve(
                 &[viktor(), hostile.clone()],
                 &[rule(&["vbarzin@gmail.com"])],
-                &BTreeMap::new(),
+                &UserIds::new(),
             );
             assert!(m.is_empty(), "{hostile:?}");
             assert_eq!(summaries(&d), ["User \"vbarzin@gmail.com\" is ambiguous"]);
@@ -303,10 +258,10 @@ mod tests {
         let (m, d) = resolve(
             &[viktor(), acct(9, "VBarzin", "VBarzin@Gmail.com")],
             &[rule(&["vbarzin"])],
-            &BTreeMap::new(),
+            &UserIds::new(),
         );
         assert!(d.0.is_empty(), "{d:?}");
-        assert_eq!(m["vbarzin"].pk, 5);
+        assert_eq!(m["vbarzin"], 5);
     }
 
     #[test]
@@ -314,7 +269,7 @@ mod tests {
         let (m, d) = resolve(
             &[viktor()],
             &[rule(&["vbarzin"]), rule(&["VBARZIN", "nobody"])],
-            &BTreeMap::new(),
+            &UserIds::new(),
         );
         assert_eq!(m.len(), 1);
         assert_eq!(
@@ -330,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_resolved_name_does_not_move_to_another_live_account() {
-        let prior = BTreeMap::from([("akadmin".to_string(), acct(1, "akadmin", "a@x"))]);
+        let prior = UserIds::from([("akadmin".to_string(), 1)]);
         // akadmin renamed; a new account took the name.
         let accounts = [acct(1, "akadmin-old", "a@x"), acct(7, "akadmin", "m@evil")];
         let (m, d) = resolve(&accounts, &[rule(&["akadmin"])], &prior);
@@ -347,16 +302,15 @@ mod tests {
                 .detail
                 .contains("the policy still admits that account")
         );
-        // Deleted and recreated: the new account, with a warning.
+        // Deleted (pk 1 gone) and recreated: the new account.
         let (m, d) = resolve(&accounts[1..], &[rule(&["akadmin"])], &prior);
-        assert_eq!(m["akadmin"].pk, 7);
-        assert!(!d.has_errors());
-        assert_eq!(summaries(&d), ["User \"akadmin\" is a new account"]);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(m["akadmin"], 7);
     }
 
     #[test]
     fn state_round_trip() {
-        let m = BTreeMap::from([("vbarzin@gmail.com".to_string(), viktor())]);
+        let m = UserIds::from([("vbarzin@gmail.com".to_string(), 5)]);
         assert_eq!(from_state(&to_state(&m)), m);
         assert!(from_state(&Value::Null).is_empty());
     }

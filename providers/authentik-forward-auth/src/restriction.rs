@@ -30,10 +30,10 @@ use tfplugin::provider::{Ctx, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Nesting, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
-use crate::accounts::{self, Account};
+use crate::accounts;
 use crate::client::enc;
 use crate::guard;
-use crate::policy::{self, Rule};
+use crate::policy::{self, Rule, UserIds};
 use crate::provider::{Conn, Shared, api_diag, js};
 
 pub struct DomainRestriction {
@@ -67,25 +67,21 @@ fn default_allow(v: &Value) -> bool {
     v.get("default_allow").as_bool().unwrap_or(false)
 }
 
-fn expression(v: &Value, resolved: &BTreeMap<String, Account>) -> String {
+fn expression(v: &Value, ids: &UserIds) -> String {
     policy::compile(
         v.get("name").as_str().unwrap_or_default(),
         &rules(v),
-        &accounts::ids(resolved),
+        ids,
         default_allow(v),
     )
 }
 
 /// The accounts the rules' user entries name now, keeping each entry of
 /// `prior` (a state value) on its account; see `accounts::resolve`.
-fn resolve_users(
-    conn: &Conn,
-    planned: &Value,
-    prior: Option<&Value>,
-) -> (BTreeMap<String, Account>, Diagnostics) {
+fn resolve_users(conn: &Conn, planned: &Value, prior: Option<&Value>) -> (UserIds, Diagnostics) {
     let all = match accounts::list(conn) {
         Ok(a) => a,
-        Err(d) => return (BTreeMap::new(), d),
+        Err(d) => return (UserIds::new(), d),
     };
     let kept = prior
         .map(|p| accounts::from_state(p.get("resolved_users")))
@@ -115,34 +111,27 @@ fn bindings_value(m: &BTreeMap<String, String>) -> Value {
 
 impl DomainRestriction {
     /// The apply-time checks: every guarded application exists and can be
-    /// guarded, every rule guards one, every group exists, every user entry
-    /// names the one account it named at plan time. Returns the guarded
-    /// applications and the accounts.
+    /// guarded, every rule guards one, every group exists. Returns the
+    /// guarded applications and the primary key each user entry names: the
+    /// plan's, which the user approved (Terraform re-plans just before the
+    /// apply and refuses a plan whose keys changed since), or, when the plan
+    /// could not know them (configuration unknown then), resolved now.
     fn checked(
         &self,
         conn: &Conn,
         planned: &Value,
         prior: Option<&Value>,
         policy_pk: &str,
-    ) -> Result<(Vec<guard::Guarded>, BTreeMap<String, Account>), Diagnostics> {
+    ) -> Result<(Vec<guard::Guarded>, UserIds), Diagnostics> {
         let mut d = groups_exist(conn, &rules(planned));
-        let (resolved, more) = resolve_users(conn, planned, prior);
-        d.extend(more);
         let at_plan = planned.get("resolved_users");
-        if at_plan.is_fully_known() && !d.has_errors() && accounts::from_state(at_plan) != resolved
-        {
-            d.push(
-                Diagnostic::error(
-                    "Users changed since the plan",
-                    format!(
-                        "The accounts the rules' users name are not those the plan showed (planned {:?}, now {:?}): an account was created, renamed, deleted or changed its e-mail address in between. Nothing was written; plan again.",
-                        accounts::ids(&accounts::from_state(at_plan)),
-                        accounts::ids(&resolved)
-                    ),
-                )
-                .at(AttrPath::root().attr("resolved_users")),
-            );
-        }
+        let resolved = if at_plan.is_fully_known() && !at_plan.is_null() {
+            accounts::from_state(at_plan)
+        } else {
+            let (resolved, more) = resolve_users(conn, planned, prior);
+            d.extend(more);
+            resolved
+        };
         let (found, more) = guard::check(
             conn,
             &strings(planned.get("applications")),
@@ -286,9 +275,9 @@ impl Resource for DomainRestriction {
             Attribute::new("bindings", Type::map(Type::String))
                 .computed()
                 .description("Application slug → UUID of the policy binding on it."),
-            Attribute::new("resolved_users", Type::map(accounts::value_type()))
+            Attribute::new("resolved_users", Type::map(Type::Number))
                 .computed()
-                .description("Each entry of the rules' `users` → the Authentik account it names: `id` (the user's primary key, which the policy admits), `username` and `email` (as they are now; refreshed on read). An entry keeps its account while that account exists: when the name later leads to another live account, the plan fails instead of moving the grant; when the account was deleted, it drops out here and the plan resolves the name again."),
+                .description("Each entry of the rules' `users` → the primary key (`pk`) of the Authentik account it names, which is what the policy admits. An entry keeps its account while that account exists: when the name later leads to another live account, the plan fails instead of moving the grant; an account deleted since drops out on refresh, and the plan resolves the name again and shows the new key."),
             Attribute::new("expression", Type::String)
                 .computed()
                 .description("The compiled policy text (Python), known at plan time."),
@@ -509,14 +498,11 @@ impl Resource for DomainRestriction {
             state.get("resolved_users").clone()
         } else {
             let all = accounts::list(&conn)?;
-            let now: BTreeMap<String, Account> = recorded
+            let live: UserIds = recorded
                 .into_iter()
-                .filter_map(|(entry, a)| {
-                    let current = all.iter().find(|c| c.pk == a.pk)?;
-                    Some((entry, current.clone()))
-                })
+                .filter(|(_, pk)| all.iter().any(|a| a.pk == *pk))
                 .collect();
-            accounts::to_state(&now)
+            accounts::to_state(&live)
         };
         Ok(Some(
             state

@@ -423,3 +423,276 @@ fn import_recovers_the_guarded_applications() {
     assert!(check_access(&emu, "chrome", "vbarzin"));
     assert!(!check_access(&emu, "chrome", "emo"));
 }
+
+fn user_pk(emu: &Emulator, username: &str) -> i64 {
+    emu.with(|i| i.store.get_by("core/users", "username", username).unwrap()["pk"].as_i64())
+        .unwrap()
+}
+
+fn add_user(emu: &Emulator, username: &str, email: &str) -> i64 {
+    emu.with(|i| {
+        i.store.insert_unchecked(
+            "core/users",
+            json!({"username": username, "name": username, "email": email}),
+        )["pk"]
+            .as_i64()
+            .unwrap()
+    })
+}
+
+fn api(emu: &Emulator, method: reqwest::Method, path: &str, body: Option<Value>) -> u16 {
+    let mut req = reqwest::blocking::Client::new()
+        .request(method, format!("{}/api/v3/{path}", emu.url()))
+        .bearer_auth(DEFAULT_TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().unwrap().status().as_u16()
+}
+
+/// An e-mail address, or a username, that more than one account answers to
+/// fails the plan at `rules[0].users` with every candidate named; listing
+/// the intended account by its username applies, and the policy admits its
+/// primary key only.
+#[test]
+fn names_several_accounts_answer_to_fail_the_plan() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let viktor = user_pk(&emu, "vbarzin");
+    // Enrolled with Viktor's address (Authentik checks only usernames for
+    // duplicates), and with Viktor's address as username.
+    let same_email = add_user(&emu, "mallory", "vbarzin@gmail.com");
+    let as_username = add_user(&emu, "vbarzin@gmail.com", "mallory@evil.test");
+    let h = harness(&emu);
+    h.config(HOSTS);
+    h.apply();
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,
+    ));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    for want in [
+        "User \"vbarzin@gmail.com\" is ambiguous".to_string(),
+        "rules[0].users lists \"vbarzin@gmail.com\", and 3 Authentik accounts answer to it"
+            .to_string(),
+        format!("pk {viktor} (username \"vbarzin\", e-mail \"vbarzin@gmail.com\")"),
+        format!("pk {same_email} (username \"mallory\", e-mail \"vbarzin@gmail.com\")"),
+        format!("pk {as_username} (username \"vbarzin@gmail.com\", e-mail \"mallory@evil.test\")"),
+        "List the intended account by its username".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want}: {text}");
+    }
+    assert_eq!(policies(&emu), 0);
+    // By username: Viktor alone, whoever else claims his address.
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin"] }]"#,
+    ));
+    h.apply();
+    h.assert_plan_empty();
+    let state = h.resource_values("fwdauth_domain_restriction.admin");
+    assert_eq!(state["resolved_users"], json!({"vbarzin": viktor}));
+    assert!(
+        state["expression"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("        {viktor},  # \"vbarzin\"\n")),
+        "{state}"
+    );
+    assert!(check_access(&emu, "chrome", "vbarzin"));
+    assert!(!check_access(&emu, "chrome", "mallory"));
+    assert!(!check_access(&emu, "chrome", "vbarzin@gmail.com"));
+    assert!(!check_access(&emu, "chrome", "emo"));
+}
+
+/// A listed user renamed keeps access (the policy admits the account) and
+/// the plan asks for the new name; deleted, the policy denies whoever
+/// recreates the name until the plan, which resolves it again and shows the
+/// rewrite, is applied.
+#[test]
+fn accounts_changing_after_the_apply() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    h.config(HOSTS);
+    h.apply();
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin"] }]"#,
+    ));
+    h.apply();
+    let old = user_pk(&emu, "vbarzin");
+    // Between a saved plan and its apply, someone enrolls with Viktor's
+    // address and he changes his own: the apply writes nothing.
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin", "vbarzin@gmail.com"] }]"#,
+    ));
+    assert!(h.run(&["plan", "-out=tfplan", "-no-color"]).success());
+    let mallory = add_user(&emu, "mallory", "vbarzin@gmail.com");
+    let out = h.run(&["apply", "-no-color", "tfplan"]);
+    assert!(!out.success());
+    assert!(flat(&out.combined()).contains("User \"vbarzin@gmail.com\" is ambiguous"));
+    assert_eq!(
+        api(
+            &emu,
+            reqwest::Method::DELETE,
+            &format!("core/users/{mallory}/"),
+            None
+        ),
+        204
+    );
+    assert!(h.run(&["plan", "-out=tfplan", "-no-color"]).success());
+    emu.with(|i| {
+        i.store.mutate("core/users", &old.to_string(), |u| {
+            u.insert("email".into(), json!("viktor@example.org"));
+        })
+    });
+    let out = h.run(&["apply", "-no-color", "tfplan"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    assert!(
+        text.contains("User \"vbarzin@gmail.com\" not found"),
+        "{text}"
+    );
+    emu.with(|i| {
+        i.store.mutate("core/users", &old.to_string(), |u| {
+            u.insert("email".into(), json!("vbarzin@gmail.com"));
+        })
+    });
+    // A change that leaves every entry on its account (the address in
+    // other case) does not stand in the way of the saved plan.
+    assert!(h.run(&["plan", "-out=tfplan", "-no-color"]).success());
+    emu.with(|i| {
+        i.store.mutate("core/users", &old.to_string(), |u| {
+            u.insert("email".into(), json!("VBarzin@Gmail.com"));
+        })
+    });
+    let out = h.run(&["apply", "-no-color", "tfplan"]);
+    assert!(out.success(), "{}", out.combined());
+    assert_eq!(
+        h.resource_values("fwdauth_domain_restriction.admin")["resolved_users"],
+        json!({"vbarzin": old, "vbarzin@gmail.com": old})
+    );
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin"] }]"#,
+    ));
+    h.apply();
+    h.assert_plan_empty();
+    // Renamed: still admitted; the plan cannot find the name.
+    assert_eq!(
+        api(
+            &emu,
+            reqwest::Method::PATCH,
+            &format!("core/users/{old}/"),
+            Some(json!({"username": "viktor"}))
+        ),
+        200
+    );
+    assert!(check_access(&emu, "chrome", "viktor"));
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    let text = flat(&out.combined());
+    for want in [
+        "User \"vbarzin\" not found".to_string(),
+        format!(
+            "It was resolved to pk {old} (username \"viktor\", e-mail \"VBarzin@Gmail.com\") when last applied; the policy still admits that account"
+        ),
+    ] {
+        assert!(text.contains(&want), "{want}: {text}");
+    }
+    // Deleted, and someone creates the name again.
+    assert_eq!(
+        api(
+            &emu,
+            reqwest::Method::DELETE,
+            &format!("core/users/{old}/"),
+            None
+        ),
+        204
+    );
+    let new = add_user(&emu, "vbarzin", "vbarzin@gmail.com");
+    assert_ne!(new, old);
+    assert!(
+        !check_access(&emu, "chrome", "vbarzin"),
+        "the stored policy admits the old primary key only"
+    );
+    let plan = h.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.status, 2, "{}", plan.combined());
+    let text = flat(&plan.combined());
+    for want in [
+        format!("- {old}, # \"vbarzin\""),
+        format!("+ {new}, # \"vbarzin\""),
+        format!("+ \"vbarzin\" = {new}"),
+    ] {
+        assert!(text.contains(&want), "{want}: {text}");
+    }
+    h.apply();
+    h.assert_plan_empty();
+    assert!(check_access(&emu, "chrome", "vbarzin"));
+    assert!(!check_access(&emu, "chrome", "emo"));
+}
+
+/// State written by version 1 (the policy admitted by username or e-mail at
+/// login) has no resolved accounts: the first plan resolves every entry and
+/// rewrites the expression to admit by primary key.
+#[test]
+fn version_1_state_is_rewritten_to_primary_keys() {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,
+    ));
+    h.apply();
+    // What version 1 stored: no resolved_users, a name-matching text.
+    let v1_text = "names = {request.user.username, request.user.email}\nreturn bool(names & {\"vbarzin@gmail.com\"})";
+    let policy = h.resource_values("fwdauth_domain_restriction.admin")["id"].clone();
+    emu.with(|i| {
+        i.store
+            .mutate("policies/expression", policy.as_str().unwrap(), |p| {
+                p.insert("expression".into(), json!(v1_text));
+            })
+    });
+    let mut state: Value = serde_json::from_str(&h.raw_state()).unwrap();
+    state["serial"] = json!(state["serial"].as_i64().unwrap() + 1);
+    for r in state["resources"].as_array_mut().unwrap() {
+        if r["type"] == "fwdauth_domain_restriction" {
+            let inst = &mut r["instances"][0];
+            inst["schema_version"] = json!(1);
+            let attrs = inst["attributes"].as_object_mut().unwrap();
+            attrs.remove("resolved_users");
+            attrs.insert("expression".into(), json!(v1_text));
+        }
+    }
+    std::fs::write(
+        h.work_dir().join("terraform.tfstate"),
+        serde_json::to_string_pretty(&state).unwrap(),
+    )
+    .unwrap();
+    // Someone enrolls with Viktor's address: the old text would admit them.
+    add_user(&emu, "mallory", "vbarzin@gmail.com");
+    assert!(check_access(&emu, "chrome", "mallory"));
+    // The first plan resolves the entry, and the address is ambiguous.
+    let out = h.run(&["plan", "-no-color"]);
+    assert!(!out.success());
+    assert!(flat(&out.combined()).contains("User \"vbarzin@gmail.com\" is ambiguous"));
+    // Listed by username, it rewrites the text to Viktor's primary key.
+    h.config(&with_restriction(
+        "[fwdauth_protected_host.chrome.slug]",
+        r#"[{ host = "chrome.*", users = ["vbarzin"] }]"#,
+    ));
+    let plan = h.run(&["plan", "-no-color"]);
+    assert!(plan.success(), "{}", plan.combined());
+    let text = flat(&plan.stdout);
+    assert!(text.contains("~ expression"), "{text}");
+    assert!(text.contains("+ resolved_users"), "{text}");
+    h.apply();
+    h.assert_plan_empty();
+    assert!(check_access(&emu, "chrome", "vbarzin"));
+    assert!(!check_access(&emu, "chrome", "mallory"));
+}

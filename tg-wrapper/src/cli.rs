@@ -32,9 +32,44 @@ pub enum Command {
     Classify,
     /// Check the engine, repo config, Vault, the PG state lock and SOPS keys.
     Doctor,
+    /// `providers lock`: every stack's lock file for every platform; other
+    /// `providers` subcommands go to the engine.
+    Providers {
+        #[command(subcommand)]
+        cmd: Option<ProvidersCmd>,
+    },
     /// Any engine verb: plan, apply, destroy, refresh, import, output, state, init, validate, fmt, ...
     #[command(external_subcommand)]
     Engine(Vec<String>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCmd {
+    /// Update every stack's .terraform.lock.hcl for the platforms in
+    /// .tg.toml (default linux_amd64, darwin_arm64), in parallel.
+    Lock(ProvidersLockArgs),
+    /// `providers schema`, `providers mirror`, ...: run by the engine.
+    #[command(external_subcommand)]
+    Engine(Vec<String>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProvidersLockArgs {
+    /// Only these stacks (comma-separated; default every stack, or --stack).
+    #[arg(long, value_delimiter = ',')]
+    pub stacks: Vec<String>,
+    /// A platform to lock for (repeatable; default .tg.toml [providers] platforms).
+    #[arg(long = "platform")]
+    pub platforms: Vec<String>,
+    /// Take packages from this filesystem mirror instead of the origin registries.
+    #[arg(long)]
+    pub fs_mirror: Option<String>,
+    /// Take packages from this network mirror instead of the origin registries.
+    #[arg(long)]
+    pub net_mirror: Option<String>,
+    /// Stacks locked at a time.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +137,20 @@ pub fn main() -> ExitCode {
         Command::Ci { step } => ci_step(step, &cwd),
         Command::Classify => classify_stdin(&cwd),
         Command::Doctor => crate::doctor::run(&cwd),
+        Command::Providers {
+            cmd: Some(ProvidersCmd::Lock(args)),
+        } => providers_lock(args, cli.stack, &cwd),
+        Command::Providers { cmd } => {
+            let mut args = vec!["providers".to_string()];
+            if let Some(ProvidersCmd::Engine(rest)) = cmd {
+                args.extend(rest);
+            }
+            if let Some(s) = cli.stack {
+                args.push("--stack".into());
+                args.push(s);
+            }
+            crate::run::run(&args, &cwd)
+        }
         Command::Engine(mut args) => {
             if let Some(s) = cli.stack {
                 args.push("--stack".into());
@@ -111,6 +160,30 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn providers_lock(args: ProvidersLockArgs, stack: Option<String>, cwd: &std::path::Path) -> i32 {
+    let result = (|| -> Result<i32, crate::error::TgError> {
+        let repo = crate::repo::Repo::find(cwd)?;
+        let settings = crate::config::Settings::load(Some(&repo))?;
+        let mut stacks = args.stacks;
+        stacks.extend(stack);
+        crate::providers_lock::run(
+            &repo,
+            &settings,
+            &crate::providers_lock::LockOptions {
+                stacks,
+                platforms: args.platforms,
+                fs_mirror: args.fs_mirror,
+                net_mirror: args.net_mirror,
+                jobs: args.jobs,
+            },
+        )
+    })();
+    result.unwrap_or_else(|e| {
+        eprintln!("tg: error: {e}");
+        1
+    })
 }
 
 fn classify_stdin(cwd: &std::path::Path) -> i32 {

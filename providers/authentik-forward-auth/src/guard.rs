@@ -274,7 +274,9 @@ fn coverage(
                 conn.api
                     .list(
                         "providers/proxy/",
-                        "mode=forward_domain",
+                        // ProxyProviderViewSet filters `mode__iexact`; a
+                        // bare `mode` would be ignored (all providers).
+                        "mode__iexact=forward_domain",
                         "forward_domain providers",
                     )
                     .map_err(|e| api_diag("Cannot list proxy providers", e))?,

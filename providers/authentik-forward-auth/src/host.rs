@@ -55,6 +55,14 @@ fn names(v: &Value, a: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// Django's `validate_slug` (`^[-a-zA-Z0-9_]+$`), the pattern of
+/// `ApplicationRequest.slug` in Authentik's OpenAPI document.
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
 fn forward_auth_address(conn: &Conn) -> String {
     format!(
         "{}/outpost.goauthentik.io/auth/traefik",
@@ -161,24 +169,66 @@ fn application_body(v: &Value, provider_pk: i64) -> Json {
     })
 }
 
-/// Our bindings on the application: those naming a group or a user (policy
-/// bindings, e.g. a domain restriction, are someone else's).
-fn current_bindings(conn: &Conn, app_uuid: &str, slug: &str) -> Result<Vec<Json>, Diagnostics> {
-    let list = conn
-        .api
+/// Every policy binding on the application (`policies/bindings/?target=`,
+/// a filter of `PolicyBindingFilter`).
+fn app_bindings(conn: &Conn, app_uuid: &str, slug: &str) -> Result<Vec<Json>, Diagnostics> {
+    conn.api
         .list(
             "policies/bindings/",
             &format!("target={}", enc(app_uuid)),
             &format!("access bindings of application {slug:?}"),
         )
-        .map_err(|e| api_diag("Cannot read access bindings", e))?;
-    Ok(list
+        .map_err(|e| api_diag("Cannot read access bindings", e))
+}
+
+/// Whether Authentik evaluates binding `b`: `PolicyEngine` iterates the
+/// target's bindings with `enabled=True` only (`authentik/policies/engine.py`).
+/// Anything but an explicit `false` counts as evaluated (fail closed).
+fn evaluated(b: &Json) -> bool {
+    b["enabled"] != Json::Bool(false)
+}
+
+/// Whether `b` is one of this resource's admissions: a group or user
+/// binding Authentik evaluates and does not negate, so it passes exactly
+/// for the group's members (and members of its descendants) or that user
+/// (`PolicyBinding.passes`, `authentik/policies/models.py`; `negate`
+/// inverts the result). Negated or disabled group/user bindings and policy
+/// bindings are not ours: never read as admitted, never deleted.
+fn admits(b: &Json) -> bool {
+    (b["group"].is_string() || b["user"].is_i64())
+        && b["policy"].is_null()
+        && b["enabled"] == Json::Bool(true)
+        && b["negate"] == Json::Bool(false)
+}
+
+/// Negated group/user bindings Authentik evaluates: one passes for every
+/// user *outside* its group (or every user but its user).
+fn negated(b: &Json) -> bool {
+    (b["group"].is_string() || b["user"].is_i64()) && evaluated(b) && !admits(b)
+}
+
+/// Our bindings on the application (see [`admits`]).
+fn current_bindings(conn: &Conn, app_uuid: &str, slug: &str) -> Result<Vec<Json>, Diagnostics> {
+    Ok(app_bindings(conn, app_uuid, slug)?
         .into_iter()
-        .filter(|b| !b["group"].is_null() || !b["user"].is_null())
+        .filter(admits)
         .collect())
 }
 
-/// Creates missing and deletes surplus group/user bindings.
+/// What a binding is, for diagnostics: `group <pk>`, `user <pk>`, `policy <pk>`.
+fn describe(b: &Json) -> String {
+    let what = if b["group"].is_string() {
+        format!("group {}", js(b, "group"))
+    } else if b["user"].is_i64() {
+        format!("user {}", js(b, "user"))
+    } else {
+        format!("policy {}", js(b, "policy"))
+    };
+    format!("binding {} ({what})", js(b, "pk"))
+}
+
+/// Creates missing and deletes surplus bindings of ours ([`admits`]);
+/// other bindings on the application are left as they are.
 fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Result<(), Diagnostics> {
     let have = current_bindings(conn, app_uuid, slug)?;
     let want_groups: BTreeSet<&str> = r.groups.iter().map(|(_, pk)| pk.as_str()).collect();
@@ -189,7 +239,7 @@ fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Resul
         let keep = match (b["group"].as_str(), b["user"].as_i64()) {
             (Some(g), _) => want_groups.contains(g) && seen_g.insert(g.to_string()),
             (_, Some(u)) => want_users.contains(&u) && seen_u.insert(u),
-            _ => true,
+            (None, None) => true,
         };
         if !keep {
             let pk = js(b, "pk");
@@ -231,48 +281,70 @@ fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Resul
     Ok(())
 }
 
-/// Refuses own user/group bindings in `policy_engine_mode = "any"` on an
-/// application that has a policy bound (e.g. a `fwdauth_domain_restriction`):
-/// one passing binding admits in "any" mode (Authentik's `PolicyEngine`), so
-/// the members would get in around the policy. Checked here, at the host's
-/// own plan, because the restriction's plan still sees the old bindings; an
-/// unchanged host is the restriction's to check (see `guard::bypassed`).
-fn bypass_check(conn: &Conn, prior: &Value, planned: &Value) -> Diagnostics {
-    let own =
-        !names(planned, "allowed_groups").is_empty() || !names(planned, "allowed_users").is_empty();
-    // Only a change of this host can introduce it here (the restriction
-    // checks unchanged hosts), so unchanged hosts cost no request.
-    let changed = ["allowed_groups", "allowed_users", "policy_engine_mode"]
-        .iter()
-        .any(|a| prior.get(a) != planned.get(a));
-    if !own || !changed || s(planned, "policy_engine_mode") == "all" {
-        return Diagnostics::default();
-    }
-    let app_uuid = s(prior, "application_uuid");
+/// Whether the application's other bindings admit users the host's lists
+/// do not name, in `policy_engine_mode = "any"` (one passing binding
+/// admits, `PolicyEngine`): a policy binding next to own user/group
+/// bindings (e.g. a `fwdauth_domain_restriction`, whose members would get
+/// in around it, or anyone's other policy), or a negated group/user
+/// binding (it passes for everyone outside its group) next to own bindings
+/// or a policy. Checked at every plan of an existing host and again before
+/// the apply writes, since such bindings can appear out of band. In
+/// `"all"` mode they can only narrow access: a negated binding is then a
+/// warning (the lists admit fewer users than they say).
+fn bypass_check(conn: &Conn, app_uuid: &str, planned: &Value) -> Diagnostics {
     let slug = s(planned, "slug");
     if app_uuid.is_empty() {
         return Diagnostics::default();
     }
-    let policies = match conn.api.list(
-        "policies/bindings/",
-        &format!("target={}", enc(&app_uuid)),
-        &format!("bindings of application {slug:?}"),
-    ) {
-        Ok(l) => l
-            .into_iter()
-            .filter(|b| b["policy"].is_string() && b["enabled"] != Json::Bool(false))
-            .count(),
-        Err(e) => return api_diag("Cannot read access bindings", e),
+    let bindings = match app_bindings(conn, app_uuid, &slug) {
+        Ok(l) => l,
+        Err(d) => return d,
     };
-    if policies == 0 {
-        return Diagnostics::default();
+    let policies: Vec<&Json> = bindings
+        .iter()
+        .filter(|b| b["policy"].is_string() && evaluated(b))
+        .collect();
+    let negations: Vec<&Json> = bindings.iter().filter(|b| negated(b)).collect();
+    let own =
+        !names(planned, "allowed_groups").is_empty() || !names(planned, "allowed_users").is_empty();
+    let listed = |bs: &[&Json]| {
+        bs.iter()
+            .map(|b| describe(b))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut d = Diagnostics::default();
+    if s(planned, "policy_engine_mode") == "all" {
+        if !negations.is_empty() {
+            d.push(
+                Diagnostic::warning(
+                    format!("fwdauth_protected_host {slug:?} has negated bindings it does not manage"),
+                    format!("In policy_engine_mode = \"all\" every binding must pass, so {} exclude(s) users that allowed_users/allowed_groups list. The host leaves them in place; remove them in Authentik if they are not meant.", listed(&negations)),
+                )
+                .at(AttrPath::root().attr("policy_engine_mode")),
+            );
+        }
+        return d;
     }
-    Diagnostic::error(
-        format!("fwdauth_protected_host {slug:?} would admit around its policy"),
-        format!("The application has {policies} policy binding(s) (e.g. a fwdauth_domain_restriction listing it in applications). With allowed_users/allowed_groups in policy_engine_mode = \"any\", one passing binding admits, so those users would get in whatever the policy says. Set policy_engine_mode = \"all\" (a user must pass both), drop allowed_users/allowed_groups, or first remove the host from the restriction's applications and apply."),
-    )
-    .at(AttrPath::root().attr("policy_engine_mode"))
-    .into()
+    if own && !policies.is_empty() {
+        d.push(
+            Diagnostic::error(
+                format!("fwdauth_protected_host {slug:?} would admit around its policy"),
+                format!("The application has {} policy binding(s) ({}; e.g. a fwdauth_domain_restriction listing it in applications). With allowed_users/allowed_groups in policy_engine_mode = \"any\", one passing binding admits, so those users would get in whatever the policy says. Set policy_engine_mode = \"all\" (a user must pass both), drop allowed_users/allowed_groups, or first remove the host from the restriction's applications and apply.", policies.len(), listed(&policies)),
+            )
+            .at(AttrPath::root().attr("policy_engine_mode")),
+        );
+    }
+    if !negations.is_empty() && (own || !policies.is_empty()) {
+        d.push(
+            Diagnostic::error(
+                format!("fwdauth_protected_host {slug:?} admits users its lists do not name"),
+                format!("The application has negated group/user binding(s) the host does not manage: {}. Authentik evaluates them, and in policy_engine_mode = \"any\" a negated binding admits every user outside its group (or every user but its user), around allowed_users/allowed_groups and any policy. Delete or disable them in Authentik, or set policy_engine_mode = \"all\".", listed(&negations)),
+            )
+            .at(AttrPath::root().attr("policy_engine_mode")),
+        );
+    }
+    d
 }
 
 fn attach(conn: &Conn, name: &str, pk: i64, want: bool) -> Result<(), Diagnostics> {
@@ -482,18 +554,49 @@ impl Resource for ProtectedHost {
         .description("One host protected by Authentik forward auth: proxy provider + application + access bindings + outpost membership, managed as one unit.")
     }
 
+    /// Refuses at plan what Authentik's serializers refuse at apply
+    /// (`ApplicationRequest.slug` pattern, non-blank `name`, the
+    /// `timedelta_string_validator` of `access_token_validity`, a proxy
+    /// mode needing `internal_host`), and what this resource does not do.
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::default();
-        if let Some(m) = config.get("mode").as_str()
-            && !MODES.contains(&m)
+        if let Some(slug) = config.get("slug").as_str()
+            && !is_slug(slug)
         {
             d.push(
                 Diagnostic::error(
-                    "Invalid mode",
-                    format!("mode {m:?} must be forward_single or forward_domain"),
+                    "Invalid slug",
+                    format!("slug {slug:?} must be letters, digits, '-' or '_' (Authentik's ^[-a-zA-Z0-9_]+$), e.g. \"grafana\"."),
                 )
-                .at(AttrPath::root().attr("mode")),
+                .at(AttrPath::root().attr("slug")),
             );
+        }
+        if config.get("name").as_str() == Some("") {
+            d.push(
+                Diagnostic::error("Invalid name", "name may not be empty: Authentik requires a name for the application and the proxy provider.")
+                    .at(AttrPath::root().attr("name")),
+            );
+        }
+        if let Some(v) = config.get("access_token_validity").as_str()
+            && let Err(why) = crate::timedelta::seconds(v)
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid access_token_validity",
+                    format!("{v:?}: {why}. Authentik takes `unit=number` pairs separated by `;`, e.g. \"hours=24\" or \"hours=1;minutes=30\"."),
+                )
+                .at(AttrPath::root().attr("access_token_validity")),
+            );
+        }
+        if let Some(m) = config.get("mode").as_str()
+            && !MODES.contains(&m)
+        {
+            let why = if m == "proxy" {
+                "mode \"proxy\" makes Authentik the reverse proxy, which needs an internal_host this resource does not manage; use forward_single or forward_domain".to_string()
+            } else {
+                format!("mode {m:?} must be forward_single or forward_domain")
+            };
+            d.push(Diagnostic::error("Invalid mode", why).at(AttrPath::root().attr("mode")));
         }
         let cd = config.get("cookie_domain");
         if config.get("mode").as_str() == Some("forward_domain")
@@ -576,7 +679,7 @@ impl Resource for ProtectedHost {
             return d;
         }
         match plan.prior.as_ref() {
-            Some(prior) => bypass_check(&conn, prior, &plan.planned),
+            Some(prior) => bypass_check(&conn, &s(prior, "application_uuid"), &plan.planned),
             None => Diagnostics::default(),
         }
     }
@@ -641,6 +744,11 @@ impl Resource for ProtectedHost {
         let r = resolve(&conn, planned)?;
         let slug = s(planned, "slug");
         let pk = prior.get("provider_pk").as_i64().unwrap_or_default();
+        // Bindings made since the plan: refuse before writing anything.
+        let bypass = bypass_check(&conn, &s(prior, "application_uuid"), planned);
+        if bypass.has_errors() {
+            return Err(bypass);
+        }
         conn.api
             .patch(
                 &format!("providers/proxy/{pk}/"),

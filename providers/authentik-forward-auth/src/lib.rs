@@ -10,5 +10,6 @@ pub mod outpost;
 pub mod policy;
 pub mod provider;
 pub mod restriction;
+pub mod timedelta;
 
 pub use provider::FwdAuthProvider;

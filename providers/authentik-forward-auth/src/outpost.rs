@@ -17,10 +17,16 @@ use crate::client::{Api, ApiError, enc};
 /// How many read-modify-write rounds before giving up.
 const ROUNDS: u32 = 8;
 
-/// The outpost named `name`.
+/// The outpost named `name`. `OutpostFilter` has `name__iexact` (a bare
+/// `name` is ignored and lists every outpost), so the exact, case-sensitive
+/// match is made here.
 pub fn find(api: &Api, name: &str) -> Result<Value, ApiError> {
     let what = format!("outpost {name:?}");
-    let found = api.list("outposts/instances/", &format!("name={}", enc(name)), &what)?;
+    let found = api.list(
+        "outposts/instances/",
+        &format!("name__iexact={}", enc(name)),
+        &what,
+    )?;
     found
         .into_iter()
         .find(|o| o["name"].as_str() == Some(name))

@@ -1,0 +1,125 @@
+//! Settings real Authentik refuses fail `fwdauth_protected_host` at plan,
+//! naming the attribute, before any request: the slug pattern
+//! (`ApplicationRequest.slug`, `^[-a-zA-Z0-9_]+$`), a blank name, an
+//! `access_token_validity` that `timedelta_string_validator`
+//! (`authentik/lib/utils/time.py`) rejects, and mode `proxy`, which needs
+//! an `internal_host` (`ProxyProviderSerializer.validate`). Each is also
+//! what the emulator refuses (see its contract test).
+
+use authentik_emulator::{DEFAULT_TOKEN, Emulator};
+use authentik_forward_auth::FwdAuthProvider;
+use tfplugin::testing::Harness;
+
+const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
+
+fn host(attr: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    fwdauth = {{ source = "{SOURCE}" }}
+  }}
+}}
+
+resource "fwdauth_protected_host" "x" {{
+  slug          = "x"
+  name          = "X"
+  external_host = "https://x.example.com"
+  {attr}
+}}
+"#
+    )
+}
+
+#[test]
+fn settings_authentik_refuses_fail_at_plan() {
+    let emu = Emulator::start();
+    let h = Harness::new(
+        SOURCE,
+        FwdAuthProvider::with_env([
+            ("AUTHENTIK_URL", emu.url()),
+            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
+        ]),
+    );
+    let cases: &[(&str, &str, &str)] = &[
+        // (what, attribute line, text the diagnostic must carry)
+        ("slug with a dot", r#"slug = "a.b""#, "Invalid slug"),
+        ("slug with a space", r#"slug = "a b""#, "Invalid slug"),
+        ("slug with non-ASCII", r#"slug = "grafaña""#, "Invalid slug"),
+        ("empty slug", r#"slug = """#, "Invalid slug"),
+        ("empty name", r#"name = """#, "Invalid name"),
+        (
+            "empty validity",
+            r#"access_token_validity = """#,
+            "Invalid access_token_validity",
+        ),
+        (
+            "validity without '='",
+            r#"access_token_validity = "24h""#,
+            "Invalid access_token_validity",
+        ),
+        (
+            "validity with no known unit",
+            r#"access_token_validity = "hour=1""#,
+            "no known unit",
+        ),
+        (
+            "validity not a number",
+            r#"access_token_validity = "hours=x""#,
+            "is not a number",
+        ),
+        (
+            "validity nan",
+            r#"access_token_validity = "hours=nan""#,
+            "Invalid access_token_validity",
+        ),
+        (
+            "validity overflowing",
+            r#"access_token_validity = "days=1e12""#,
+            "beyond what Authentik can store",
+        ),
+        (
+            "validity with a trailing ';'",
+            r#"access_token_validity = "hours=1;""#,
+            "Invalid access_token_validity",
+        ),
+        ("proxy mode", r#"mode = "proxy""#, "internal_host"),
+    ];
+    for (what, attr, want) in cases {
+        // slug and name are set in `host`: the case's line takes the
+        // place of the default one (kept as a comment).
+        let hcl = if attr.starts_with("slug") || attr.starts_with("name") {
+            host("").replace(
+                &format!("  {} ", &attr[..4]),
+                &format!("  {attr}\n  # replaced: "),
+            )
+        } else {
+            host(attr)
+        };
+        h.config(&hcl);
+        let out = h.run(&["plan", "-no-color"]);
+        let text = out.combined();
+        assert!(!out.success(), "{what}: plan passed:\n{text}");
+        assert!(text.contains(want), "{what}: wanted {want:?}:\n{text}");
+        let attr_name = attr.split_whitespace().next().unwrap();
+        assert!(
+            text.contains("with fwdauth_protected_host.x,") && text.contains(attr_name),
+            "{what}: the diagnostic must name {attr_name}:\n{text}"
+        );
+    }
+    emu.with(|i| assert!(i.store.all("providers/proxy").is_empty()));
+    assert_eq!(emu.request_counts().1, 0, "no write was made");
+    // Forms Authentik accepts pass.
+    for ok in [
+        r#"access_token_validity = "HOURS=1;minutes=30""#,
+        r#"slug = "ok_-9""#,
+    ] {
+        let hcl = if ok.starts_with("slug") {
+            host("").replace("  slug ", &format!("  {ok}\n  # replaced: "))
+        } else {
+            host(ok)
+        };
+        h.config(&hcl);
+        let out = h.run(&["plan", "-no-color"]);
+        assert!(out.success(), "{ok}: {}", out.combined());
+    }
+}

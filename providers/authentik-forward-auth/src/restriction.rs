@@ -365,6 +365,19 @@ impl Resource for DomainRestriction {
                 );
             }
         }
+        // PolicyBindingRequest.order is an int32 (-2147483648..2147483647
+        // in Authentik's OpenAPI document); a whole number only.
+        if let Some(n) = config.get("binding_order").as_f64()
+            && (n.fract() != 0.0 || n < f64::from(i32::MIN) || n > f64::from(i32::MAX))
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid binding_order",
+                    format!("binding_order {n} must be a whole number from -2147483648 to 2147483647 (Authentik stores it as a 32-bit integer)."),
+                )
+                .at(AttrPath::root().attr("binding_order")),
+            );
+        }
         d
     }
 

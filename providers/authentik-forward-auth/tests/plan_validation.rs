@@ -122,4 +122,38 @@ fn settings_authentik_refuses_fail_at_plan() {
         let out = h.run(&["plan", "-no-color"]);
         assert!(out.success(), "{ok}: {}", out.combined());
     }
+
+    // fwdauth_domain_restriction's bindings carry binding_order as
+    // PolicyBindingRequest.order, an int32.
+    for (order, ok) in [
+        ("2147483648", false),
+        ("-2147483649", false),
+        ("1.5", false),
+        ("-2147483648", true),
+    ] {
+        h.config(&format!(
+            r#"terraform {{
+  required_providers {{
+    fwdauth = {{ source = "{SOURCE}" }}
+  }}
+}}
+
+resource "fwdauth_domain_restriction" "r" {{
+  name          = "r"
+  applications  = ["nothing-yet"]
+  binding_order = {order}
+  rules         = [{{ host = "x.example.com", users = ["akadmin"] }}]
+}}
+"#
+        ));
+        let out = h.run(&["validate", "-no-color"]);
+        let text = out.combined();
+        assert_eq!(out.success(), ok, "binding_order {order}:\n{text}");
+        if !ok {
+            assert!(
+                text.contains("Invalid binding_order") && text.contains("binding_order"),
+                "{text}"
+            );
+        }
+    }
 }

@@ -1,5 +1,5 @@
 # Forward auth for one protected host, one public carve-out guarded by a
-# check, and one host restricted to two accounts by the domain's restriction.
+# check, and one host restricted to one account by the domain's restriction.
 # (Where the carve-out host is unreachable, e.g. against the emulator, the
 # check only warns.)
 #
@@ -66,12 +66,14 @@ resource "fwdauth_protected_host" "chrome" {
   external_host = "https://chrome.${var.domain}"
 }
 
-# Who may reach which restricted host, in one place: chrome.* for two accounts.
+# Who may reach which restricted host, in one place: chrome.* for akadmin,
+# listed by username (unique in Authentik; e-mail addresses are not) and
+# admitted by the account's primary key (see resolved_users).
 resource "fwdauth_domain_restriction" "admin_services" {
   name         = "admin-services-restriction"
   applications = [fwdauth_protected_host.chrome.slug]
   rules = [
-    { host = "chrome.*", users = ["akadmin", "admin@example.test"] },
+    { host = "chrome.*", users = ["akadmin"] },
   ]
 }
 

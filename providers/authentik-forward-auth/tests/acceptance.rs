@@ -603,8 +603,15 @@ resource "fwdauth_domain_restriction" "admin" {{
         expr.contains(r#"("k8s.example.com", set(), {"kubernetes-admins"}),"#),
         "{expr}"
     );
+    // Users by primary key, the names they were listed by in comments.
+    let pk =
+        |u: &str| emu.with(|i| i.store.get_by("core/users", "username", u).unwrap()["pk"].clone());
     assert!(
-        expr.contains(r#"("chrome.*", {"akadmin", "vbarzin@gmail.com"}, set()),"#),
+        expr.contains(&format!(
+            "    (\"chrome.*\", {{\n        {},  # \"akadmin\"\n        {},  # \"vbarzin@gmail.com\"\n    }}, set()),",
+            pk("akadmin"),
+            pk("vbarzin")
+        )),
         "{expr}"
     );
     assert!(expr.contains("request.obj") && !expr.contains("X-Forwarded-Host"));

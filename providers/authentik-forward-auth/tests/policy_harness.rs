@@ -246,7 +246,14 @@ fn the_harness_evaluates_like_authentik() {
             u.clone(),
             authorize_request(Some("chrome.example.com")),
         ),
-        case("return 'unclosed", a.clone(), u, Value::Null),
+        case("return 'unclosed", a.clone(), u.clone(), Value::Null),
+        // User.pk is the integer primary key Django's Model also names id.
+        case(
+            "return type(request.user.pk) is int and request.user.pk == request.user.id == 3",
+            a.clone(),
+            u,
+            Value::Null,
+        ),
     ]);
     assert!(results[0].passing);
     assert_eq!(
@@ -261,6 +268,7 @@ fn the_harness_evaluates_like_authentik() {
     // The header is there to read (and the compiled policy never reads it).
     assert!(results[4].passing);
     assert!(!results[5].passing && !results[5].messages.is_empty());
+    assert!(results[6].passing, "{:?}", results[6]);
     assert_eq!(USERS.len(), 10);
     assert!(APPS.iter().all(|a| DECISIONS.iter().any(|d| d.0 == a.slug)));
 }

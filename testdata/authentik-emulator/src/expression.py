@@ -2,7 +2,7 @@
 
 Input (stdin): a JSON list of cases, each
   {"name": policy name, "expression": text,
-   "user": {"pk", "username", "email", "name", "is_active", "groups": [names]},
+   "user": {"pk": int, "username", "email", "name", "is_active", "groups": [names]},
    "obj": null | {"pk", "slug", "name", "provider": null | {"pk", "name",
                   "external_host", "mode", "cookie_domain"}},
    "http_request": null | {"method", "path", "headers": {name: value}, "query": {}},
@@ -28,7 +28,10 @@ Written from these facts of goauthentik/authentik (our code, not theirs):
   wrap_expression() indents the text into `def handler(<context keys>):` and runs
   `result = handler(...)` with exec(code, globals, context); expr_is_group_member(user,
   **filters) = user.all_groups().filter(**filters).exists().
-- authentik/core/models.py: User.all_groups() = the user's groups plus their ancestors;
+- authentik/core/models.py: User is Django's AbstractUser (django/contrib/auth/models.py),
+  so request.user.pk is its integer primary key, also readable as id; username is unique,
+  email is not (blank=True, no unique constraint).
+  User.all_groups() = the user's groups plus their ancestors;
   Application.get_provider() = the application's provider as its concrete class
   (ProxyProvider has external_host, mode, cookie_domain).
 - authentik/policies/process.py, PolicyProcess.execute: a PolicyException becomes
@@ -112,6 +115,7 @@ class GroupSet:
 class User:
     def __init__(self, data):
         self.pk = data.get("pk")
+        self.id = self.pk
         self.username = data.get("username", "")
         self.email = data.get("email", "")
         self.name = data.get("name", "")

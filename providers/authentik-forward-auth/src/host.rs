@@ -511,28 +511,28 @@ impl Resource for ProtectedHost {
             Attribute::new("slug", Type::String)
                 .required()
                 .requires_replace()
-                .description("Application slug (unique; used in Authentik URLs). Changing it replaces the host."),
+                .description("Application slug (unique; used in Authentik URLs): letters, digits, `-` and `_` only (`^[-a-zA-Z0-9_]+$`). Changing it replaces the host."),
             Attribute::new("name", Type::String)
                 .required()
                 .description("Display name of the application; also the proxy provider's name (unique in Authentik)."),
             Attribute::new("external_host", Type::String)
                 .required()
                 .description("Public URL of the host, e.g. `https://grafana.example.com`."),
-            opt("mode", "forward_single", "`forward_single` (one host) or `forward_domain` (every host under `cookie_domain`)."),
+            opt("mode", "forward_single", "`forward_single` (one host) or `forward_domain` (every host under `cookie_domain`); `proxy` is refused (it needs an `internal_host`)."),
             opt("cookie_domain", "", "Cookie domain; required for `forward_domain`, e.g. `example.com`."),
             opt("authorization_flow", "default-provider-authorization-implicit-consent", "Slug of the authorization flow."),
             opt("invalidation_flow", "default-provider-invalidation-flow", "Slug of the invalidation (logout) flow."),
-            opt("access_token_validity", "hours=24", "Session/token validity in Authentik's `hours=24;minutes=30` form."),
+            opt("access_token_validity", "hours=24", "Session/token validity in Authentik's `hours=24;minutes=30` form: `unit=number` pairs separated by `;` (weeks, days, hours, minutes, seconds, milliseconds, microseconds), checked at plan as Authentik parses it."),
             opt("skip_path_regex", "", "Regular expressions (one per line) of paths that skip authentication: the public carve-outs."),
             opt("launch_url", "", "Application launch URL shown in the user library (`meta_launch_url`)."),
             opt("group", "", "Application group (a label in the user library)."),
-            opt("policy_engine_mode", "any", "`any` (one passing binding admits) or `all`."),
+            opt("policy_engine_mode", "any", "`any` (one passing binding admits) or `all`. In `any`, a policy binding or a negated group/user binding on the application next to own bindings fails the plan (it would admit around them)."),
             Attribute::new("allowed_groups", Type::set(Type::String))
                 .optional()
-                .description("Names of groups admitted (one binding each)."),
+                .description("Names of groups admitted (one enabled, non-negated binding each; other bindings on the application are not read as admissions and never deleted)."),
             Attribute::new("allowed_users", Type::set(Type::String))
                 .optional()
-                .description("Usernames or e-mail addresses of users admitted (one binding each)."),
+                .description("Usernames or e-mail addresses of users admitted (one enabled, non-negated binding each)."),
             Attribute::new("outpost", Type::String).optional().computed().description(
                 "Outpost the provider is attached to (default: the provider's `outpost`). Reads as empty when someone removed the provider from the outpost, so the next apply re-attaches it.",
             ),

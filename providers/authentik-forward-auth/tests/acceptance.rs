@@ -1,8 +1,9 @@
 //! Acceptance tests: the real `terraform` binary drives the in-process
 //! provider (SDK harness, reattach mode) against the Authentik API emulator
 //! (`testdata/authentik-emulator`, started here on loopback). The emulator
-//! rejects bodies that carry fields or types outside Authentik's published
-//! request schemas, so every successful apply also proves our bodies fit.
+//! rejects bodies with types or values Authentik's serializers refuse; a
+//! field outside the request schemas it ignores, as Authentik does, and
+//! records, so the lifecycle test asserts our bodies carry none.
 
 use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault, READONLY_TOKEN};
 use authentik_forward_auth::FwdAuthProvider;
@@ -187,6 +188,13 @@ fn lifecycle_create_replan_update_import_destroy() {
         assert!(i.store.all("providers/proxy").is_empty());
         assert!(i.store.all("core/applications").is_empty());
         assert!(i.store.all("policies/bindings").is_empty());
+        // Every body fitted the request schemas (Authentik would have
+        // dropped any other field silently).
+        assert!(
+            i.store.ignored_fields.is_empty(),
+            "fields Authentik ignores: {:?}",
+            i.store.ignored_fields
+        );
     });
 }
 

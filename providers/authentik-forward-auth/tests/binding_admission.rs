@@ -223,4 +223,11 @@ fn hostile_bindings_are_read_as_authentik_evaluates_them() {
     h.apply();
     h.assert_plan_empty();
     assert!(admitted(&emu, "olga") && admitted(&emu, "vbarzin") && !admitted(&emu, "emo"));
+    emu.with(|i| {
+        assert!(
+            i.store.ignored_fields.is_empty(),
+            "{:?}",
+            i.store.ignored_fields
+        )
+    });
 }

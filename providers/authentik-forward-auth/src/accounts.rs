@@ -13,10 +13,11 @@
 //! attribute allows it (`authentik/tenants/models.py`,
 //! `blueprints/default/flow-default-user-settings-flow.yaml`).
 //!
-//! So each entry must name exactly one account, decided at plan time and
-//! again at apply: the accounts whose username equals the entry or whose
-//! e-mail address equals it ignoring case (mailbox domains, and in practice
-//! mailboxes, are case-insensitive). None is "not found", more than one is
+//! So each entry must name exactly one account, decided at plan time (or at
+//! apply, when the plan could not know the configuration): the accounts
+//! whose username equals the entry (usernames are unique, case-sensitively)
+//! or whose e-mail address equals it ignoring case (mailbox domains, and in
+//! practice mailboxes, are case-insensitive). None is "not found", more than one is
 //! ambiguous; both fail the plan at `rules[i].users`. An entry that was
 //! resolved before keeps its account: when that account still exists but
 //! the name now leads elsewhere (a freed username or an e-mail address taken
@@ -154,7 +155,7 @@ fn resolve_one(
             return Err(Diagnostic::error(
                 format!("User {entry:?} is ambiguous"),
                 format!(
-                    "rules[{i}].users lists {entry:?}, and {} Authentik accounts answer to it (username exactly, or e-mail address ignoring case): {}. Authentik keeps usernames unique but lets a new account take any free username, including another user's e-mail address, and it keeps e-mail addresses neither unique nor verified, so the rule cannot tell which account is meant and admits none of them. List the intended account by its username, and remove the others if they are not legitimate.",
+                    "rules[{i}].users lists {entry:?}, and {} Authentik accounts answer to it (username exactly, or e-mail address ignoring case): {}. Authentik keeps usernames unique but lets a new account take any free username, including another user's e-mail address, and it keeps e-mail addresses neither unique nor verified, so the plan cannot tell which account is meant (the policy in force is left as it is). List the intended account by its username, and remove the others if they are not legitimate.",
                     many.len(),
                     list.join(", ")
                 ),

@@ -419,6 +419,12 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
             }
         }
     }
+    if plan["applyable"] == serde_json::Value::Bool(false) {
+        // The engine's own verdict that applying changes nothing (no
+        // resource, output or refresh change): its apply would be a no-op.
+        eprintln!("tg: the plan has no changes: nothing to apply.");
+        return Ok(0);
+    }
     let mut args = vec!["apply".to_string()];
     args.extend(inv.args.iter().filter(|a| for_saved_plan(a)).cloned());
     args.push(plan_file.display().to_string());

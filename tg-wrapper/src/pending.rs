@@ -4,7 +4,7 @@
 //! commit comes after. A tg killed between the two (SIGKILL, an evicted
 //! pod) leaves the newer encrypted state — holding what the engine changed
 //! — as an uncommitted change, and every later run would refuse the dirty
-//! checkout. So before the rename, tg keeps a hard link of the new file at
+//! checkout. So before the rename, tg keeps a copy of the new file at
 //! `.tg/pending/<stack>.tfstate` (git-ignored), and removes it once the
 //! commit is made. The next mutating run, holding the lock, commits a dirty
 //! state file that is byte for byte that file (tg's own output, not a
@@ -17,7 +17,7 @@ use crate::error::TgError;
 use crate::git::Git;
 use crate::repo::Repo;
 
-/// Suffix of the new encrypted state written next to the pending link.
+/// In the name of the new encrypted state written in `.tg/` before the rename.
 pub const TEMP_INFIX: &str = ".tfstate.tg-new-";
 
 /// Where the pending copy of `stack`'s new state is kept.
@@ -25,21 +25,16 @@ pub fn path(scratch: &Path, stack: &str) -> PathBuf {
     scratch.join("pending").join(format!("{stack}.tfstate"))
 }
 
-/// Links `written` (the new encrypted state, not yet renamed into place)
-/// as `stack`'s pending state.
-pub fn record(scratch: &Path, stack: &str, written: &Path) -> Result<(), TgError> {
-    let link = path(scratch, stack);
-    let step = format!("record {} as written, not committed", link.display());
-    if let Some(dir) = link.parent() {
+/// Keeps a copy of `bytes` (the new encrypted state, not yet renamed into
+/// place) as `stack`'s pending state. A copy, not a hard link: an edit in
+/// place of the state file must not change what tg recorded.
+pub fn record(scratch: &Path, stack: &str, bytes: &[u8]) -> Result<(), TgError> {
+    let copy = path(scratch, stack);
+    let step = format!("record {} as written, not committed", copy.display());
+    if let Some(dir) = copy.parent() {
         std::fs::create_dir_all(dir).map_err(|e| TgError::step(&step, e))?;
     }
-    match std::fs::remove_file(&link) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(TgError::step(&step, e));
-        }
-        _ => {}
-    }
-    std::fs::hard_link(written, &link).map_err(|e| TgError::step(&step, e))
+    std::fs::write(&copy, bytes).map_err(|e| TgError::step(&step, e))
 }
 
 /// The state's commit is made: nothing pending any more.
@@ -53,8 +48,8 @@ pub fn clear(repo: &Repo, stack: &str) {
 pub fn recover(repo: &Repo, git: &Git, stack: &str) -> Result<(), TgError> {
     let scratch = repo.root.join(".tg");
     sweep_temp(&scratch);
-    let link = path(&scratch, stack);
-    let Ok(pending) = std::fs::read(&link) else {
+    let copy = path(&scratch, stack);
+    let Ok(pending) = std::fs::read(&copy) else {
         return Ok(());
     };
     let enc = repo.encrypted_state_path(stack);
@@ -75,7 +70,7 @@ pub fn recover(repo: &Repo, git: &Git, stack: &str) -> Result<(), TgError> {
         );
     }
     if dirty.is_empty() || ours {
-        let _ = std::fs::remove_file(&link);
+        let _ = std::fs::remove_file(&copy);
     }
     Ok(())
 }

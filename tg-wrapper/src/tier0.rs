@@ -159,7 +159,7 @@ fn recipients_for(enc_path: &Path) -> Result<Recipients, TgError> {
 /// Write-new-then-rename, fsynced. The new file is written in the repo's
 /// git-ignored `.tg/` (same filesystem), never in the state folder: a run
 /// killed before the rename must not leave a file there that git shows as
-/// an uncommitted change, which would stop every later run. It is linked
+/// an uncommitted change, which would stop every later run. It is copied
 /// as the pending state first, so a run killed after the rename and before
 /// the commit has its state committed by the next run.
 fn replace_atomically(
@@ -181,7 +181,7 @@ fn replace_atomically(
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| TgError::step(&step, e))?;
-    crate::pending::record(scratch, stack, &tmp)?;
+    crate::pending::record(scratch, stack, bytes)?;
     crate::phase::mark("rename");
     std::fs::rename(&tmp, path).map_err(|e| TgError::step(&step, e))?;
     crate::phase::mark("renamed");

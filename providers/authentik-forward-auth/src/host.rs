@@ -632,6 +632,16 @@ impl Resource for ProtectedHost {
                 )
                 .at(AttrPath::root().attr("external_host")),
             );
+        } else if let Some(h) = config.get("external_host").as_str()
+            && !crate::url::is_valid_url(h)
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid external_host",
+                    format!("{h:?} is not a URL Authentik accepts (its URL validator: a host name, IPv4 or [IPv6] address, an optional port of up to 5 digits, no white space)."),
+                )
+                .at(AttrPath::root().attr("external_host")),
+            );
         }
         if let Some(re) = config.get("skip_path_regex").as_str() {
             for line in re.lines().filter(|l| !l.is_empty()) {

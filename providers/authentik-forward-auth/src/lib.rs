@@ -11,5 +11,6 @@ pub mod policy;
 pub mod provider;
 pub mod restriction;
 pub mod timedelta;
+pub mod url;
 
 pub use provider::FwdAuthProvider;

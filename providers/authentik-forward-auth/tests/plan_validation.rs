@@ -83,15 +83,30 @@ fn settings_authentik_refuses_fail_at_plan() {
             "Invalid access_token_validity",
         ),
         ("proxy mode", r#"mode = "proxy""#, "internal_host"),
+        (
+            "external_host with a space",
+            r#"external_host = "https://exa mple.com""#,
+            "not a URL Authentik accepts",
+        ),
+        (
+            "external_host without a host",
+            r#"external_host = "https://""#,
+            "not a URL Authentik accepts",
+        ),
+        (
+            "external_host with a 6-digit port",
+            r#"external_host = "https://x.example.com:123456""#,
+            "not a URL Authentik accepts",
+        ),
     ];
     for (what, attr, want) in cases {
         // slug and name are set in `host`: the case's line takes the
         // place of the default one (kept as a comment).
-        let hcl = if attr.starts_with("slug") || attr.starts_with("name") {
-            host("").replace(
-                &format!("  {} ", &attr[..4]),
-                &format!("  {attr}\n  # replaced: "),
-            )
+        let hcl = if let Some(name) = ["slug", "name", "external_host"]
+            .into_iter()
+            .find(|n| attr.starts_with(&format!("{n} ")))
+        {
+            host("").replace(&format!("  {name} "), &format!("  {attr}\n  # replaced: "))
         } else {
             host(attr)
         };

@@ -448,6 +448,8 @@ def main():
          "internal_host", None),
         ("unknown mode", "POST", "providers/proxy/", {**valid_provider, "mode": "forward_all"}, 400, "mode", "\"forward_all\" is not a valid choice."),
         ("empty external_host", "POST", "providers/proxy/", {**valid_provider, "external_host": ""}, 400, "external_host", "This field may not be blank."),
+        ("external_host not a URL", "POST", "providers/proxy/", {**valid_provider, "external_host": "https://exa mple.com"}, 400, "external_host", "Enter a valid URL."),
+        ("external_host without a scheme", "POST", "providers/proxy/", {**valid_provider, "external_host": "grafana.example.com"}, 400, "external_host", "Enter a valid URL."),
         ("basic auth without attributes", "POST", "providers/proxy/", {**valid_provider, "basic_auth_enabled": True}, 400, "basic_auth_enabled", None),
         ("binding order above int32", "POST", "policies/bindings/", {"group": missing, "target": missing, "order": 2147483648}, 400, "order",
          "Ensure this value is less than or equal to 2147483647."),

@@ -163,7 +163,7 @@ const GROUPS: FilterSet = FilterSet {
         fl("is_superuser", "is_superuser", How::Bool),
         fl("members_by_pk", "users", How::Multiple("core/users")),
     ],
-    search: &["name"],
+    search: &["name", "is_superuser"],
     ordering: &["name"],
 };
 

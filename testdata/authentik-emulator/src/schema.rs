@@ -22,6 +22,8 @@ pub enum Kind {
     /// Text `timedelta_string_validator` accepts
     /// (`authentik/lib/utils/time.py`): see [`duration_seconds`].
     Duration,
+    /// A URL `DomainlessURLValidator` accepts: see [`is_valid_url`].
+    Url,
     /// A UUID in canonical text form.
     Uuid,
     /// An integer within the inclusive range.
@@ -106,8 +108,8 @@ pub const PROXY_PROVIDER: &[Field] = &[
     req("authorization_flow", Kind::Uuid),
     req("invalidation_flow", Kind::Uuid),
     f("property_mappings", Kind::UuidList),
-    f("internal_host", Kind::Str),
-    text("external_host", Kind::Str),
+    f("internal_host", Kind::Url),
+    text("external_host", Kind::Url),
     f("internal_host_ssl_validation", Kind::Bool),
     null("certificate", Kind::Uuid),
     f("skip_path_regex", Kind::Str),
@@ -230,6 +232,54 @@ pub fn is_slug(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
+/// Django's `URLValidator` as Authentik's `DomainlessURLValidator`
+/// (`authentik/lib/models.py`) configures it for the proxy provider's
+/// `external_host` and `internal_host` (schemes http, https; hosts without
+/// a domain allowed): at most 2048 characters, no tab or line break, an
+/// allowed scheme (`blank` is one too), then the URL pattern (optional
+/// `user:pass@`, an IPv4 address, a bracketed IPv6 address or a host name
+/// of labels, optional 1-5 digit port, a path, query or fragment without
+/// white space), an IPv6 literal that parses, and a host name of at most
+/// 253 characters.
+pub fn is_valid_url(value: &str) -> bool {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = PATTERN.get_or_init(|| {
+        let ul = "\u{a1}-\u{ffff}";
+        let octet = "(?:0|25[0-5]|2[0-4][0-9]|1[0-9]?[0-9]?|[1-9][0-9]?)";
+        let ipv4 = format!(r"{octet}(?:\.{octet}){{3}}");
+        let label = format!(r"[a-z{ul}0-9](?:[a-z{ul}0-9-]{{0,61}}[a-z{ul}0-9])?");
+        let domain = format!(r"(?:\.[a-z{ul}0-9](?:[a-z{ul}0-9-]{{0,61}}[a-z{ul}0-9])?)*");
+        regex::Regex::new(&format!(
+            r"(?i)^(?:[a-z0-9.+-]*)://(?:[^\s:@/]+(?::[^\s:@/]*)?@)?(?:{ipv4}|\[[0-9a-f:.]+\]|{label}{domain}|localhost)(?::[0-9]{{1,5}})?(?:[/?#][^\s]*)?\z"
+        ))
+        .expect("URL pattern")
+    });
+    if value.chars().count() > 2048 || value.contains(['\t', '\r', '\n']) {
+        return false;
+    }
+    let scheme = value.split("://").next().unwrap_or_default().to_lowercase();
+    if !["http", "https", "blank"].contains(&scheme.as_str()) || !re.is_match(value) {
+        return false;
+    }
+    let rest = &value[value.find("://").map_or(0, |i| i + 3)..];
+    let netloc = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let hostport = netloc.rsplit_once('@').map_or(netloc, |(_, h)| h);
+    let host = if let Some(inner) = hostport.strip_prefix('[') {
+        match inner.split_once(']') {
+            Some((v6, _)) => {
+                if v6.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                v6
+            }
+            None => return false,
+        }
+    } else {
+        hostport.split(':').next().unwrap_or_default()
+    };
+    !host.is_empty() && host.chars().count() <= 253
+}
+
 /// Why a duration text fails, as `timedelta_from_string` would.
 #[derive(Debug, PartialEq)]
 pub enum DurationError {
@@ -322,7 +372,7 @@ fn int_of(v: &Value) -> Option<i128> {
 
 fn kind_error(kind: Kind, v: &Value) -> Option<String> {
     let ok = match kind {
-        Kind::Str | Kind::Slug | Kind::Duration => v.is_string(),
+        Kind::Str | Kind::Slug | Kind::Duration | Kind::Url => v.is_string(),
         Kind::Uuid => v.as_str().is_some_and(is_uuid),
         Kind::Int(..) => int_of(v).is_some(),
         Kind::Bool => v.is_boolean(),
@@ -337,7 +387,7 @@ fn kind_error(kind: Kind, v: &Value) -> Option<String> {
     };
     if !ok {
         return Some(match kind {
-            Kind::Str | Kind::Slug | Kind::Duration => "Not a valid string.".into(),
+            Kind::Str | Kind::Slug | Kind::Duration | Kind::Url => "Not a valid string.".into(),
             Kind::Uuid => "Must be a valid UUID.".into(),
             Kind::Int(..) => "A valid integer is required.".into(),
             Kind::Bool => "Must be a valid boolean.".into(),
@@ -366,6 +416,10 @@ fn kind_error(kind: Kind, v: &Value) -> Option<String> {
         Kind::Slug if !v.as_str().is_some_and(is_slug) && v.as_str() != Some("") => Some(
             "Enter a valid \u{201c}slug\u{201d} consisting of letters, numbers, underscores or hyphens.".into(),
         ),
+        // Django's URLValidator message.
+        Kind::Url if v.as_str() != Some("") && !is_valid_url(v.as_str().unwrap_or_default()) => {
+            Some("Enter a valid URL.".into())
+        }
         Kind::Duration if v.as_str() != Some("") => match duration_seconds(v.as_str().unwrap_or_default()) {
             Err(DurationError::Invalid) => Some(format!(
                 "{} is not in the correct format of 'hours=3;minutes=1'.",
@@ -589,6 +643,46 @@ mod tests {
             );
         }
         assert_eq!(duration_seconds("hours=1;minutes=2;seconds=3"), Ok(3723.0));
+    }
+
+    #[test]
+    fn urls_as_domainless_url_validator() {
+        for ok in [
+            "https://grafana.example.com",
+            "http://grafana:3000/path?q=1#f",
+            "https://localhost",
+            "https://user:pw@10.0.0.1:8443",
+            "http://[::1]:8080/",
+            "HTTPS://Grafana.Example.COM",
+            "https://bücher.example",
+            "blank://x",
+        ] {
+            assert!(is_valid_url(ok), "{ok}");
+        }
+        for bad in [
+            "grafana.example.com",
+            "ftp://grafana.example.com",
+            "https://",
+            "https://exa mple.com",
+            "https://example.com/a b",
+            "https://-bad.example.com",
+            "https://a..b",
+            "https://[::zz]/",
+            "https://a.example.com:123456",
+            "https://a.example.com\n",
+            "https://a.example.com/\tx",
+        ] {
+            assert!(!is_valid_url(bad), "{bad:?}");
+        }
+        let e = validate(
+            PROXY_PROVIDER,
+            &json!({"external_host": "https://a b"}),
+            true,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e["external_host"][0], "Enter a valid URL.");
+        assert!(validate(PROXY_PROVIDER, &json!({"internal_host": ""}), true).is_ok());
     }
 
     #[test]

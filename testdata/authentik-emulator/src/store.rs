@@ -79,7 +79,9 @@ const KINDS: &[Kind] = &[
         lookup: "pk",
         int_pk: false,
         model: "Group",
-        unique: Some(("name", "Group with this name already exists.")),
+        // GroupSerializer: `UniqueValidator(Group.objects.all())` on name,
+        // DRF's default message (the column is not unique).
+        unique: Some(("name", "This field must be unique.")),
     },
     Kind {
         path: "core/users",

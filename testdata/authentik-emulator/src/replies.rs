@@ -146,8 +146,9 @@ impl Store {
     /// each outpost as `str(outpost)`, which is `Outpost {name}`
     /// (`authentik/outposts/models.py`). `redirect_uris` are what
     /// `set_oauth_defaults` (`authentik/providers/proxy/models.py`) stores
-    /// on every save: the strict callback URL of `external_host`, and for
-    /// `forward_domain` a regex for every host under `cookie_domain`.
+    /// on every save (`_get_callback_url`): the outpost callback joined to
+    /// `external_host`, and `external_host` itself, each with
+    /// `?X-authentik-auth-callback=true`, both `strict`.
     fn proxy_provider(&self, obj: &Value) -> Value {
         let mut m = self.provider(obj);
         for k in [
@@ -171,18 +172,14 @@ impl Store {
             m.insert(k.into(), obj[k].clone());
         }
         let external = obj["external_host"].as_str().unwrap_or_default();
-        let callback = "outpost.goauthentik.io/callback?X-authentik-auth-callback=true";
-        let mut uris = vec![json!({
-            "matching_mode": "strict",
-            "url": format!("{}/{callback}", external.trim_end_matches('/')),
-        })];
-        if obj["mode"] == "forward_domain" {
-            let domain = obj["cookie_domain"].as_str().unwrap_or_default();
-            uris.push(json!({
-                "matching_mode": "regex",
-                "url": format!("https?://[^/]+{}/{}", regex_escape(domain), regex_escape(callback)),
-            }));
-        }
+        let signature = "?X-authentik-auth-callback=true";
+        let uris = vec![
+            json!({
+                "matching_mode": "strict",
+                "url": format!("{}{signature}", urljoin(external, "outpost.goauthentik.io/callback")),
+            }),
+            json!({"matching_mode": "strict", "url": format!("{external}{signature}")}),
+        ];
         m.insert("redirect_uris".into(), json!(uris));
         let outposts: Vec<Value> = self
             .all_ref("outposts/instances")
@@ -561,15 +558,23 @@ fn flow(obj: &Value) -> Value {
     Value::Object(m)
 }
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
+/// Python's `urllib.parse.urljoin(base, rel)` for a relative `rel`
+/// without a leading `/`: it replaces the last segment of base's path.
+fn urljoin(base: &str, rel: &str) -> String {
+    let Some(scheme_end) = base.find("://").map(|i| i + 3) else {
+        return rel.to_string();
+    };
+    let end = base[scheme_end..]
+        .find(['?', '#'])
+        .map_or(base.len(), |i| scheme_end + i);
+    let upto = &base[..end];
+    match upto[scheme_end..].find('/') {
+        None => format!("{upto}/{rel}"),
+        Some(_) => {
+            let last = upto.rfind('/').expect("a path has a slash");
+            format!("{}{rel}", &upto[..=last])
         }
-        out.push(c);
     }
-    out
 }
 
 /// The initials avatar Authentik generates when no other source answers:
@@ -591,4 +596,26 @@ fn avatar(user: &Value) -> String {
         "data:image/svg+xml;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(svg)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::urljoin;
+
+    #[test]
+    fn urljoin_as_python() {
+        let cb = "outpost.goauthentik.io/callback";
+        assert_eq!(
+            urljoin("https://a.test", cb),
+            "https://a.test/outpost.goauthentik.io/callback"
+        );
+        assert_eq!(
+            urljoin("https://a.test/", cb),
+            "https://a.test/outpost.goauthentik.io/callback"
+        );
+        assert_eq!(
+            urljoin("https://a.test/x/y?q=1", cb),
+            "https://a.test/x/outpost.goauthentik.io/callback"
+        );
+    }
 }

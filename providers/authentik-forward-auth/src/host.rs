@@ -571,6 +571,30 @@ impl Resource for ProtectedHost {
                 .at(AttrPath::root().attr("slug")),
             );
         }
+        // DRF's CharField strips surrounding white space
+        // (`trim_whitespace=True`): Authentik would store another value
+        // than the configuration's, and every plan would show it as drift.
+        for attr in [
+            "name",
+            "external_host",
+            "cookie_domain",
+            "access_token_validity",
+            "skip_path_regex",
+            "launch_url",
+            "group",
+        ] {
+            if let Some(v) = config.get(attr).as_str()
+                && v.trim() != v
+            {
+                d.push(
+                    Diagnostic::error(
+                        format!("White space around {attr}"),
+                        format!("{attr} {v:?} starts or ends with white space, which Authentik strips when it stores the value, so every plan would show a change. Remove it (for a heredoc: chomp(...) or trimspace(...))."),
+                    )
+                    .at(AttrPath::root().attr(attr)),
+                );
+            }
+        }
         if config.get("name").as_str() == Some("") {
             d.push(
                 Diagnostic::error("Invalid name", "name may not be empty: Authentik requires a name for the application and the proxy provider.")

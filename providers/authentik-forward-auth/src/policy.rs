@@ -280,10 +280,13 @@ pub fn compile(name: &str, rules: &[Rule], ids: &UserIds, default_allow: bool) -
     }
     s.push_str("]\n");
     s.push_str(DECIDE);
+    // No trailing newline: Authentik's serializer strips surrounding white
+    // space from `expression` (DRF CharField `trim_whitespace`), and the
+    // text read back must equal the text planned.
     s.push_str(if default_allow {
-        "return True\n"
+        "return True"
     } else {
-        "return False\n"
+        "return False"
     });
     s
 }

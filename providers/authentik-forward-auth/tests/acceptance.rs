@@ -2,8 +2,10 @@
 //! provider (SDK harness, reattach mode) against the Authentik API emulator
 //! (`testdata/authentik-emulator`, started here on loopback). The emulator
 //! rejects bodies with types or values Authentik's serializers refuse; a
-//! field outside the request schemas it ignores, as Authentik does, and
-//! records, so the lifecycle test asserts our bodies carry none.
+//! field outside the request schemas it ignores, and a value the
+//! serializer converts (white space stripped, text read as a number) it
+//! converts, as Authentik does, and records both, so the lifecycle test
+//! asserts our bodies carry none.
 
 use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault, READONLY_TOKEN};
 use authentik_forward_auth::FwdAuthProvider;
@@ -194,6 +196,13 @@ fn lifecycle_create_replan_update_import_destroy() {
             i.store.ignored_fields.is_empty(),
             "fields Authentik ignores: {:?}",
             i.store.ignored_fields
+        );
+        // ... and every value is stored as sent (nothing stripped or
+        // converted, which would read back as drift).
+        assert!(
+            i.store.coerced_fields.is_empty(),
+            "values Authentik changes: {:?}",
+            i.store.coerced_fields
         );
     });
 }

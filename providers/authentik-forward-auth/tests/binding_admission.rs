@@ -228,6 +228,11 @@ fn hostile_bindings_are_read_as_authentik_evaluates_them() {
             i.store.ignored_fields.is_empty(),
             "{:?}",
             i.store.ignored_fields
-        )
+        );
+        assert!(
+            i.store.coerced_fields.is_empty(),
+            "{:?}",
+            i.store.coerced_fields
+        );
     });
 }

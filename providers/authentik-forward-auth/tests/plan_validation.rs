@@ -84,6 +84,21 @@ fn settings_authentik_refuses_fail_at_plan() {
         ),
         ("proxy mode", r#"mode = "proxy""#, "internal_host"),
         (
+            "name with a trailing space",
+            r#"name = "X ""#,
+            "White space around name",
+        ),
+        (
+            "skip_path_regex ending in a newline",
+            r#"skip_path_regex = "^/public$\n""#,
+            "White space around skip_path_regex",
+        ),
+        (
+            "validity with a leading space",
+            r#"access_token_validity = " hours=1""#,
+            "White space around access_token_validity",
+        ),
+        (
             "external_host with a space",
             r#"external_host = "https://exa mple.com""#,
             "not a URL Authentik accepts",

@@ -365,6 +365,7 @@ fn hooks(inner: &mut Inner, method: &Method, hook: &str, body: &[u8]) -> Respons
                 "rate_limited": inner.rate_limits.limited,
                 "early_retries": inner.rate_limits.early,
                 "ignored_fields": inner.store.ignored_fields,
+                "coerced_fields": inner.store.coerced_fields,
             }),
         ),
         ("POST", "reset-stats") => {

@@ -370,40 +370,132 @@ fn int_of(v: &Value) -> Option<i128> {
         .or_else(|| v.as_u64().map(i128::from))
 }
 
-fn kind_error(kind: Kind, v: &Value) -> Option<String> {
-    let ok = match kind {
-        Kind::Str | Kind::Slug | Kind::Duration | Kind::Url => v.is_string(),
-        Kind::Uuid => v.as_str().is_some_and(is_uuid),
-        Kind::Int(..) => int_of(v).is_some(),
-        Kind::Bool => v.is_boolean(),
-        Kind::Enum(opts) => v.as_str().is_some_and(|s| opts.contains(&s)),
-        Kind::UuidList => v
-            .as_array()
-            .is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(is_uuid))),
-        Kind::IntList => v
-            .as_array()
-            .is_some_and(|a| a.iter().all(|x| int_of(x).is_some())),
-        Kind::Object => v.is_object(),
-    };
-    if !ok {
-        return Some(match kind {
-            Kind::Str | Kind::Slug | Kind::Duration | Kind::Url => "Not a valid string.".into(),
-            Kind::Uuid => "Must be a valid UUID.".into(),
-            Kind::Int(..) => "A valid integer is required.".into(),
-            Kind::Bool => "Must be a valid boolean.".into(),
-            Kind::Enum(_) => format!(
-                "\"{}\" is not a valid choice.",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            ),
-            Kind::UuidList => "Expected a list of UUIDs.".into(),
-            Kind::IntList => "Expected a list of integers.".into(),
-            Kind::Object => "Expected a dictionary of items.".into(),
-        });
+/// Python's `int()` of a string: surrounding white space, a sign, digits
+/// with single `_` between them.
+fn python_int(s: &str) -> Option<i128> {
+    let t = s.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let b = digits.as_bytes();
+    if b.is_empty()
+        || !b.iter().all(|c| c.is_ascii_digit() || *c == b'_')
+        || b[0] == b'_'
+        || b[b.len() - 1] == b'_'
+        || digits.contains("__")
+    {
+        return None;
     }
+    let n: i128 = digits.replace('_', "").parse().ok()?;
+    Some(if t.starts_with('-') { -n } else { n })
+}
+
+/// The text Python's `str()` gives a JSON number (as written; integers
+/// are exact).
+fn number_text(n: &serde_json::Number) -> String {
+    n.to_string()
+}
+
+/// DRF's `to_internal_value` for the field's type: the value as the
+/// serializer keeps it, or the error it raises. `CharField` (every text
+/// field of these serializers) takes strings and numbers, strips
+/// surrounding white space (`trim_whitespace=True`); `IntegerField` takes
+/// integers and their text (`int(re.sub(r"\.0*\s*$", "", str(data)))`);
+/// `BooleanField` its `TRUE_VALUES`/`FALSE_VALUES`; `ChoiceField` matches
+/// `str(data)`. UUIDs, lists and objects are taken in their JSON form only
+/// (stricter than Django, which also reads other UUID spellings).
+fn to_internal(kind: Kind, v: &Value) -> Result<Value, String> {
+    match kind {
+        Kind::Str | Kind::Slug | Kind::Duration | Kind::Url => match v {
+            Value::String(s) => Ok(Value::String(s.trim().to_string())),
+            Value::Number(n) => Ok(Value::String(number_text(n))),
+            _ => Err("Not a valid string.".into()),
+        },
+        Kind::Int(..) => {
+            let n = match v {
+                Value::Number(n) => int_of(v).or_else(|| {
+                    let t = number_text(n);
+                    let trimmed = t.trim_end_matches('0');
+                    trimmed.strip_suffix('.').and_then(python_int)
+                }),
+                Value::String(s) if s.len() <= 1000 => {
+                    let t = s.trim_end();
+                    let t = t.trim_end_matches('0');
+                    match t.strip_suffix('.') {
+                        Some(whole) if s.trim_end().contains('.') => python_int(whole),
+                        _ => python_int(s),
+                    }
+                }
+                _ => None,
+            };
+            match n.and_then(|n| i64::try_from(n).ok().map(|x| (n, x))) {
+                Some((_, x)) => Ok(json!(x)),
+                None => match n {
+                    Some(big) => Ok(Value::Number(
+                        big.to_string()
+                            .parse()
+                            .map_err(|_| "A valid integer is required.")?,
+                    )),
+                    None => Err("A valid integer is required.".into()),
+                },
+            }
+        }
+        Kind::Bool => {
+            const TRUE: &[&str] = &[
+                "t", "T", "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
+                "1",
+            ];
+            const FALSE: &[&str] = &[
+                "f", "F", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off",
+                "OFF", "0",
+            ];
+            match v {
+                Value::Bool(b) => Ok(json!(b)),
+                Value::String(s) if TRUE.contains(&s.as_str()) => Ok(json!(true)),
+                Value::String(s) if FALSE.contains(&s.as_str()) => Ok(json!(false)),
+                Value::Number(n) if n.as_f64() == Some(1.0) => Ok(json!(true)),
+                Value::Number(n) if n.as_f64() == Some(0.0) => Ok(json!(false)),
+                _ => Err("Must be a valid boolean.".into()),
+            }
+        }
+        Kind::Enum(opts) => {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => number_text(n),
+                Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+                other => other.to_string(),
+            };
+            if opts.contains(&text.as_str()) {
+                Ok(Value::String(text))
+            } else {
+                Err(format!("\"{text}\" is not a valid choice."))
+            }
+        }
+        Kind::Uuid => match v.as_str() {
+            Some(s) if is_uuid(s) => Ok(v.clone()),
+            _ => Err("Must be a valid UUID.".into()),
+        },
+        Kind::UuidList => match v.as_array() {
+            Some(a) if a.iter().all(|x| x.as_str().is_some_and(is_uuid)) => Ok(v.clone()),
+            _ => Err("Expected a list of UUIDs.".into()),
+        },
+        Kind::IntList => match v.as_array() {
+            Some(a) if a.iter().all(|x| int_of(x).is_some()) => Ok(v.clone()),
+            _ => Err("Expected a list of integers.".into()),
+        },
+        Kind::Object => match v {
+            Value::Object(_) => Ok(v.clone()),
+            _ => Err("Expected a dictionary of items.".into()),
+        },
+    }
+}
+
+/// The field's validators on the value as kept: integer ranges, the slug
+/// pattern, the URL validator, the duration validator.
+fn constraint_error(kind: Kind, v: &Value) -> Option<String> {
+    let text = v.as_str().unwrap_or_default();
     match kind {
         // DRF's IntegerField min/max validators.
         Kind::Int(min, max) => {
-            let n = int_of(v).expect("checked above");
+            let n = int_of(v).or_else(|| v.to_string().parse::<i128>().ok())?;
             if n < i128::from(min) {
                 Some(format!("Ensure this value is greater than or equal to {min}."))
             } else if n > i128::from(max) {
@@ -413,20 +505,14 @@ fn kind_error(kind: Kind, v: &Value) -> Option<String> {
             }
         }
         // Django's validate_slug message.
-        Kind::Slug if !v.as_str().is_some_and(is_slug) && v.as_str() != Some("") => Some(
+        Kind::Slug if !text.is_empty() && !is_slug(text) => Some(
             "Enter a valid \u{201c}slug\u{201d} consisting of letters, numbers, underscores or hyphens.".into(),
         ),
         // Django's URLValidator message.
-        Kind::Url if v.as_str() != Some("") && !is_valid_url(v.as_str().unwrap_or_default()) => {
-            Some("Enter a valid URL.".into())
+        Kind::Url if !text.is_empty() && !is_valid_url(text) => Some("Enter a valid URL.".into()),
+        Kind::Duration if !text.is_empty() && duration_seconds(text) == Err(DurationError::Invalid) => {
+            Some(format!("{text} is not in the correct format of 'hours=3;minutes=1'."))
         }
-        Kind::Duration if v.as_str() != Some("") => match duration_seconds(v.as_str().unwrap_or_default()) {
-            Err(DurationError::Invalid) => Some(format!(
-                "{} is not in the correct format of 'hours=3;minutes=1'.",
-                v.as_str().unwrap_or_default()
-            )),
-            _ => None,
-        },
         _ => None,
     }
 }
@@ -436,6 +522,10 @@ fn kind_error(kind: Kind, v: &Value) -> Option<String> {
 pub struct Checked {
     pub fields: Map<String, Value>,
     pub ignored: Vec<String>,
+    /// Fields whose value the serializer changed on the way in (white space
+    /// stripped, `"1"` read as 1, ...): what is stored differs from what
+    /// was sent.
+    pub coerced: Vec<String>,
 }
 
 /// Checks `body` against `fields` as the DRF serializer's field validation
@@ -458,24 +548,36 @@ pub fn validate(fields: &[Field], body: &Value, partial: bool) -> Result<Checked
     let mut errors = Map::new();
     let mut out = Map::new();
     let mut ignored = Vec::new();
+    let mut coerced = Vec::new();
     for (k, v) in obj {
         let Some(field) = fields.iter().find(|f| f.name == k) else {
             ignored.push(k.clone());
             continue;
         };
-        let problem = if v.is_null() {
-            (!field.nullable).then(|| "This field may not be null.".to_string())
-        } else if field.non_blank && v.as_str() == Some("") {
-            Some("This field may not be blank.".to_string())
+        let kept = if v.is_null() {
+            if field.nullable {
+                Ok(Value::Null)
+            } else {
+                Err("This field may not be null.".to_string())
+            }
         } else {
-            kind_error(field.kind, v)
+            to_internal(field.kind, v).and_then(|kept| {
+                if field.non_blank && kept.as_str() == Some("") {
+                    Err("This field may not be blank.".to_string())
+                } else {
+                    constraint_error(field.kind, &kept).map_or(Ok(kept), Err)
+                }
+            })
         };
-        match problem {
-            Some(e) => {
+        match kept {
+            Err(e) => {
                 errors.insert(k.clone(), json!([e]));
             }
-            None => {
-                out.insert(k.clone(), v.clone());
+            Ok(kept) => {
+                if &kept != v {
+                    coerced.push(k.clone());
+                }
+                out.insert(k.clone(), kept);
             }
         }
     }
@@ -490,6 +592,7 @@ pub fn validate(fields: &[Field], body: &Value, partial: bool) -> Result<Checked
         Ok(Checked {
             fields: out,
             ignored,
+            coerced,
         })
     } else {
         Err(Value::Object(errors))
@@ -558,7 +661,7 @@ mod tests {
     fn field_errors_as_drf_words_them_and_unknown_fields_ignored() {
         let err = match validate(
             PROXY_PROVIDER,
-            &json!({"name": "", "mode": "weird", "external_host": 3, "bogus": 1}),
+            &json!({"name": " ", "mode": "weird", "external_host": [3], "bogus": 1}),
             false,
         ) {
             Err(e) => e,
@@ -594,7 +697,8 @@ mod tests {
             "Ensure this value is greater than or equal to 0."
         );
         assert!(bad(POLICY_BINDING, json!({"order": -2147483648i64})).is_none());
-        assert!(bad(POLICY_BINDING, json!({"order": "1"})).is_some());
+        assert!(bad(POLICY_BINDING, json!({"order": true})).is_some());
+        assert!(bad(POLICY_BINDING, json!({"order": "1.5"})).is_some());
         let e = bad(APPLICATION, json!({"slug": "a b"})).unwrap();
         assert!(e["slug"][0].as_str().unwrap().contains("slug"));
         assert!(bad(APPLICATION, json!({"slug": "ok_-9"})).is_none());
@@ -643,6 +747,47 @@ mod tests {
             );
         }
         assert_eq!(duration_seconds("hours=1;minutes=2;seconds=3"), Ok(3723.0));
+    }
+
+    #[test]
+    fn drf_reads_text_numbers_and_booleans_and_strips_white_space() {
+        let ok = |fields, body: Value| {
+            validate(fields, &body, true)
+                .map_err(|e| e.to_string())
+                .expect("accepted")
+        };
+        let c = ok(
+            POLICY_BINDING,
+            json!({"order": "7", "timeout": "30.00 ", "negate": "yes", "enabled": 0}),
+        );
+        assert_eq!(
+            Value::Object(c.fields),
+            json!({"order": 7, "timeout": 30, "negate": true, "enabled": false})
+        );
+        assert_eq!(c.coerced.len(), 4);
+        let c = ok(
+            PROXY_PROVIDER,
+            json!({"name": " Grafana\n", "skip_path_regex": "^/a$\n", "mode": "forward_single"}),
+        );
+        assert_eq!(c.fields["name"], "Grafana");
+        assert_eq!(c.fields["skip_path_regex"], "^/a$");
+        assert_eq!(
+            c.coerced,
+            vec!["name".to_string(), "skip_path_regex".to_string()]
+        );
+        assert_eq!(ok(APPLICATION, json!({"name": 5})).fields["name"], "5");
+        assert!(ok(POLICY_BINDING, json!({"order": 1})).coerced.is_empty());
+        let e = validate(
+            PROXY_PROVIDER,
+            &json!({"access_token_validity": "   "}),
+            true,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e["access_token_validity"][0],
+            "This field may not be blank."
+        );
     }
 
     #[test]

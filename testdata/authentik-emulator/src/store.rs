@@ -130,6 +130,11 @@ pub struct Store {
     /// as `METHOD path field`: real Authentik drops them silently; tests
     /// read them to prove a client sends only schema fields.
     pub ignored_fields: Vec<String>,
+    /// Request fields whose value the serializer changed on the way in
+    /// (white space stripped, `"1"` read as 1, ...), as `METHOD path field`:
+    /// what Authentik stores differs from what was sent, so a client
+    /// comparing its configuration with what it reads back sees drift.
+    pub coerced_fields: Vec<String>,
     next_int: i64,
     next_uuid: u64,
 }
@@ -526,6 +531,9 @@ impl Store {
             schema::validate(k.fields, body, partial).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
         for f in &checked.ignored {
             self.ignored_fields.push(format!("{method} {} {f}", k.path));
+        }
+        for f in &checked.coerced {
+            self.coerced_fields.push(format!("{method} {} {f}", k.path));
         }
         schema::cross_field(k.path, &checked.fields).map_err(|e| match e {
             Value::Null => err(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),

@@ -365,6 +365,20 @@ impl Resource for DomainRestriction {
                 );
             }
         }
+        // ExpressionPolicyRequest.name: not blank, and stored with its
+        // surrounding white space stripped (DRF CharField), which would
+        // read back as another name.
+        if let Some(n) = config.get("name").as_str()
+            && (n.trim().is_empty() || n.trim() != n)
+        {
+            d.push(
+                Diagnostic::error(
+                    "Invalid name",
+                    format!("name {n:?} must be non-empty without white space at its start or end: Authentik strips it when it stores the policy, so the name read back would differ."),
+                )
+                .at(AttrPath::root().attr("name")),
+            );
+        }
         // PolicyBindingRequest.order is an int32 (-2147483648..2147483647
         // in Authentik's OpenAPI document); a whole number only.
         if let Some(n) = config.get("binding_order").as_f64()

@@ -154,12 +154,15 @@ fn settings_authentik_refuses_fail_at_plan() {
     }
 
     // fwdauth_domain_restriction's bindings carry binding_order as
-    // PolicyBindingRequest.order, an int32.
-    for (order, ok) in [
-        ("2147483648", false),
-        ("-2147483649", false),
-        ("1.5", false),
-        ("-2147483648", true),
+    // PolicyBindingRequest.order, an int32; its name is the policy's, kept
+    // stripped of surrounding white space.
+    for (name, order, ok, want) in [
+        ("r", "2147483648", false, "Invalid binding_order"),
+        ("r", "-2147483649", false, "Invalid binding_order"),
+        ("r", "1.5", false, "Invalid binding_order"),
+        ("r", "-2147483648", true, ""),
+        ("r ", "0", false, "Invalid name"),
+        ("", "0", false, "Invalid name"),
     ] {
         h.config(&format!(
             r#"terraform {{
@@ -169,7 +172,7 @@ fn settings_authentik_refuses_fail_at_plan() {
 }}
 
 resource "fwdauth_domain_restriction" "r" {{
-  name          = "r"
+  name          = "{name}"
   applications  = ["nothing-yet"]
   binding_order = {order}
   rules         = [{{ host = "x.example.com", users = ["akadmin"] }}]
@@ -178,12 +181,18 @@ resource "fwdauth_domain_restriction" "r" {{
         ));
         let out = h.run(&["validate", "-no-color"]);
         let text = out.combined();
-        assert_eq!(out.success(), ok, "binding_order {order}:\n{text}");
+        assert_eq!(
+            out.success(),
+            ok,
+            "name {name:?}, binding_order {order}:\n{text}"
+        );
         if !ok {
-            assert!(
-                text.contains("Invalid binding_order") && text.contains("binding_order"),
-                "{text}"
-            );
+            let attr = if want == "Invalid name" {
+                "name"
+            } else {
+                "binding_order"
+            };
+            assert!(text.contains(want) && text.contains(attr), "{text}");
         }
     }
 }

@@ -248,6 +248,29 @@ pub fn judge(
     ))
 }
 
+const PLAN_PREFIX: &str = "tg-plan-";
+
+/// Removes plan folders of tg processes that no longer exist (a SIGKILLed
+/// run cannot remove its own).
+fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(PLAN_PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Where a Tier-1 plan file lives: a private (0700) folder in RAM when
 /// possible (a plan holds the prior state's values), removed after the run.
 fn private_dir() -> Result<tempfile::TempDir, TgError> {
@@ -257,8 +280,9 @@ fn private_dir() -> Result<tempfile::TempDir, TgError> {
         .filter(|p| p.is_dir())
         .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
         .unwrap_or_else(std::env::temp_dir);
+    sweep_stale(&base);
     let dir = tempfile::Builder::new()
-        .prefix(&format!("tg-plan-{}-", std::process::id()))
+        .prefix(&format!("{PLAN_PREFIX}{}-", std::process::id()))
         .tempdir_in(&base)
         .or_else(|_| tempfile::Builder::new().prefix("tg-plan-").tempdir())
         .map_err(|e| TgError::step("create a private folder for the plan file", e))?;
@@ -366,6 +390,9 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
             if !status.success() {
                 return Ok(status.code().unwrap_or(1));
             }
+            // Nothing applied yet: an interrupt from here to the apply
+            // stops the run instead of being held for a cleanup.
+            crate::signals::engine_paused();
             plan_file
         }
     };

@@ -136,3 +136,11 @@ pub fn spawn_engine(cmd: &mut Command) -> std::io::Result<Child> {
 pub fn engine_exited() {
     state().phase = Phase::Finishing;
 }
+
+/// The engine exited and left nothing to finish (a plan writes no state):
+/// until the next engine run a signal aborts as before the engine started
+/// (cleanup, exit 128 + signo), so an interrupt while the destroy brake
+/// reads the plan or waits for a confirmation never goes on to apply.
+pub fn engine_paused() {
+    state().phase = Phase::Preparing;
+}

@@ -1,13 +1,13 @@
 //! Every tier applies only what the forge has, and never destroys by
 //! surprise. A bare git repository is the forge, clones of it are a laptop
 //! and a colleague; the stack is a Tier-1 one run by the real terraform
-//! (its state in a local file outside the repo, so "nothing was applied"
-//! is read from the state itself).
+//! with its state in its own schema of a real PostgreSQL (`pg` backend),
+//! so "nothing was applied" is read from the state itself.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{require_bin, run_ok};
+use testsupport::{Postgres, require_bin, run_ok};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -26,6 +26,7 @@ fn text(o: &Output) -> String {
 
 struct Forge {
     dir: tempfile::TempDir,
+    pg: Postgres,
 }
 
 impl Forge {
@@ -33,8 +34,11 @@ impl Forge {
     /// (`resources` terraform_data blocks), cloned as `a` and `other`.
     fn new(resources: &[&str]) -> Forge {
         require_bin("terraform");
+        let pg = Postgres::start();
+        pg.create_db("state");
         let f = Forge {
             dir: tempfile::tempdir().unwrap(),
+            pg,
         };
         let forge = f.dir.path().join("forge.git");
         git(
@@ -92,17 +96,11 @@ impl Forge {
         self.dir.path().join(name)
     }
 
-    fn state_path(&self) -> PathBuf {
-        self.dir.path().join("web.tfstate")
-    }
-
     /// `stacks/web/main.tf` with one terraform_data per name, each
     /// replaced when `version` changes.
     fn write_stack(&self, repo: &Path, resources: &[&str], version: &str) {
-        let mut tf = format!(
-            "terraform {{\n  backend \"local\" {{\n    path = \"{}\"\n  }}\n}}\n",
-            self.state_path().display()
-        );
+        let mut tf =
+            String::from("terraform {\n  backend \"pg\" {\n    schema_name = \"web\"\n  }\n}\n");
         for r in resources {
             tf.push_str(&format!(
                 "resource \"terraform_data\" \"{r}\" {{\n  triggers_replace = \"{version}\"\n}}\n"
@@ -130,7 +128,7 @@ impl Forge {
             .current_dir(self.host(host))
             .env("TG_ENGINE", "terraform")
             .env("TF_CLI_CONFIG_FILE", "/dev/null")
-            .env("PG_CONN_STR", "postgres://unused-by-the-local-backend")
+            .env("PG_CONN_STR", self.pg.superuser_url("state"))
             .env("HOME", self.dir.path())
             .env("TG_TMPDIR", self.dir.path())
             .env("TG_CI_RETRY_DELAY", "0")
@@ -159,11 +157,23 @@ impl Forge {
         self.tg(host, &["apply", "--stack", "web", "--non-interactive"], &[])
     }
 
-    /// The managed resources in the state, as `name=id`.
+    /// The managed resources in the stack's state (its PG schema), as
+    /// `name=id`.
     fn applied(&self) -> Vec<String> {
-        let Ok(text) = std::fs::read_to_string(self.state_path()) else {
+        let exists = self.pg.psql(
+            "state",
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'web' AND table_name = 'states'",
+        );
+        if exists.trim() == "0" {
             return Vec::new();
-        };
+        }
+        let text = self.pg.psql(
+            "state",
+            "SELECT data FROM web.states WHERE name = 'default'",
+        );
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut out: Vec<String> = json["resources"]
             .as_array()
@@ -567,4 +577,89 @@ fn locally_a_deletion_needs_the_stack_name_typed() {
     let t = on_terminal("web");
     assert!(t.contains("delete   terraform_data.gone"), "{t}");
     assert_eq!(f.names(), ["keep"], "{t}");
+}
+
+/// Ctrl-C at the brake's question ends tg (130) before anything is applied,
+/// and the private plan folder goes with it.
+#[test]
+fn ctrl_c_at_the_confirmation_applies_nothing() {
+    let f = Forge::new(&["keep", "gone"]);
+    let out = f.apply("a");
+    assert!(out.status.success(), "{}", text(&out));
+    let full = f.applied();
+    f.write_stack(&f.host("a"), &["keep"], "1");
+    f.push("a", "web: drop gone");
+    let plans = f.dir.path().join("plans");
+    std::fs::create_dir_all(&plans).unwrap();
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let cmd = f.tg_cmd(
+        "a",
+        &["apply", "--stack", "web", "-no-color"],
+        &[("TG_TMPDIR", plans.to_str().unwrap())],
+    );
+    let mut wrapped = Command::new(require_bin("setsid"));
+    wrapped
+        .args(["--ctty", "--wait"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .current_dir(f.host("a"))
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    let mut child = wrapped.spawn().unwrap();
+    drop(wrapped);
+    let mut master = std::fs::File::from(pty.master);
+    let mut reader = master.try_clone().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    while !seen.contains("type the stack name") {
+        seen.push_str(
+            &rx.recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no question:\n{seen}")),
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&plans).unwrap().count(),
+        1,
+        "the plan folder exists while tg asks"
+    );
+    std::io::Write::write_all(&mut master, b"\x03").unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("tg ignored Ctrl-C at the question:\n{seen}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert_eq!(f.applied(), full, "nothing applied");
+    assert_eq!(
+        std::fs::read_dir(&plans).unwrap().count(),
+        0,
+        "the plan folder is removed"
+    );
 }

@@ -41,7 +41,7 @@ pub struct Account {
 }
 
 impl Account {
-    fn from_api(u: &serde_json::Value) -> Option<Account> {
+    pub fn from_api(u: &serde_json::Value) -> Option<Account> {
         Some(Account {
             pk: u["pk"].as_i64()?,
             username: u["username"].as_str().unwrap_or_default().to_string(),
@@ -56,12 +56,21 @@ impl Account {
             || (!self.email.is_empty() && self.email.to_lowercase() == entry.to_lowercase())
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         format!(
             "pk {} (username {:?}, e-mail {:?})",
             self.pk, self.username, self.email
         )
     }
+}
+
+/// The accounts that answer to `entry`.
+pub fn answering(accounts: &[Account], entry: &str) -> Vec<Account> {
+    accounts
+        .iter()
+        .filter(|a| a.answers_to(entry))
+        .cloned()
+        .collect()
 }
 
 /// Entry → primary key, as held in a state's `resolved_users` (entries
@@ -122,7 +131,7 @@ fn resolve_one(
     prior: Option<i64>,
     i: usize,
 ) -> Result<i64, Diagnostic> {
-    let found: Vec<&Account> = accounts.iter().filter(|a| a.answers_to(entry)).collect();
+    let found = answering(accounts, entry);
     let kept = prior.and_then(|p| accounts.iter().find(|a| a.pk == p));
     let account = match found.as_slice() {
         [] => {
@@ -149,7 +158,7 @@ fn resolve_one(
                 detail,
             ));
         }
-        [one] => *one,
+        [one] => one,
         many => {
             let list: Vec<String> = many.iter().map(|a| a.describe()).collect();
             return Err(Diagnostic::error(

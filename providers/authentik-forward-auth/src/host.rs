@@ -122,12 +122,25 @@ fn resolve(conn: &Conn, v: &Value) -> Result<Resolved, Diagnostics> {
     }
     let mut users = Vec::new();
     for u in names(v, "allowed_users") {
-        match conn.user_pk(&u) {
-            Ok(Some(pk)) => users.push((u, pk)),
-            Ok(None) => d.push(
+        match conn.accounts_named(&u).as_deref() {
+            Ok([one]) => users.push((u, one.pk)),
+            Ok([]) => d.push(
                 Diagnostic::error(
                     format!("User {u:?} not found"),
                     format!("fwdauth_protected_host {slug:?}: allowed_users names {u:?}, which is neither a username nor an e-mail address in Authentik."),
+                )
+                .at(AttrPath::root().attr("allowed_users")),
+            ),
+            // Binding whichever account came last would hand the host to
+            // an account that merely claims the address.
+            Ok(many) => d.push(
+                Diagnostic::error(
+                    format!("User {u:?} is ambiguous"),
+                    format!(
+                        "fwdauth_protected_host {slug:?}: allowed_users names {u:?}, and {} Authentik accounts answer to it (username exactly, or e-mail address ignoring case): {}. Authentik keeps e-mail addresses neither unique nor verified, and a new account may take another user's address as its username, so the binding cannot tell which account is meant. List the intended account by its username, and remove the others if they are not legitimate.",
+                        many.len(),
+                        many.iter().map(|a| a.describe()).collect::<Vec<_>>().join(", ")
+                    ),
                 )
                 .at(AttrPath::root().attr("allowed_users")),
             ),
@@ -417,7 +430,7 @@ impl ProtectedHost {
                 // Keep the spelling the configuration used (username or e-mail).
                 let spelled = prior_users
                     .iter()
-                    .find(|p| conn.user_pk(p).ok().flatten() == Some(u))
+                    .find(|p| matches!(conn.accounts_named(p).as_deref(), Ok([one]) if one.pk == u))
                     .cloned();
                 let n = match spelled {
                     Some(n) => Some(n),

@@ -33,8 +33,8 @@ pub struct Conn {
     flows: Mutex<Option<HashMap<String, String>>>,
     /// name → pk.
     groups: Mutex<Option<HashMap<String, String>>>,
-    /// username and e-mail → pk.
-    users: Mutex<Option<HashMap<String, i64>>>,
+    /// Every account (pk, username, e-mail), refreshed on a miss.
+    users: Mutex<Option<Vec<crate::accounts::Account>>>,
 }
 
 type Cache<K> = Mutex<Option<HashMap<String, K>>>;
@@ -102,20 +102,29 @@ impl Conn {
         })
     }
 
-    pub fn user_pk(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        self.cached(&self.users, name, |api| {
-            let mut m = HashMap::new();
-            for u in api.list("core/users/", "", "user list")? {
-                let Some(pk) = u["pk"].as_i64() else { continue };
-                if let Some(e) = u["email"].as_str().filter(|e| !e.is_empty()) {
-                    m.insert(e.to_string(), pk);
-                }
-                if let Some(n) = u["username"].as_str() {
-                    m.insert(n.to_string(), pk);
-                }
-            }
-            Ok(m)
-        })
+    /// The accounts that answer to `entry` (username exactly, or e-mail
+    /// ignoring case; see [`crate::accounts`]): one is the account meant,
+    /// none is "not found", several are ambiguous (an address is neither
+    /// unique nor verified in Authentik, and a username may be another
+    /// user's address). The list is reloaded when nothing answers.
+    pub fn accounts_named(&self, entry: &str) -> Result<Vec<crate::accounts::Account>, ApiError> {
+        let mut guard = self.users.lock().expect("cache lock");
+        if let Some(found) = guard
+            .as_ref()
+            .map(|all| crate::accounts::answering(all, entry))
+            .filter(|f| !f.is_empty())
+        {
+            return Ok(found);
+        }
+        let fresh: Vec<crate::accounts::Account> = self
+            .api
+            .list("core/users/", "", "user list")?
+            .iter()
+            .filter_map(crate::accounts::Account::from_api)
+            .collect();
+        let found = crate::accounts::answering(&fresh, entry);
+        *guard = Some(fresh);
+        Ok(found)
     }
 
     /// Slug of flow `pk` (None when no such flow).

@@ -20,3 +20,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 # `cargo test` alone builds a binary only for its own package's tests.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+# Reliability campaigns, quick mode (a few kills of a Tier-0 apply at its
+# riskiest steps; the full run is reliability/run.sh, see its README).
+./reliability/run.sh --quick

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Reliability campaigns (issue 15): each runs a fixed count under a time cap
+# and prints `REL|<campaign>|<figure>|<value>|<notes>|<ok or FAIL>` lines that
+# this script turns into one table. The full run records its table, with the
+# date and the machine, in reliability/README.md; `--quick` (what .ci/run
+# runs, through scripts/test.sh) does fewer trials and records nothing.
+# Exits 1 when a campaign found a loss or a leak.
+# Usage: reliability/run.sh [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+for a in "$@"; do
+  case "$a" in
+    --quick) quick=1 ;;
+    *) echo "usage: reliability/run.sh [--quick]" >&2; exit 2 ;;
+  esac
+done
+export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+cargo build --quiet -p tg-wrapper --bin tg
+target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+tg="$target/debug/tg"
+rows=$(mktemp); trap 'rm -f "$rows"' EXIT
+status=0
+started=$(date +%s)
+
+# 1. Kill a Tier-0 apply at every step (SIGKILL and SIGTERM).
+if [ "$quick" = 1 ]; then
+  kill_args=(--per 1 --cap 120 --signals KILL,TERM --steps decrypted,rename,renamed,committed,push)
+else
+  kill_args=(--per 20 --cap 540)
+fi
+echo "=== 1. kill a Tier-0 apply at every step" >&2
+python3 reliability/kill_tier0.py "$tg" "${kill_args[@]}" | tee -a "$rows" || status=1
+
+# 2. Fuzzing (full run only: building the instrumented targets alone takes
+# minutes on 2 cores, more than the quick run's budget).
+if [ "$quick" = 0 ]; then
+  echo "=== 2. fuzzing" >&2
+  reliability/fuzz.sh 1000000 75 | tee -a "$rows" || status=1
+fi
+
+elapsed=$(( $(date +%s) - started ))
+machine="$(nproc) CPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), $(terraform version | head -1)"
+table=$(
+  echo "Reliability run ($([ "$quick" = 1 ] && echo quick || echo full)) on $(date -u +%Y-%m-%d\ %H:%M) UTC — $machine — ${elapsed} s"
+  echo
+  echo "| campaign | figure | value | notes | result |"
+  echo "|---|---|---|---|---|"
+  grep '^REL|' "$rows" | sed 's/^REL|//; s/|/ | /g; s/^/| /; s/$/ |/'
+)
+echo
+echo "$table"
+if [ "$quick" = 0 ]; then
+  python3 - "$table" <<'PY'
+import sys, re
+path = "reliability/README.md"
+text = open(path).read()
+start, end = "<!-- last-run -->", "<!-- /last-run -->"
+block = f"{start}\n{sys.argv[1]}\n{end}"
+text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+open(path, "w").write(text)
+PY
+fi
+exit "$status"

@@ -1,5 +1,5 @@
-//! The destroy brake on a Tier-0 stack, through `tg ci apply` as the CI
-//! pod runs it: real terraform, SOPS/age state committed to a bare-repo
+//! The forge check and the destroy brake on a Tier-0 stack, the brake
+//! through `tg ci apply` as the CI pod runs it: real terraform, SOPS/age state committed to a bare-repo
 //! forge, the lock in a real OpenBao. A refused plan leaves the encrypted
 //! state, the forge and the lock as they were, and no plaintext (the plan
 //! file lives in the decrypted state's private folder).
@@ -173,6 +173,30 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
 
     let out = tg(&["init", "--stack", "infra", "-input=false"], &[]);
     assert!(out.status.success(), "{}", text(&out));
+
+    // The forge check is the same for Tier-0: an unmerged branch, pushed,
+    // is refused before the lock, and nothing reaches the forge.
+    git(&pod, &["switch", "-q", "-c", "feature"]);
+    std::fs::write(pod.join("README.md"), "feature\n").unwrap();
+    git(&pod, &["add", "README.md"]);
+    git(&pod, &["commit", "-q", "-m", "feature"]);
+    git(&pod, &["push", "-q", "-u", "origin", "feature"]);
+    let out = tg(&["apply", "--stack", "infra", "--non-interactive"], &[]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("not the forge's default branch origin/main")
+            && t.contains("nothing was applied"),
+        "{t}"
+    );
+    let on_forge = Command::new("git")
+        .args(["--git-dir", forge.to_str().unwrap(), "cat-file", "-e"])
+        .arg("main:state/stacks/infra/terraform.tfstate")
+        .status()
+        .unwrap();
+    assert!(!on_forge.success(), "no state on the forge");
+    git(&pod, &["switch", "-q", "main"]);
+
     let out = tg(&["apply", "--stack", "infra", "--non-interactive"], &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(forge_state(), ["gone", "keep"]);

@@ -5,6 +5,7 @@
 //! The manual is `docs/tg.md`.
 
 pub mod args;
+pub mod backend;
 pub mod ci;
 pub mod classify;
 pub mod cli;

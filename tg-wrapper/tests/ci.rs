@@ -29,6 +29,14 @@ impl Repo {
         .unwrap();
         for s in stacks {
             r.write(&format!("stacks/{s}/terragrunt.hcl"), "# stack\n");
+            // Tier-1 state goes to the stack's own schema (tg refuses others).
+            r.write(
+                &format!("stacks/{s}/backend.tf"),
+                &format!(
+                    "terraform {{\n  backend \"pg\" {{\n    schema_name = \"{}\"\n  }}\n}}\n",
+                    s.replace('-', "_")
+                ),
+            );
         }
         let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(r.root()));
         git(&["init", "-q", "-b", "main"]);
@@ -391,7 +399,7 @@ fn pg_stack(r: &Repo, name: &str, sleep_secs: u32) {
     r.write(
         &format!("stacks/{name}/main.tf"),
         &format!(
-            "terraform {{\n  backend \"pg\" {{}}\n}}\nresource \"terraform_data\" \"slow\" {{\n  triggers_replace = timestamp()\n  provisioner \"local-exec\" {{\n    command = \"sleep {sleep_secs}\"\n  }}\n}}\n"
+            "resource \"terraform_data\" \"slow\" {{\n  triggers_replace = timestamp()\n  provisioner \"local-exec\" {{\n    command = \"sleep {sleep_secs}\"\n  }}\n}}\n"
         ),
     );
     r.write(

@@ -170,7 +170,7 @@ fn fixture() -> Infra {
     );
     i.write(
         "stacks/web/main.tf",
-        "module \"app\" {\n  source = \"../../modules/app\"\n}\n",
+        "terraform {\n  backend \"pg\" {\n    schema_name = \"web\"\n  }\n}\nmodule \"app\" {\n  source = \"../../modules/app\"\n}\n",
     );
     // api: include, read_terragrunt_config, and a dependency on db.
     i.write(
@@ -413,7 +413,7 @@ fn init_runs_only_when_dot_terraform_is_not_current() {
     let i = Infra::new();
     i.write(
         "stacks/s/main.tf",
-        "terraform {\n  required_version = \">= 1.5\"\n}\nresource \"terraform_data\" \"x\" {}\n",
+        "terraform {\n  required_version = \">= 1.5\"\n  backend \"pg\" {\n    schema_name = \"s\"\n  }\n}\nresource \"terraform_data\" \"x\" {}\n",
     );
     i.commit("s");
     // Each edit is committed first: CI applies commits (tg refuses

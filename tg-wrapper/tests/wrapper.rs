@@ -36,6 +36,12 @@ impl Fixture {
             )
             .unwrap();
         }
+        // The Tier-1 stack's state in its own schema (tg refuses others).
+        std::fs::write(
+            root.join("stacks/faketest/terragrunt.hcl"),
+            "remote_state {\n  backend = \"pg\"\n  config = {\n    schema_name = \"faketest\"\n  }\n}\n",
+        )
+        .unwrap();
         std::fs::write(
             root.join("terragrunt.hcl"),
             "locals {\n  tier0_stacks = [\"infra\", \"vault\"]\n}\n",
@@ -504,7 +510,11 @@ fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
     require_bin("terraform");
     let f = Fixture::new();
     let (pg, bao) = tier1_services();
-    terraform_data_stack(&f.stack("faketest"), "  backend \"pg\" {}", "tier1-value");
+    terraform_data_stack(
+        &f.stack("faketest"),
+        "  backend \"pg\" {\n    schema_name = \"faketest\"\n  }",
+        "tier1-value",
+    );
     let port = pg.port().to_string();
     let addr = bao.addr();
     let env = [
@@ -519,7 +529,7 @@ fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
     ok(&out);
     let rows = pg.psql(
         "terraform_state",
-        "SELECT count(*) FROM terraform_remote_state.states WHERE data LIKE '%tier1-value%'",
+        "SELECT count(*) FROM faketest.states WHERE data LIKE '%tier1-value%'",
     );
     assert_eq!(rows.trim(), "1", "state stored in PostgreSQL");
     let text = format!(
@@ -616,7 +626,11 @@ fn tier1_ci_logs_in_to_vault_with_its_service_account_token() {
         "bound_subject=system:serviceaccount:woodpecker:ci",
         "token_policies=tg-state",
     ]);
-    terraform_data_stack(&f.stack("faketest"), "  backend \"pg\" {}", "via-sa-token");
+    terraform_data_stack(
+        &f.stack("faketest"),
+        "  backend \"pg\" {\n    schema_name = \"faketest\"\n  }",
+        "via-sa-token",
+    );
     let token_file = dir.join("sa-token");
     let port = pg.port().to_string();
     let addr = bao.addr();
@@ -657,7 +671,7 @@ fn tier1_ci_logs_in_to_vault_with_its_service_account_token() {
     ok(&f.tg(&f.stack("faketest"), &["apply", "--non-interactive"], &env));
     let rows = pg.psql(
         "terraform_state",
-        "SELECT count(*) FROM terraform_remote_state.states WHERE data LIKE '%via-sa-token%'",
+        "SELECT count(*) FROM faketest.states WHERE data LIKE '%via-sa-token%'",
     );
     assert_eq!(
         rows.trim(),

@@ -11,6 +11,11 @@ terraform {
   required_providers {
     fwdauth = { source = "registry.terraform.io/homelab/authentik-forward-auth" }
   }
+  # Tier-1: state in PostgreSQL, in this stack's own schema (tg refuses a
+  # Tier-1 stack whose state would go anywhere else).
+  backend "pg" {
+    schema_name = "forward_auth"
+  }
 }
 
 variable "authentik_url" {

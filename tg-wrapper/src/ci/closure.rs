@@ -98,7 +98,7 @@ enum Ctx<'a> {
 }
 
 /// Lexical normalisation: `a/./b/../c` → `a/c` (files may not exist).
-fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
@@ -113,7 +113,7 @@ fn normalize(p: &Path) -> PathBuf {
 }
 
 /// `from` → `to` as a relative path (both normalised, absolute).
-fn relative(from: &Path, to: &Path) -> String {
+pub(crate) fn relative(from: &Path, to: &Path) -> String {
     let f: Vec<_> = from.components().collect();
     let t: Vec<_> = to.components().collect();
     let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();

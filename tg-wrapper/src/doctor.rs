@@ -57,6 +57,7 @@ pub fn run(cwd: &Path) -> i32 {
     ok &= line("vault", &vault());
     ok &= line("pg lock", &pg_lock());
     ok &= line("sops keys", &sops_keys(repo.as_ref().ok()));
+    ok &= crate::backend::doctor(repo.as_ref().ok());
     if ok { 0 } else { 1 }
 }
 

@@ -96,6 +96,7 @@ fn run_inner(raw: &[String], cwd: &Path) -> Result<i32, TgError> {
         return run_tier0(&repo, &settings, &stack, &inv, &engine, &lock_timeout);
     }
     let settings = Settings::load(Some(&repo))?;
+    crate::backend::check_tier1(&repo, &stack, engine.kind, &inv.args)?;
     if inv.writes() {
         let git = Git::new(&repo.root);
         let _writes = git.write_lock()?;

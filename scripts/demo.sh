@@ -137,6 +137,27 @@ for s in "${stacks[@]}"; do
   grep -E "^Apply complete" "$demo/$s.apply.log"
 done
 
+say "state where each tier says: every Tier-1 stack has rows in its own schema, no plaintext state file"
+tg doctor > "$demo/doctor.log" 2>&1 || true
+grep '^PASS backend\|^FAIL backend' "$demo/doctor.log"
+for s in "${stacks[@]}"; do
+  line=$(grep "^PASS backend $s: " "$demo/doctor.log") || { echo "[demo] tg doctor does not pass the backend of $s" >&2; exit 1; }
+  case "$line" in *"Tier-0"*) continue;; esac
+  schema=$(sed -n 's/.*, pg, schema \([A-Za-z0-9_]*\) (.*/\1/p' <<<"$line")
+  [ -n "$schema" ] || { echo "[demo] no pg schema for $s: $line" >&2; exit 1; }
+  n=$(psql_do -At -d terraform_state -c "SELECT count(*) FROM \"$schema\".states")
+  [ "$n" -ge 1 ] || { echo "[demo] $s has no state rows in schema $schema" >&2; exit 1; }
+  echo "[demo] $s: $n state row(s) in schema terraform_state.$schema"
+done
+# Tier-0 state under state/ is SOPS-encrypted; .terraform/terraform.tfstate is
+# terraform's backend cache (no state). Anything else is plaintext state.
+stray=$(find . -path ./.git -prune -o -path '*/.terraform' -prune -o -name 'terraform.tfstate*' -print | grep -v '^./state/' || true)
+[ -z "$stray" ] || { echo "[demo] plaintext state in the repo: $stray" >&2; exit 1; }
+for f in $(find ./state -name 'terraform.tfstate'); do
+  grep -q '"sops"' "$f" || { echo "[demo] $f is not SOPS-encrypted" >&2; exit 1; }
+done
+echo "[demo] no plaintext state file in the repo"
+
 say "tg ci drift (nightly drift run) — expecting no drift"
 set +e
 tg ci drift

@@ -55,6 +55,26 @@ fn quickstart_demo_applies_every_example_stack_and_finds_no_drift() {
         );
     }
     assert!(text.contains("Apply complete!"), "{text}");
+    // Issue 20: every Tier-1 stack's state is in its own schema, and no
+    // plaintext state file is left in the example repo.
+    for (stack, schema) in [
+        ("app-config", "app_config"),
+        ("goldmane-egress", "goldmane_egress"),
+        ("forward-auth", "forward_auth"),
+        ("registry-retention", "registry_retention"),
+    ] {
+        assert!(
+            text.contains(&format!("[demo] {stack}: "))
+                && text.contains(&format!(
+                    "state row(s) in schema terraform_state.{schema}\n"
+                )),
+            "{stack}'s state is not in its schema:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("[demo] no plaintext state file in the repo"),
+        "{text}"
+    );
     assert!(
         text.contains("FAILED 0  DRIFT 0"),
         "the drift run found drift or failures:\n{text}"

@@ -223,8 +223,9 @@ fn words(text: &str) -> String {
 /// What to run for a failure, when its output says: the errored-state
 /// advice, the `tg import` line(s) for `already exists`, the lock command
 /// for lock file errors, the destroy brake's refusal (what and how to
-/// allow it). Shown by `tg classify` and in `tg ci`'s FAILED rows.
-pub fn fix_advice(output: &str) -> Option<String> {
+/// allow it). Shown by `tg classify` and in `tg ci`'s FAILED rows, where
+/// the `stack` is known and goes into the `tg import` line.
+pub fn fix_advice(output: &str, stack: Option<&str>) -> Option<String> {
     let mut out = Vec::new();
     if let Some(a) = errored_state_advice(output) {
         out.push(a);
@@ -236,7 +237,7 @@ pub fn fix_advice(output: &str) -> Option<String> {
             .collect();
         out.push(format!("{}\n  Nothing was applied.", block.join("\n")));
     }
-    let imports = import_lines(output);
+    let imports = import_lines(output, stack);
     if !imports.is_empty() {
         out.push(format!(
             "The object exists but the state does not know it (an apply whose state write was lost creates this; every later apply fails until it is imported). Check it is the one the configuration means, then import it:\n{}",
@@ -259,11 +260,11 @@ pub fn fix_advice(output: &str) -> Option<String> {
     (!out.is_empty()).then(|| out.join("\n"))
 }
 
-/// `tg import <address> <id>` for each `already exists` diagnostic: the
+/// `tg import [--stack S] <address> <id>` for each `already exists` diagnostic: the
 /// address from its `with <address>,` line, the ID where the provider's
 /// error gives it (`A resource with the ID "..." already exists`), else
 /// `<ID>` to fill in (Kubernetes: `<namespace>/<name>`).
-pub fn import_lines(output: &str) -> Vec<String> {
+pub fn import_lines(output: &str, stack: Option<&str>) -> Vec<String> {
     let error = Regex::new(
         r"^[│\s]*Error: (.*(already exists|cannot re-use a name that is still in use).*)$",
     )
@@ -303,7 +304,10 @@ pub fn import_lines(output: &str) -> Vec<String> {
         } else {
             address.clone()
         };
-        let line = format!("tg import {quoted} {id}");
+        let line = match stack {
+            Some(s) => format!("tg import --stack {s} {quoted} {id}"),
+            None => format!("tg import {quoted} {id}"),
+        };
         if !out.contains(&line) {
             out.push(line);
         }
@@ -349,5 +353,19 @@ mod tests {
         );
         assert_eq!(c.classify("aws_instance.x: Creating...\nError: pq: server closed the connection unexpectedly postgres").0, Class::Fatal);
         assert_eq!(c.classify("Error: something else").0, Class::Fatal);
+    }
+
+    #[test]
+    fn import_line_names_the_stack_when_known() {
+        let out =
+            "│ Error: namespaces \"x\" already exists\n│ \n│   with kubernetes_namespace.x,\n";
+        assert_eq!(
+            import_lines(out, Some("web")),
+            ["tg import --stack web kubernetes_namespace.x x"]
+        );
+        assert_eq!(
+            import_lines(out, None),
+            ["tg import kubernetes_namespace.x x"]
+        );
     }
 }

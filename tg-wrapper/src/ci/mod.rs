@@ -157,7 +157,7 @@ pub fn run_stack(
                         .unwrap_or_else(|| "signal".into()),
                     last_lines(&output, 50)
                 );
-                if let Some(advice) = fix_advice(&output) {
+                if let Some(advice) = fix_advice(&output, Some(stack)) {
                     detail.push('\n');
                     detail.push_str(&advice);
                 }

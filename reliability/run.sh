@@ -28,7 +28,7 @@ started=$(date +%s)
 if [ "$quick" = 1 ]; then
   kill_args=(--per 1 --cap 120 --signals KILL,TERM --steps decrypted,rename,renamed,committed,push)
 else
-  kill_args=(--per 20 --cap 540)
+  kill_args=(--per 20 --cap 480)
 fi
 echo "=== 1. kill a Tier-0 apply at every step" >&2
 python3 reliability/kill_tier0.py "$tg" "${kill_args[@]}" | tee -a "$rows" || status=1
@@ -37,7 +37,13 @@ python3 reliability/kill_tier0.py "$tg" "${kill_args[@]}" | tee -a "$rows" || st
 # minutes on 2 cores, more than the quick run's budget).
 if [ "$quick" = 0 ]; then
   echo "=== 2. fuzzing" >&2
-  reliability/fuzz.sh 1000000 75 | tee -a "$rows" || status=1
+  reliability/fuzz.sh 1000000 60 | tee -a "$rows" || status=1
+fi
+
+# 4. Concurrency on Tier-1 stacks with the real pg backend (full run only).
+if [ "$quick" = 0 ]; then
+  echo "=== 4. concurrency on Tier-1 (pg backend)" >&2
+  python3 reliability/pg_soak.py "$tg" --rounds 20 --ns 2,4,8 --new 8 --cap 300 | tee -a "$rows" || status=1
 fi
 
 elapsed=$(( $(date +%s) - started ))

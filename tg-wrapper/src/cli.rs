@@ -6,11 +6,55 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `tg --help` after the subcommands: the engine verbs people type, what
+/// tg adds to each, examples and the environment (docs/tg.md has it all).
+const AFTER_HELP: &str = "\
+Engine verbs (run by terragrunt, terraform or tofu in the stack folder; tg adds):
+  plan                    -lock-timeout; the tier's state handling (below)
+  apply, destroy          -lock-timeout; only what the forge has; the destroy brake
+                          (plan file + show -json: deletions need the typed stack name,
+                          or Tg-Allow-Destroy / .tg.toml in CI); -auto-approve only
+                          with --non-interactive (CI)
+  import, refresh         -lock-timeout; only what the forge has; the tier's state
+  state <sub>, taint,     only what the forge has (state list/show/pull only read);
+    untaint               the tier's state
+  output, show, console   the tier's state (read)
+  init                    the shared provider cache; never -lock-timeout
+  force-unlock <stack>    Tier-0: break the lock held in Vault
+  validate, fmt, version, providers ...  forwarded untouched, no backend needed
+The tier's state: Tier-0 (tier0_stacks) decrypts the SOPS state under the Vault lock,
+then re-encrypts, commits and pushes it; Tier-1 gets PG_CONN_STR (Vault static creds)
+and is refused unless its state goes to its own schema through the pg backend, with
+no plaintext terraform.tfstate in the folder.
+--non-interactive, --from-unpushed, --local-lock and --stack are tg's own flags; every
+other argument is forwarded untouched.
+
+Examples:
+  tg plan --stack app-config              plan one stack from anywhere in the repo
+  tg ci apply --since last-success --jobs 4 --json-report r.json
+                                          the CI apply step, with progress and ETA
+
+Environment:
+  TG_ENGINE               engine (name or path): default terragrunt, else terraform
+  TG_LOCK_TIMEOUT         -lock-timeout and the Tier-0 lock wait (default 5m)
+  TG_LOCK_WAIT, TG_LOCK_LEASE  Tier-0 lock wait and lease
+  PG_CONN_STR             Tier-1 connection string (else read from Vault)
+  TG_PG_HOST, TG_PG_PORT, TG_PG_DATABASE, TG_PG_SSLMODE  the state database
+  VAULT_ADDR, VAULT_TOKEN, VAULT_K8S_ROLE  Vault and its token / Kubernetes login
+  SOPS_AGE_KEY_FILE, SOPS_AGE_KEY  age identities (Tier-0 break-glass)
+  TG_TMPDIR               where Tier-0 plaintext may live (default /dev/shm)
+  TG_PLUGIN_CACHE_DIR     shared provider cache (off: none)
+  TG_CI_ATTEMPTS, TG_CI_RETRY_DELAY  tg ci retries
+  TG_PROGRESS             tg ci progress: line (one per stack), live (one updated line),
+                          off; default live on a terminal, else line
+Completions: tg completions bash|zsh|fish. Manual: docs/tg.md";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tg",
     version,
     about = "The Terragrunt/Terraform wrapper every apply goes through (docs/tg.md)",
+    after_help = AFTER_HELP,
     allow_external_subcommands = true
 )]
 pub struct Cli {
@@ -30,8 +74,17 @@ pub enum Command {
     },
     /// Read a run's combined output on stdin; print locked, transient or fatal.
     Classify,
-    /// Check the engine, repo config, Vault, the PG state lock and SOPS keys.
+    /// Check the engine, repo config, Vault, the PG state lock, SOPS keys and
+    /// each stack's tier, backend and schema.
     Doctor,
+    /// Print the stacks and their edges (dependencies, platform order,
+    /// modules and files read) as Graphviz DOT or Mermaid.
+    Graph(GraphArgs),
+    /// Print a completion script for bash, zsh or fish.
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
     /// `providers lock`: every stack's lock file for every platform; other
     /// `providers` subcommands go to the engine.
     Providers {
@@ -41,6 +94,32 @@ pub enum Command {
     /// Any engine verb: plan, apply, destroy, refresh, import, output, state, init, validate, fmt, ...
     #[command(external_subcommand)]
     Engine(Vec<String>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Mark the stacks `tg ci apply` would select for this range, and why
+    /// (HEAD when `..HEAD` is left out).
+    #[arg(long, value_name = "BASE..HEAD")]
+    pub changed: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz (`dot -Tsvg`).
+    Dot,
+    /// A Mermaid flowchart (renders in Forgejo / GitHub markdown).
+    Mermaid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +201,10 @@ pub struct CiArgs {
     /// Write a JUnit XML report here.
     #[arg(long)]
     pub junit_report: Option<std::path::PathBuf>,
+    /// A previous run's --json-report: its per-stack durations start the
+    /// ETA of the progress lines before this run has timed any stack.
+    #[arg(long, value_name = "REPORT.json")]
+    pub eta_from: Option<std::path::PathBuf>,
 }
 
 pub fn main() -> ExitCode {
@@ -137,6 +220,11 @@ pub fn main() -> ExitCode {
         Command::Ci { step } => ci_step(step, &cwd),
         Command::Classify => classify_stdin(&cwd),
         Command::Doctor => crate::doctor::run(&cwd),
+        Command::Graph(args) => graph(&args, &cwd),
+        Command::Completions { shell } => {
+            completions(shell);
+            0
+        }
         Command::Providers {
             cmd: Some(ProvidersCmd::Lock(args)),
         } => providers_lock(args, cli.stack, &cwd),
@@ -160,6 +248,62 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// `tg completions SHELL`: clap's generator over this very command line,
+/// so the script knows every subcommand and flag.
+fn completions(shell: CompletionShell) {
+    use clap::CommandFactory;
+    let shell = match shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "tg", &mut std::io::stdout());
+}
+
+fn graph(args: &GraphArgs, cwd: &std::path::Path) -> i32 {
+    let result = (|| -> Result<String, crate::error::TgError> {
+        let repo = crate::repo::Repo::find(cwd)?;
+        let settings = crate::config::Settings::load(Some(&repo))?;
+        let engine = crate::engine::Engine::choose()
+            .map(|e| e.kind)
+            .unwrap_or(crate::args::EngineKind::Terraform);
+        let mut g = crate::graph::Graph::build(&repo, &settings.ci.platform_stacks, engine);
+        if let Some(range) = &args.changed {
+            let (base, head) = range.split_once("..").unwrap_or((range.as_str(), ""));
+            let head = if head.is_empty() { "HEAD" } else { head };
+            if base.is_empty() || base.starts_with('-') || head.starts_with('-') {
+                return Err(crate::error::TgError::Usage(format!(
+                    "--changed wants BASE..HEAD (two commits), not {range:?}"
+                )));
+            }
+            let base = crate::ci::since::resolve(&repo, base)?;
+            let head = crate::ci::since::resolve(&repo, head)?;
+            let mut selected = crate::ci::changes::changed_stacks(&repo, Some(&base), &head)?;
+            for s in &mut selected {
+                if settings.ci.skip_stacks.contains(&s.stack) {
+                    s.reasons
+                        .push("listed in skip_stacks: tg ci skips it (human-applied)".into());
+                }
+            }
+            g.mark(&selected);
+        }
+        Ok(match args.format {
+            GraphFormat::Dot => g.dot(),
+            GraphFormat::Mermaid => g.mermaid(),
+        })
+    })();
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("tg: error: {e}");
+            1
+        }
+    }
 }
 
 fn providers_lock(args: ProvidersLockArgs, stack: Option<String>, cwd: &std::path::Path) -> i32 {
@@ -258,6 +402,7 @@ fn ci_step(step: CiStep, cwd: &std::path::Path) -> i32 {
             init: crate::engine::Engine::choose()
                 .is_ok_and(|e| e.kind != crate::args::EngineKind::Terragrunt),
             record_success: selection.record.map(|head| (args.remote.clone(), head)),
+            eta_from: args.eta_from.clone(),
         };
         crate::ci::run(&repo, &settings, &opts, stacks)
     })();

@@ -15,6 +15,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod git;
+pub mod graph;
 pub mod lock;
 pub mod pending;
 pub mod phase;

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod closure;
 pub mod init;
 pub mod interrupt;
+pub mod progress;
 pub mod report;
 pub mod schedule;
 pub mod since;
@@ -46,6 +47,8 @@ pub struct CiOptions {
     /// On a run with nothing left unapplied: record this commit as the
     /// last success on this remote (`(remote, commit)`, [`since`]).
     pub record_success: Option<(String, String)>,
+    /// A previous `--json-report` whose durations start the ETA ([`progress`]).
+    pub eta_from: Option<std::path::PathBuf>,
 }
 
 /// The forge guard: `Some(message)` when this pipeline must not apply.
@@ -301,12 +304,37 @@ pub fn run(
     } else {
         "plan"
     };
-    let ran = schedule::run(&graph, opts.jobs.max(1), |stack| {
-        println!("[{stack}] Starting {verb}...");
-        let r = run_stack(&tg, repo, stack, settings, opts);
-        println!("{}", r.block());
-        r
-    });
+    let previous = match &opts.eta_from {
+        Some(p) => progress::previous_durations(p).unwrap_or_else(|e| {
+            println!("[progress] --eta-from {e}: the ETA uses this run's durations only");
+            Default::default()
+        }),
+        None => Default::default(),
+    };
+    let progress = progress::Progress::new(
+        progress::Style::from_env(),
+        opts.jobs,
+        graph.order.clone(),
+        previous,
+    );
+    let ran = schedule::run(
+        &graph,
+        opts.jobs.max(1),
+        |stack| {
+            progress.say(&format!("[{stack}] Starting {verb}..."));
+            progress.started(stack);
+            let r = run_stack(&tg, repo, stack, settings, opts);
+            progress.say(&r.block());
+            r
+        },
+        |r, ran| {
+            if !ran {
+                progress.say(&format!("[{}] SKIPPED ({})", r.stack, r.detail));
+            }
+            progress.finished(r);
+        },
+    );
+    progress.finish();
     results.extend(ran);
     report::print_summary(&results, opts.mode);
     let caught = interrupt::caught();

@@ -1,6 +1,6 @@
 //! Ordering stacks: platform stacks first (serially, in the listed order),
 //! then app stacks; terragrunt `dependency`/`dependencies` blocks add
-//! edges. With `--jobs N`, stacks whose dependencies are done run in
+//! edges (parsed as HCL, includes followed: [`crate::graph::dependencies`]). With `--jobs N`, stacks whose dependencies are done run in
 //! parallel; a stack whose dependency did not apply is skipped.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,12 +14,6 @@ pub struct Graph {
     /// Display and priority order.
     pub order: Vec<String>,
     pub deps: BTreeMap<String, BTreeSet<String>>,
-}
-
-/// `../x` references in a stack's terragrunt.hcl (`config_path`, `paths`).
-fn declared_deps(hcl: &str) -> Vec<String> {
-    let re = regex::Regex::new(r#""\.\./([A-Za-z0-9_.-]+)/?""#).expect("static regex");
-    re.captures_iter(hcl).map(|c| c[1].to_string()).collect()
 }
 
 impl Graph {
@@ -46,11 +40,8 @@ impl Graph {
         }
         for a in &apps {
             let mut d: BTreeSet<String> = platform_sel.iter().cloned().collect();
-            let hcl =
-                std::fs::read_to_string(repo.root.join("stacks").join(a).join("terragrunt.hcl"))
-                    .unwrap_or_default();
             d.extend(
-                declared_deps(&hcl)
+                crate::graph::dependencies(repo, a)
                     .into_iter()
                     .filter(|x| selected.contains(x) && x != a),
             );
@@ -69,10 +60,13 @@ struct State {
 }
 
 /// Runs `work` for every stack respecting dependencies, at most `jobs` at
-/// once; results come back in graph order.
-pub fn run<F>(graph: &Graph, jobs: usize, work: F) -> Vec<StackResult>
+/// once; results come back in graph order. `ended` hears of every stack
+/// as it ends: `true` when `work` ran it, `false` when it was skipped for a
+/// dependency that did not apply.
+pub fn run<F, E>(graph: &Graph, jobs: usize, work: F, ended: E) -> Vec<StackResult>
 where
     F: Fn(&str) -> StackResult + Sync,
+    E: Fn(&StackResult, bool) + Sync,
 {
     let state = Mutex::new(State {
         done: BTreeMap::new(),
@@ -109,11 +103,12 @@ where
                             for (s, d) in blocked {
                                 st.started.insert(s.clone());
                                 st.done.insert(s.clone(), Outcome::Skipped);
-                                println!("[{s}] SKIPPED (dependency {d} did not apply)");
-                                st.results.push(StackResult::skipped(
+                                let r = StackResult::skipped(
                                     &s,
                                     format!("dependency {d} did not apply"),
-                                ));
+                                );
+                                ended(&r, false);
+                                st.results.push(r);
                                 wake.notify_all();
                             }
                             let ready = graph.order.iter().find(|s| {
@@ -136,6 +131,7 @@ where
                     };
                     let r = work(&stack);
                     let mut st = state.lock().expect("scheduler lock");
+                    ended(&r, true);
                     st.done.insert(stack, r.outcome);
                     st.results.push(r);
                     wake.notify_all();
@@ -154,7 +150,38 @@ mod tests {
 
     #[test]
     fn deps_from_terragrunt_blocks() {
-        let hcl = "dependency \"db\" {\n  config_path = \"../dbaas\"\n}\ndependencies {\n  paths = [\"../platform\", \"../infra/\"]\n}\n";
-        assert_eq!(declared_deps(hcl), vec!["dbaas", "platform", "infra"]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
+        for s in ["dbaas", "platform", "infra", "other"] {
+            write(&format!("stacks/{s}/main.tf"), "# stack\n");
+        }
+        write(
+            "stacks/app/terragrunt.hcl",
+            "dependency \"db\" {\n  config_path = \"../dbaas\"\n}\ndependencies {\n  paths = [\"../platform\", \"../infra/\"]\n}\n# config_path = \"../other\"\n",
+        );
+        let repo = Repo::find(root).unwrap();
+        let deps: Vec<String> = crate::graph::dependencies(&repo, "app")
+            .into_iter()
+            .collect();
+        assert_eq!(
+            deps,
+            vec!["dbaas", "infra", "platform"],
+            "a comment is no dependency"
+        );
+        let all: Vec<String> = ["app", "dbaas", "infra", "other", "platform"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let g = Graph::build(&repo, &all, &[]);
+        assert_eq!(
+            g.deps["app"].iter().collect::<Vec<_>>(),
+            ["dbaas", "infra", "platform"]
+        );
     }
 }

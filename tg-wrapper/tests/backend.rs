@@ -243,3 +243,82 @@ fn ci_apply_fails_the_misplaced_stacks_and_applies_the_rest() {
         "{t}"
     );
 }
+
+/// The printed fix works: state a stack kept as a plaintext
+/// `terraform.tfstate` (applied before it had a backend) moves into its
+/// own schema with `tg init -migrate-state`, and `.terraform/` set up for
+/// another schema is refused until re-initialised.
+#[test]
+fn the_fix_moves_plaintext_state_into_the_schema() {
+    let pg = Postgres::start();
+    pg.create_db("terraform_state");
+    let r = fixture();
+    // Before tg's check: applied with terraform itself, local backend.
+    let dir = r.root().join("stacks/nobackend");
+    let tf = |args: &[&str]| {
+        run_ok(
+            Command::new("terraform")
+                .args(args)
+                .current_dir(&dir)
+                .env("TF_CLI_CONFIG_FILE", "/dev/null"),
+        )
+    };
+    tf(&["init", "-input=false"]);
+    tf(&["apply", "-auto-approve", "-input=false"]);
+    assert!(dir.join("terraform.tfstate").is_file());
+    std::fs::remove_file(r.dir.path().join("nobackend.applied")).unwrap();
+    // The fix the refusal printed: a backend of its own, committed.
+    r.stack("nobackend", &pg_backend("nobackend"));
+    r.commit();
+    let out = r.tg(&pg, &["plan", "--stack", "nobackend"]);
+    assert!(
+        text(&out)
+            .contains("plaintext state in the working tree: stacks/nobackend/terraform.tfstate"),
+        "{}",
+        text(&out)
+    );
+    let out = r.tg(
+        &pg,
+        &[
+            "init",
+            "--stack",
+            "nobackend",
+            "-migrate-state",
+            "-force-copy",
+            "-input=false",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        pg.psql(
+            "terraform_state",
+            "SELECT count(*) FROM nobackend.states WHERE data LIKE '%nobackend-state%'"
+        )
+        .trim(),
+        "1",
+        "the state is in the schema"
+    );
+    for f in ["terraform.tfstate", "terraform.tfstate.backup"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    let out = r.tg(&pg, &["plan", "--stack", "nobackend", "-detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the migrated state knows the resource: no changes\n{}",
+        text(&out)
+    );
+    assert!(!r.applied("nobackend"));
+
+    // The configuration moves to another schema; .terraform still points
+    // at the old one: refused until `init -migrate-state`.
+    r.stack("nobackend", &pg_backend("nobackend_v2"));
+    r.commit();
+    let out = r.tg(&pg, &["plan", "--stack", "nobackend"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("was initialised for the pg backend (schema nobackend), but the configuration says pg, schema nobackend_v2"),
+        "{t}"
+    );
+}

@@ -87,6 +87,7 @@ pub fn run_stack(
     stack: &str,
     settings: &Settings,
     opts: &CiOptions,
+    progress: &progress::Progress,
 ) -> StackResult {
     let started = Instant::now();
     let mut attempt = 0;
@@ -98,7 +99,7 @@ pub fn run_stack(
                 format!("not started: tg ci was interrupted ({})", signal_name(sig)),
             );
         }
-        let (code, output) = match prepare(tg, repo, stack, opts) {
+        let (code, output) = match prepare(tg, repo, stack, opts, progress) {
             Some(failed) => failed,
             None => run_child(tg, repo, &child_args(stack, opts.mode)),
         };
@@ -146,11 +147,11 @@ pub fn run_stack(
                 };
             }
             Class::Transient if attempt < opts.attempts => {
-                eprintln!(
+                progress.say_err(&format!(
                     "[{stack}] transient error ({rule}) (attempt {attempt}/{}) — retrying in {}s...",
                     opts.attempts,
                     opts.retry_delay.as_secs()
-                );
+                ));
                 std::thread::sleep(opts.retry_delay);
             }
             _ => {
@@ -197,13 +198,19 @@ fn signal_name(sig: i32) -> &'static str {
 
 /// `tg init` for a stack whose `.terraform` is not current; `Some` carries
 /// a failed init's result (classified and retried like the run itself).
-fn prepare(tg: &Path, repo: &Repo, stack: &str, opts: &CiOptions) -> Option<(Option<i32>, String)> {
+fn prepare(
+    tg: &Path,
+    repo: &Repo,
+    stack: &str,
+    opts: &CiOptions,
+    progress: &progress::Progress,
+) -> Option<(Option<i32>, String)> {
     if !opts.init {
         return None;
     }
     let dir = repo.root.join("stacks").join(stack);
     let why = init::needed(&repo.root, &dir)?;
-    println!("[{stack}] init ({why})");
+    progress.say(&format!("[{stack}] init ({why})"));
     let (code, output) = run_child(
         tg,
         repo,
@@ -323,7 +330,7 @@ pub fn run(
         |stack| {
             progress.say(&format!("[{stack}] Starting {verb}..."));
             progress.started(stack);
-            let r = run_stack(&tg, repo, stack, settings, opts);
+            let r = run_stack(&tg, repo, stack, settings, opts, &progress);
             progress.say(&r.block());
             r
         },

@@ -144,6 +144,15 @@ impl Progress {
         self.redraw(&mut st);
     }
 
+    /// The same on stderr (retry notices).
+    pub fn say_err(&self, text: &str) {
+        let mut st = self.inner.lock().expect("progress lock");
+        self.clear(&mut st);
+        let _ = std::io::stdout().flush();
+        eprintln!("{text}");
+        self.redraw(&mut st);
+    }
+
     pub fn started(&self, stack: &str) {
         let mut st = self.inner.lock().expect("progress lock");
         st.running.push((stack.to_string(), Instant::now()));

@@ -534,12 +534,13 @@ fn valid_schema(s: &str) -> bool {
         && s.len() <= 63
 }
 
-/// Plaintext state files in the stack folder.
+/// Plaintext state files in the stack folder (a symlink counts, even a
+/// dangling one: the engine would write through it).
 pub fn plaintext_files(dir: &Path) -> Vec<&'static str> {
     PLAINTEXT
         .iter()
         .copied()
-        .filter(|f| dir.join(f).exists())
+        .filter(|f| dir.join(f).symlink_metadata().is_ok())
         .collect()
 }
 

@@ -199,6 +199,19 @@ fn state_in_the_wrong_place_is_refused_with_the_cause_and_the_fix() {
         );
         std::fs::remove_file(&p).unwrap();
     }
+    // A dangling symlink would be written through: refused as well.
+    std::os::unix::fs::symlink(
+        r.dir.path().join("elsewhere.tfstate"),
+        r.root().join("stacks/good/terraform.tfstate"),
+    )
+    .unwrap();
+    let out = r.tg(&pg, &["output", "--stack", "good"]);
+    assert!(
+        text(&out).contains("plaintext state in the working tree: stacks/good/terraform.tfstate"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_file(r.root().join("stacks/good/terraform.tfstate")).unwrap();
     let out = r.tg(&pg, &["plan", "--stack", "good"]);
     assert!(out.status.success(), "{}", text(&out));
 

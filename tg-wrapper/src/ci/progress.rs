@@ -68,8 +68,8 @@ pub struct Progress {
     inner: Mutex<Inner>,
 }
 
-/// Per-stack durations of a previous `--json-report` (stacks that ran:
-/// skipped ones took no time and say nothing about the next run).
+/// Per-stack durations of a previous `--json-report`: of the stacks that
+/// ran to an end (OK, DRIFT, FAILED).
 pub fn previous_durations(path: &Path) -> Result<BTreeMap<String, Duration>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let v: serde_json::Value =
@@ -89,7 +89,9 @@ pub fn previous_durations(path: &Path) -> Result<BTreeMap<String, Duration>, Str
         ) else {
             continue;
         };
-        if outcome != "SKIPPED" && secs.is_finite() && secs > 0.0 && secs < 1e7 {
+        // A skipped stack took no time, an interrupted one stopped early.
+        let whole = !matches!(outcome, "SKIPPED" | "INTERRUPTED");
+        if whole && secs.is_finite() && secs > 0.0 && secs < 1e7 {
             out.insert(name.to_string(), Duration::from_secs_f64(secs));
         }
     }

@@ -24,6 +24,7 @@ pub mod providers_lock;
 pub mod repo;
 pub mod run;
 pub mod signals;
+pub mod stale_git_locks;
 pub mod tier0;
 pub mod tier1;
 pub mod vault;

@@ -42,10 +42,12 @@ pub fn clear(repo: &Repo, stack: &str) {
     let _ = std::fs::remove_file(path(&repo.root.join(".tg"), stack));
 }
 
-/// Before syncing (lock and git write lock held): commits the state file a
-/// killed run left uncommitted when it is exactly that run's output, and
-/// removes new-state files of runs that are gone.
+/// Before syncing (lock and git write lock held), what a killed run left:
+/// stale git lock files ([`crate::stale_git_locks`]), the state file it
+/// renamed but did not commit (committed when it is exactly that run's
+/// output), new-state files of runs that are gone.
 pub fn recover(repo: &Repo, git: &Git, stack: &str) -> Result<(), TgError> {
+    crate::stale_git_locks::clear(&repo.root)?;
     let scratch = repo.root.join(".tg");
     sweep_temp(&scratch);
     let copy = path(&scratch, stack);

@@ -263,3 +263,44 @@ fn a_state_file_changed_by_someone_else_is_still_refused() {
     );
     assert_eq!(r.forge_applies(), ["one"]);
 }
+
+/// A git SIGKILLed while tg committed the state (its pod killed) leaves
+/// `.git/index.lock`; before, every later run failed at `git add` with
+/// "File exists". No git runs in the clone now: the lock is stale.
+#[test]
+fn a_git_lock_left_by_a_killed_git_is_removed() {
+    let r = Repo::new();
+    ok(&r.apply("one"));
+    let lock = r.clone().join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let err = ok(&r.apply("two"));
+    assert!(err.contains("left by a git that was killed"), "{err}");
+    assert!(!lock.exists());
+    assert_eq!(r.forge_applies(), ["one", "two"]);
+}
+
+/// The same file while a git runs in the clone (a human's `git commit`
+/// in an editor, say) is that git's: tg stops and leaves it.
+#[test]
+fn a_git_lock_of_a_running_git_is_left_alone() {
+    let r = Repo::new();
+    ok(&r.apply("one"));
+    let mut running = Command::new("git")
+        .args(["cat-file", "--batch"])
+        .current_dir(r.clone())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = r.clone().join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = r.apply("two");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("is running in this clone"), "{err}");
+    assert!(lock.exists());
+    running.kill().unwrap();
+    running.wait().unwrap();
+    ok(&r.apply("three"));
+    assert_eq!(r.forge_applies(), ["one", "three"]);
+}

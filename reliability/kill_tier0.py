@@ -38,6 +38,7 @@ Usage: kill_tier0.py TG [--per N] [--cap SECONDS] [--steps a,b] [--signals KILL,
 """
 
 import argparse
+import concurrent.futures as cf
 import json
 import os
 import random
@@ -57,6 +58,43 @@ STEPS = [
 STATE = "state/stacks/infra/terraform.tfstate"
 
 
+STUB = r"""#!/usr/bin/env python3
+# Stand-in engine (--engine stub): what terraform does with the state, fast.
+# `plan -out=F` writes F, `show -json F` shows an in-place update (the
+# destroy brake's questions); apply reads -state=, waits 0.3 s (the engine
+# step has a duration to land in), writes the state with the new -var v.
+import json, os, sys, time, uuid
+args = sys.argv[1:]
+out = [a[len("-out="):] for a in args if a.startswith("-out=")]
+if args[:1] == ["plan"] and out:
+    open(out[0], "w").write(json.dumps([a for a in args if a.startswith("-var=")]))
+    sys.exit(0)
+if args[:1] == ["show"]:
+    print('{"format_version":"1.2","resource_changes":[{"address":"terraform_data.x",'
+          '"change":{"actions":["update"]}}]}')
+    sys.exit(0)
+if args[:1] != ["apply"]:
+    sys.exit(0)
+st = next(a[len("-state="):] for a in args if a.startswith("-state="))
+plan = [a for a in args[1:] if not a.startswith("-")]
+var = [a for a in args if a.startswith("-var=")]
+if plan:
+    var = json.load(open(plan[-1]))
+v = var[-1].split("=", 2)[2] if var else "0"
+state = {"version": 4, "terraform_version": "stub", "serial": 0,
+         "lineage": str(uuid.uuid4()), "outputs": {}, "resources": []}
+if os.path.exists(st) and os.path.getsize(st) > 0:
+    state = json.load(open(st))
+time.sleep(0.3)
+state["serial"] += 1
+state["resources"] = [{"mode": "managed", "type": "terraform_data", "name": "x",
+                       "instances": [{"attributes": {"input": v}}]}]
+with open(st + ".tmp", "w") as f:
+    json.dump(state, f)
+os.replace(st + ".tmp", st)
+"""
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -66,7 +104,7 @@ def free_port():
 
 
 class Campaign:
-    def __init__(self, tg, work):
+    def __init__(self, tg, work, engine):
         self.tg = tg
         self.work = work
         self.repo = os.path.join(work, "clone")
@@ -93,7 +131,14 @@ class Campaign:
             SOPS_AGE_KEY_FILE=key, TG_ENGINE="terraform", TF_IN_AUTOMATION="1",
             CHECKPOINT_DISABLE="1", TF_CLI_CONFIG_FILE="/dev/null",
             TG_TMPDIR=self.tgtmp, TMPDIR=self.tmp, TG_LOCK_LEASE="1s",
+            HOME=work,
             TG_LOCK_TIMEOUT="60s", TG_PHASE_MARKERS="1")
+        if engine == "stub":
+            stub = os.path.join(work, "stub-engine")
+            with open(stub, "w") as f:
+                f.write(STUB)
+            os.chmod(stub, 0o755)
+            self.env["TG_ENGINE"] = stub
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), 0.2).close()
@@ -122,6 +167,8 @@ class Campaign:
             subprocess.run(["git", "config", k, v], cwd=self.repo, check=True)
         self.tg_run(["init", "-input=false"], check=True)
         self.tg_run(["apply", "--non-interactive"], check=True)
+        # What marks a decrypted state of this campaign (and no other run's).
+        self.lineage = self.decrypt(self.blob("head"))["lineage"].encode()
 
     def next_v(self):
         self.v += 1
@@ -174,7 +221,7 @@ class Campaign:
     def plaintext(self):
         """Files holding a decrypted state or the age secret key."""
         found = []
-        needles = (b'"lineage"', self.secret.encode())
+        needles = (self.lineage, self.secret.encode())
         roots = [self.repo, self.tmp, self.tgtmp, "/dev/shm"]
         for root in roots:
             for dirpath, _dirs, names in os.walk(root):
@@ -293,6 +340,39 @@ def repair(c):
     c.tg_run(["apply", "--non-interactive"])
 
 
+def run_group(tg_bin, engine, steps, sigs, per, cap, seed):
+    """One worker: its own OpenBao, forge and clone; `steps` x `sigs`."""
+    rng = random.Random(seed)
+    work = tempfile.mkdtemp(prefix="rel-kill-")
+    # A copy: another build in the shared target dir may replace the binary
+    # while the campaign runs.
+    tg = os.path.join(work, "tg")
+    shutil.copy2(tg_bin, tg)
+    c = Campaign(tg, work, engine)
+    results = []
+    started = time.monotonic()
+    capped = False
+    try:
+        for i in range(per):
+            for sig in sigs:
+                for step in steps:
+                    if time.monotonic() - started > cap:
+                        capped = True
+                        break
+                    r = trial(c, step, signal.Signals(sig), exact=(i % 2 == 0), rng=rng)
+                    results.append(r)
+                    bad = r["lost"] or r["plain_after_next"] or r["next_failed"]
+                    print(f"{'FAIL' if bad else 'ok  '} {r['signal']:7} {step:13} "
+                          f"{'exact' if r['exact'] else 'jitter'} exit={r['exit']} "
+                          f"plain-after-kill={len(r['plain_after_kill'])} "
+                          f"{r['lost'] or ''} {r['next_failed'] or ''} "
+                          f"{r['plain_after_next'] or ''}", file=sys.stderr, flush=True)
+    finally:
+        c.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return results, capped
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("tg")
@@ -301,40 +381,24 @@ def main():
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--steps", default=",".join(STEPS))
     ap.add_argument("--signals", default="KILL,TERM")
+    ap.add_argument("--engine", choices=["terraform", "stub"], default="terraform")
+    ap.add_argument("--workers", type=int, default=1)
     a = ap.parse_args()
     steps = [x for x in a.steps.split(",") if x]
     unknown = [x for x in steps if x not in STEPS]
     if unknown:
         raise SystemExit(f"unknown steps {unknown}; known: {STEPS}")
     sigs = [getattr(signal, "SIG" + x) for x in a.signals.split(",") if x]
-    rng = random.Random(a.seed)
-    work = tempfile.mkdtemp(prefix="rel-kill-")
-    # A copy: another build in the shared target dir may replace the binary
-    # while the campaign runs.
-    tg = os.path.join(work, "tg")
-    shutil.copy2(a.tg, tg)
-    c = Campaign(tg, work)
-    results = []
     started = time.monotonic()
-    capped = False
-    try:
-        for i in range(a.per):
-            for sig in sigs:
-                for step in steps:
-                    if time.monotonic() - started > a.cap:
-                        capped = True
-                        break
-                    r = trial(c, step, sig, exact=(i % 2 == 0), rng=rng)
-                    results.append(r)
-                    bad = r["lost"] or r["plain_after_next"] or r["next_failed"]
-                    print(f"{'FAIL' if bad else 'ok  '} {sig.name:7} {step:13} "
-                          f"{'exact' if r['exact'] else 'jitter'} exit={r['exit']} "
-                          f"plain-after-kill={len(r['plain_after_kill'])} "
-                          f"{r['lost'] or ''} {r['next_failed'] or ''} "
-                          f"{r['plain_after_next'] or ''}", file=sys.stderr, flush=True)
-    finally:
-        c.close()
-        shutil.rmtree(work, ignore_errors=True)
+    groups = [steps[i::a.workers] for i in range(a.workers) if steps[i::a.workers]]
+    results, capped = [], False
+    with cf.ProcessPoolExecutor(len(groups)) as ex:
+        futs = [ex.submit(run_group, a.tg, a.engine, g, [int(x) for x in sigs], a.per, a.cap,
+                          a.seed + n) for n, g in enumerate(groups)]
+        for f in futs:
+            r, cp = f.result()
+            results += r
+            capped |= cp
     elapsed = time.monotonic() - started
     failed_any = False
     for sig in [x.name for x in sigs]:
@@ -346,7 +410,7 @@ def main():
         per_step = min((sum(1 for r in rs if r["step"] == s) for s in steps), default=0)
         bad = lost or left or failed
         failed_any = failed_any or bad
-        print(f"REL|1 kill Tier-0 apply, {sig} ({len(steps)} steps x {per_step}"
+        print(f"REL|1 kill Tier-0 apply, {sig}, engine {a.engine} ({len(steps)} steps x {per_step}"
               f"{', time cap hit' if capped else ''})|kills / states lost / plaintext left"
               f"|{len(rs)} / {lost} / {left}|next apply failed: {failed}; plaintext of a killed"
               f" run until the next run swept it: {lingering}|{'FAIL' if bad else 'ok'}")

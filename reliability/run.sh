@@ -24,26 +24,41 @@ rows=$(mktemp); trap 'rm -f "$rows"' EXIT
 status=0
 started=$(date +%s)
 
-# 1. Kill a Tier-0 apply at every step (SIGKILL and SIGTERM).
-if [ "$quick" = 1 ]; then
-  kill_args=(--per 1 --cap 120 --signals KILL,TERM --steps decrypted,rename,renamed,committed,push)
-else
-  kill_args=(--per 20 --cap 480)
-fi
+# 1. Kill a Tier-0 apply at every step (SIGKILL and SIGTERM): 20 per step
+# and signal with a stand-in engine (fast, so the count fits), then with
+# real terraform.
 echo "=== 1. kill a Tier-0 apply at every step" >&2
-python3 reliability/kill_tier0.py "$tg" "${kill_args[@]}" | tee -a "$rows" || status=1
+if [ "$quick" = 1 ]; then
+  python3 reliability/kill_tier0.py "$tg" --engine stub --workers 2 --per 1 --cap 100 \
+    --steps decrypted,engine,rename,renamed,commit,committed,push | tee -a "$rows" || status=1
+else
+  python3 reliability/kill_tier0.py "$tg" --engine stub --workers 7 --per 20 --cap 420 \
+    | tee -a "$rows" || status=1
+  python3 reliability/kill_tier0.py "$tg" --engine terraform --workers 4 --per 1 --cap 180 \
+    | tee -a "$rows" || status=1
+fi
 
 # 2. Fuzzing (full run only: building the instrumented targets alone takes
 # minutes on 2 cores, more than the quick run's budget).
 if [ "$quick" = 0 ]; then
   echo "=== 2. fuzzing" >&2
-  reliability/fuzz.sh 1000000 60 | tee -a "$rows" || status=1
+  reliability/fuzz.sh 1000000 45 | tee -a "$rows" || status=1
 fi
 
 # 4. Concurrency on Tier-1 stacks with the real pg backend (full run only).
 if [ "$quick" = 0 ]; then
   echo "=== 4. concurrency on Tier-1 (pg backend)" >&2
-  python3 reliability/pg_soak.py "$tg" --rounds 20 --ns 2,4,8 --new 8 --cap 300 | tee -a "$rows" || status=1
+  python3 reliability/pg_soak.py "$tg" --rounds 20 --ns 2,4,8 --new 8 --cap 180 | tee -a "$rows" || status=1
+fi
+
+# 5. Provider faults (full run only): 100-host Authentik apply through a
+# proxy injecting 5xx, resets and timeouts at a fixed rate.
+if [ "$quick" = 0 ]; then
+  echo "=== 5. provider faults" >&2
+  cargo build --quiet -p terraform-provider-authentik-forward-auth -p authentik-emulator
+  bins=$(mktemp -d); cp "$target/debug/authentik-emulator" "$target/debug/terraform-provider-authentik-forward-auth" "$bins/"
+  python3 reliability/provider_faults.py "$bins" --hosts 100 --every 10 | tee -a "$rows" || status=1
+  rm -rf "$bins"
 fi
 
 elapsed=$(( $(date +%s) - started ))

@@ -404,9 +404,16 @@ impl CodecError {
 
 // ---------------------------------------------------------------- msgpack --
 
+/// How deep a msgpack value may nest. rmpv's reader recurses once per level
+/// up to its own limit of 1024, which overflowed the 2 MiB stack of a tokio
+/// worker (found by reliability/run.sh: a 100,000-deep config from a gRPC
+/// client aborted the provider). 128 is serde_json's default limit too.
+pub const MAX_MSGPACK_DEPTH: usize = 128;
+
 /// Decodes msgpack bytes against `ty`. Any extension value is an unknown
 /// (Terraform 1.11 sends refined unknowns as extension 12 with a payload).
 pub fn from_msgpack(bytes: &[u8], ty: &Type) -> Result<Value, CodecError> {
+    check_depth(bytes, MAX_MSGPACK_DEPTH)?;
     let mut rd = bytes;
     let mp =
         rmpv::decode::read_value(&mut rd).map_err(|e| CodecError::new(format!("msgpack: {e}")))?;
@@ -505,6 +512,84 @@ fn mp_number(mp: &Mp) -> Option<Number> {
         // cty sends numbers that do not fit a float64 exactly as decimal text.
         Mp::String(s) => s.as_str().and_then(Number::parse),
         _ => None,
+    }
+}
+
+/// Refuses a msgpack value nested deeper than `max` without recursing:
+/// walks the markers with a stack of the items left in each open array or
+/// map. Truncated or malformed input passes, for the decoder to name.
+fn check_depth(bytes: &[u8], max: usize) -> Result<(), CodecError> {
+    let mut open: Vec<u64> = Vec::new();
+    let mut i = 0usize;
+    let be = |at: usize, n: usize| -> Option<u64> {
+        let b = bytes.get(at..at.checked_add(n)?)?;
+        Some(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    };
+    loop {
+        let Some(&m) = bytes.get(i) else {
+            return Ok(());
+        };
+        i += 1;
+        // (bytes to skip, items of a container opened here)
+        let (skip, items): (u64, u64) = match m {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+            0x80..=0x8f => (0, 2 * u64::from(m & 0x0f)),
+            0x90..=0x9f => (0, u64::from(m & 0x0f)),
+            0xa0..=0xbf => (u64::from(m & 0x1f), 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xca | 0xce | 0xd2 => (4, 0),
+            0xcb | 0xcf | 0xd3 => (8, 0),
+            0xd4..=0xd8 => (1 + (1u64 << (m - 0xd4)), 0),
+            0xc4 | 0xd9 | 0xc5 | 0xda | 0xc6 | 0xdb | 0xc7 | 0xc8 | 0xc9 => {
+                let n = match m {
+                    0xc4 | 0xd9 | 0xc7 => 1,
+                    0xc5 | 0xda | 0xc8 => 2,
+                    _ => 4,
+                };
+                let Some(len) = be(i, n) else {
+                    return Ok(());
+                };
+                i += n;
+                (len + u64::from(matches!(m, 0xc7..=0xc9)), 0)
+            }
+            0xdc | 0xde => match be(i, 2) {
+                Some(n) => {
+                    i += 2;
+                    (0, if m == 0xde { 2 * n } else { n })
+                }
+                None => return Ok(()),
+            },
+            0xdd | 0xdf => match be(i, 4) {
+                Some(n) => {
+                    i += 4;
+                    (0, if m == 0xdf { 2 * n } else { n })
+                }
+                None => return Ok(()),
+            },
+            _ => return Ok(()), // 0xc1, never used: the decoder refuses it
+        };
+        i = match usize::try_from(skip).ok().and_then(|s| i.checked_add(s)) {
+            Some(next) => next,
+            None => return Ok(()),
+        };
+        if let Some(left) = open.last_mut() {
+            *left -= 1;
+        }
+        if items > 0 {
+            open.push(items);
+            if open.len() > max {
+                return Err(CodecError::new(format!(
+                    "msgpack: value nested deeper than {max} levels"
+                )));
+            }
+        }
+        while open.last() == Some(&0) {
+            open.pop();
+        }
+        if open.is_empty() {
+            return Ok(());
+        }
     }
 }
 
@@ -695,6 +780,37 @@ pub fn to_json(v: &Value) -> Result<serde_json::Value, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value nested past the limit is an error without recursing (the
+    /// reader's own recursion overflowed a 2 MiB worker stack); one at the
+    /// limit still decodes.
+    #[test]
+    fn msgpack_nested_past_the_limit_is_refused_without_recursion() {
+        let nested = |depth: usize| {
+            let mut b = vec![0x91u8; depth];
+            b.push(0xc0);
+            b
+        };
+        let mut ty = Type::String;
+        for _ in 0..MAX_MSGPACK_DEPTH {
+            ty = Type::list(ty);
+        }
+        from_msgpack(&nested(MAX_MSGPACK_DEPTH), &ty).expect("at the limit");
+        let deep = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || from_msgpack(&nested(1_000_000), &Type::Dynamic))
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        let err = deep.expect_err("too deep").to_string();
+        assert!(err.contains("nested deeper than 128 levels"), "{err}");
+        // Lengths in headers (str8, bin16, array32, map16) are skipped, not
+        // counted as levels.
+        let mut mixed = vec![0x93, 0xd9, 2, b'a', b'b', 0xc5, 0, 1, 0xff];
+        mixed.extend([0xdd, 0, 0, 0, 1, 0xde, 0, 1, 0xa1, b'k', 0xc3]);
+        check_depth(&mixed, 3).expect("three levels");
+        assert!(check_depth(&mixed, 2).is_err());
+    }
 
     fn obj_ty() -> Type {
         Type::object([

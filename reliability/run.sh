@@ -45,6 +45,14 @@ if [ "$quick" = 0 ]; then
   reliability/fuzz.sh 1000000 45 | tee -a "$rows" || status=1
 fi
 
+# 3. Hostile provider clients (full run; the same test runs, with fewer
+# rounds, in cargo test).
+if [ "$quick" = 0 ]; then
+  echo "=== 3. hostile provider clients" >&2
+  HOSTILE_ROUNDS=20 cargo test --quiet -p tfplugin --test hostile_clients -- --nocapture \
+    | grep '^REL|' | tee -a "$rows" || status=1
+fi
+
 # 4. Concurrency on Tier-1 stacks with the real pg backend (full run only).
 if [ "$quick" = 0 ]; then
   echo "=== 4. concurrency on Tier-1 (pg backend)" >&2

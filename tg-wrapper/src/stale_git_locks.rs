@@ -8,42 +8,59 @@
 //! git never removes such a file itself, because it cannot tell a dead
 //! holder from a live one. tg looks: when no git process runs in this clone
 //! (none in `/proc` with its working folder inside the repo), the file is
-//! stale and tg removes it, saying so; when one runs, tg stops naming the
-//! file. A git running in another PID namespace on a shared checkout is
+//! stale and tg removes it, saying so. While one runs (an editor's
+//! background `git status` takes `index.lock` for a moment) tg waits for
+//! the file to go, up to [`WAIT`], then stops naming it. A git running in another PID namespace on a shared checkout is
 //! not visible from here; tg runs hold `.tg/git.lock` around their own git
 //! writes, so only a human's git could be such a case.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::TgError;
 
+/// How long a lock file held while git runs in the clone is waited for.
+const WAIT: Duration = Duration::from_secs(10);
+
 /// Removes stale git lock files of the clone at `root` (call with tg's git
-/// write lock held). Errors when one exists while a git runs in the clone.
+/// write lock held). Errors when one stays while a git runs in the clone.
 pub fn clear(root: &Path) -> Result<(), TgError> {
     let git_dir = root.join(".git");
     if !git_dir.is_dir() {
         return Ok(()); // a linked worktree or no git: nothing of ours
     }
-    let locks = lock_files(&git_dir);
-    if locks.is_empty() {
-        return Ok(());
-    }
-    let shown = locks
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Some(pid) = git_running_in(root) {
-        return Err(TgError::Usage(format!(
-            "git lock file(s) {shown} exist and git (pid {pid}) is running in this clone: wait for it to finish and apply again; nothing was applied."
-        )));
-    }
+    let started = Instant::now();
+    let locks = loop {
+        let locks = lock_files(&git_dir);
+        if locks.is_empty() {
+            return Ok(());
+        }
+        let Some(pid) = git_running_in(root) else {
+            break locks;
+        };
+        if started.elapsed() >= WAIT {
+            return Err(TgError::Usage(format!(
+                "git lock file(s) {} exist and git (pid {pid}) is running in this clone: wait for it to finish and apply again; nothing was applied.",
+                shown(&locks)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let shown = shown(&locks);
     for lock in &locks {
         std::fs::remove_file(lock)
             .map_err(|e| TgError::step(format!("remove the stale {}", lock.display()), e))?;
     }
     eprintln!("tg: removed {shown}: left by a git that was killed (no git runs in this clone)");
     Ok(())
+}
+
+fn shown(locks: &[PathBuf]) -> String {
+    locks
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `index.lock`, `HEAD.lock`, `packed-refs.lock` and `*.lock` under `refs/`.

@@ -280,7 +280,8 @@ fn a_git_lock_left_by_a_killed_git_is_removed() {
 }
 
 /// The same file while a git runs in the clone (a human's `git commit`
-/// in an editor, say) is that git's: tg stops and leaves it.
+/// in an editor, say) is that git's: tg waits for it a while, then stops
+/// and leaves it.
 #[test]
 fn a_git_lock_of_a_running_git_is_left_alone() {
     let r = Repo::new();

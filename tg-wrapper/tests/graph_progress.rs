@@ -479,3 +479,53 @@ fn help_lists_the_engine_verbs_and_completions_generate() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// On a real terminal (stdout a pty), without TG_PROGRESS: one live line.
+#[test]
+fn progress_is_one_live_line_on_a_terminal() {
+    use std::io::Read;
+    let i = Infra::new("");
+    for s in ["a", "b", "c"] {
+        i.stack(s, "# stack\n");
+    }
+    i.commit("stacks");
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = std::fs::File::from(pty.slave);
+    let mut cmd = Command::new(TG);
+    cmd.args(["ci", "apply", "--all"])
+        .current_dir(i.root())
+        .env("TG_ENGINE", i.stub())
+        .env("PG_CONN_STR", "postgres://stub")
+        .env("HOME", i.dir.path())
+        .env_remove("TG_PROGRESS")
+        .env_remove("CI_COMMIT_SHA")
+        .env_remove("CI_PREV_COMMIT_SHA")
+        .env_remove("CI_REPO_URL")
+        .env_remove("CI_FORGE_URL")
+        .env_remove("CI_COMMIT_MESSAGE")
+        .stdin(std::process::Stdio::null())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    // The parent's copies of the slave must go, or the master never ends.
+    drop(cmd);
+    drop(slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the last writer closes the pty (EIO on Linux) or EOF.
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    assert!(child.wait().unwrap().success());
+    let t = String::from_utf8_lossy(&out);
+    // The pty turns \n into \r\n.
+    assert!(
+        t.contains("\r\x1b[2K[3/3] running: none | left: 0 | ETA ~0s\r\n"),
+        "{t:?}"
+    );
+    assert!(t.contains("[a] OK") && t.contains("summary"), "{t:?}");
+}

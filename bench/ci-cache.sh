@@ -8,7 +8,9 @@
 # Side by side in one run: tg's shared provider cache (the default,
 # <repo>/.tg/plugin-cache) vs no cache (TG_PLUGIN_CACHE_DIR=off), each on
 # its own fresh copy of the repo. Also reported: the bytes the stacks'
-# `.terraform/providers` hold (with the cache they are links).
+# `.terraform/providers` hold (with the cache they are links). Each stack
+# keeps its state in its own schema through the pg backend (tg refuses any
+# other place for a Tier-1 stack), one database per copy of the repo.
 # Usage: bench/ci-cache.sh [stacks]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,10 @@ pkgs=(-p tg-wrapper); for t in "${types[@]}"; do pkgs+=(-p "terraform-provider-$
 cargo build --release --quiet "${pkgs[@]}"
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d)
+. bench/lib/pg.sh
+trap 'pg_stop; rm -rf "$work"' EXIT
+pg_start "$work/pg" state_cached state_plain
 PROVIDERS_BIN_DIR="$target" ./scripts/providers-install.sh "$work/unpacked" >/dev/null
 os_arch="$(uname -s | tr '[:upper:]' '[:lower:]')_$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
 for t in "${types[@]}"; do
@@ -40,7 +45,7 @@ make_repo() {
     {
       echo 'terraform {'; echo '  required_providers {'
       for t in "${types[@]}"; do echo "    $t = { source = \"registry.terraform.io/homelab/$t\", version = \"$version\" }"; done
-      echo '  }'; echo '}'
+      echo '  }'; echo "  backend \"pg\" {"; echo "    schema_name = \"s$i\""; echo '  }'; echo '}'
       echo "resource \"terraform_data\" \"s\" { input = \"s$i\" }"
     } > "$d/main.tf"
     cp "$work/unpacked/lock.hcl" "$d/.terraform.lock.hcl"
@@ -51,7 +56,7 @@ make_repo "$work/cached"; make_repo "$work/plain"
 find "$work/mirror" -type f -exec cat {} + > /dev/null
 
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-export TG_ENGINE=terraform PG_CONN_STR=unused
+export TG_ENGINE=terraform PG_PLAIN="$(pg_url state_plain)" PG_CACHED="$(pg_url state_cached)"
 unset TF_PLUGIN_CACHE_DIR TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE TG_PLUGIN_CACHE_DIR
 python3 - "$target/tg" "$n" "$work" <<'PY'
 import os, subprocess, sys, time
@@ -72,8 +77,8 @@ def provider_bytes(repo):
             if "/.terraform/providers/" in p:
                 total += os.lstat(p).st_size
     return total
-plain = first_apply(f"{work}/plain", {"TG_PLUGIN_CACHE_DIR": "off"})
-cached = first_apply(f"{work}/cached", {})
+plain = first_apply(f"{work}/plain", {"TG_PLUGIN_CACHE_DIR": "off", "PG_CONN_STR": os.environ["PG_PLAIN"]})
+cached = first_apply(f"{work}/cached", {"PG_CONN_STR": os.environ["PG_CACHED"]})
 cache_dir = f"{work}/cached/.tg/plugin-cache"
 assert os.path.isdir(cache_dir) and os.listdir(cache_dir), "the cache stayed empty"
 pb, cb = provider_bytes(f"{work}/plain"), provider_bytes(f"{work}/cached")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `tg plan` vs `terraform plan` called directly on the same no-op stack
 # (one resource of a real provider process — the SDK's bench provider — and
-# local state: every real stack has providers), interleaved, median of N runs.
+# its state in its own schema of a local PostgreSQL through the pg backend, as
+# every Tier-1 stack has: tg refuses any other place), interleaved, median of
+# N runs.
 # Usage: bench/tg-overhead.sh [runs]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,24 +14,33 @@ cargo build --release --quiet -p tg-wrapper --bin tg
 cargo build --release --quiet -p tfplugin --example bench_provider
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 tg="$target/release/tg"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d)
+. bench/lib/pg.sh
+trap 'pg_stop; rm -rf "$work"' EXIT
+pg_start "$work/pg" state
 mkdir -p "$work/repo/stacks/noop"
 echo 'locals { tier0_stacks = [] }' > "$work/repo/terragrunt.hcl"
 echo '# stack' > "$work/repo/stacks/noop/terragrunt.hcl"
-mkdir -p "$work/bin" && cp "$target/release/examples/bench_provider" "$work/bin/terraform-provider-bench"
-printf 'provider_installation {\n  dev_overrides {\n    "registry.terraform.io/homelab/bench" = "%s"\n  }\n  direct {}\n}\n' "$work/bin" > "$work/cli.tfrc"
+# A filesystem mirror (not dev_overrides): init must run for the pg backend.
+mirror="$work/mirror/registry.terraform.io/homelab/bench/0.0.1/$(uname -s | tr '[:upper:]' '[:lower:]')_$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
+mkdir -p "$mirror"
+cp "$target/release/examples/bench_provider" "$mirror/terraform-provider-bench_v0.0.1"
+printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$work/mirror" > "$work/cli.tfrc"
 cat > "$work/repo/stacks/noop/main.tf" <<'HCL'
 terraform {
   required_providers {
     bench = { source = "registry.terraform.io/homelab/bench" }
+  }
+  backend "pg" {
+    schema_name = "noop"
   }
 }
 resource "bench_item" "x" {
   input = "noop"
 }
 HCL
-export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TG_ENGINE=terraform PG_CONN_STR=unused
-(cd "$work/repo/stacks/noop" && terraform apply -auto-approve -input=false >/dev/null 2>&1)
+export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TG_ENGINE=terraform PG_CONN_STR="$(pg_url state)"
+(cd "$work/repo/stacks/noop" && terraform init -input=false >/dev/null && terraform apply -auto-approve -input=false >/dev/null 2>&1)
 python3 - "$tg" "$work/repo/stacks/noop" "$runs" <<'PY'
 import subprocess, sys, time, statistics
 tg, stack, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -11,10 +11,17 @@ fault campaign: one request in `every` gets the next fault of a fixed cycle
 
 The emulators' own fault layers answer a given status to the next N
 matching requests; this proxy adds a rate and the two transport faults
-without touching them. Requests under `/_emulator/` pass untouched.
+without touching them. Requests under `/_emulator/` pass untouched;
+`GET /_proxy/stats` answers the counts (JSON).
+
+As a program (for tests in other languages): `fault_proxy.py UPSTREAM_PORT
+EVERY [HANG]` prints its port on the first line of stdout and serves until
+killed.
 """
 
 import http.client
+import json
+import sys
 import http.server
 import socket
 import struct
@@ -49,6 +56,15 @@ class FaultProxy:
 
             def relay(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                if self.path == "/_proxy/stats":
+                    data = json.dumps({"requests": proxy.requests, "injected": proxy.injected,
+                                       "total": proxy.total()}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 fault = proxy.next_fault(self.path)
                 if fault in ("500", "502", "503"):
                     data = b'{"detail": "injected fault"}'
@@ -106,3 +122,10 @@ class FaultProxy:
 
     def close(self):
         self.server.shutdown()
+
+
+if __name__ == "__main__":
+    p = FaultProxy(int(sys.argv[1]), int(sys.argv[2]),
+                   float(sys.argv[3]) if len(sys.argv) > 3 else 3.0)
+    print(p.port, flush=True)
+    threading.Event().wait()

@@ -162,7 +162,24 @@ class Campaign:
         subprocess.run(git + ["add", "-A"], cwd=seed, check=True)
         subprocess.run(git + ["commit", "-qm", "seed"], cwd=seed, check=True)
         subprocess.run(["git", "clone", "-q", "--bare", seed, self.forge], check=True)
-        subprocess.run(["git", "clone", "-q", self.forge, self.repo], check=True)
+        # The forge answers over git:// from its own process (git daemon),
+        # as a real forge does: a killed tg's push must not kill the
+        # receiving side with it (a local-path push runs git-receive-pack
+        # in tg's process group, and killing it leaves the forge's ref lock,
+        # which no real forge would).
+        dport = free_port()
+        self.daemon = subprocess.Popen(
+            ["git", "daemon", "--reuseaddr", f"--base-path={work}", "--export-all",
+             "--enable=receive-pack", "--listen=127.0.0.1", f"--port={dport}", work],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", dport), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        subprocess.run(["git", "clone", "-q", f"git://127.0.0.1:{dport}/forge.git", self.repo],
+                       check=True)
         for k, v in (("user.email", "rel@x"), ("user.name", "rel")):
             subprocess.run(["git", "config", k, v], cwd=self.repo, check=True)
         self.tg_run(["init", "-input=false"], check=True)
@@ -175,8 +192,9 @@ class Campaign:
         return self.v
 
     def close(self):
-        self.bao.terminate()
-        self.bao.wait()
+        for p in (self.bao, self.daemon):
+            p.terminate()
+            p.wait()
 
     def tg_run(self, args, check=False, timeout=180):
         verb, rest = args[0], args[1:]
@@ -306,7 +324,7 @@ def trial(c, step, sig, exact, rng):
            "exit": p.returncode, "lost": [], "plain_after_kill": [],
            "plain_after_next": [], "next_failed": None}
     if not reached:
-        said = [ln for ln in rest.decode(errors="replace").splitlines() if ln.startswith("tg: ") or "Error" in ln]
+        said = [ln for ln in rest.decode(errors="replace").splitlines() if ln.startswith(("tg: ", "error:", "fatal:", " ! ")) or "Error" in ln]
         res["next_failed"] = "step never reached: " + " / ".join(said)[-400:]
         return res
     res["plain_after_kill"] = c.plaintext()
@@ -316,7 +334,7 @@ def trial(c, step, sig, exact, rng):
             res["lost"].append(f"{where}: {verdict}")
     nxt = c.tg_run(["apply", "--non-interactive", f"-var=v={c.next_v()}"])
     if nxt.returncode != 0:
-        said = [ln for ln in nxt.stderr.splitlines() if ln.startswith("tg: ") or "Error" in ln]
+        said = [ln for ln in nxt.stderr.splitlines() if ln.startswith(("tg: ", "error:", "fatal:", " ! ")) or "Error" in ln]
         res["next_failed"] = " / ".join(said)[-400:] or f"exit {nxt.returncode}"
         # What a human would do, so the campaign goes on: look at the
         # committed state, commit a leftover newer encrypted state, push.

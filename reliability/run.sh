@@ -50,7 +50,7 @@ fi
 if [ "$quick" = 0 ]; then
   echo "=== 3. hostile provider clients" >&2
   HOSTILE_ROUNDS=20 cargo test --quiet -p tfplugin --test hostile_clients -- --nocapture \
-    | grep '^REL|' | tee -a "$rows" || status=1
+    | grep -o 'REL|.*' | tee -a "$rows" || status=1
 fi
 
 # 4. Concurrency on Tier-1 stacks with the real pg backend (full run only).

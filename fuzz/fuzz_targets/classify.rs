@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
     let c = C.get_or_init(Classifier::default);
     let text = String::from_utf8_lossy(data);
     let _ = c.classify(&text);
-    let _ = classify::fix_advice(&text);
-    let _ = classify::import_lines(&text);
+    let _ = classify::fix_advice(&text, None);
+    let _ = classify::fix_advice(&text, Some("stack"));
+    let _ = classify::import_lines(&text, Some("stack"));
     let _ = classify::errored_state_advice(&text);
 });

@@ -20,6 +20,18 @@ root=$(pwd)
 keep=false; [ "${1:-}" = "--keep" ] && keep=true
 demo="$root/.demo"
 say() { printf '\n\033[1m[demo] %s\033[0m\n' "$*"; }
+# Waits (up to 60 s: a loaded machine starts services slowly) until URL
+# answers from the process PID we started; fails naming the service and
+# showing its log otherwise (e.g. the port taken by another demo).
+wait_http() {
+  local what=$1 url=$2 log=$3 pid=$4
+  for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || break
+    curl -s -o /dev/null "$url" && return 0; sleep 0.1
+  done
+  echo "[demo] $what (pid $pid) did not answer at $url; its log ($log):" >&2
+  tail -30 "$log" >&2; exit 1
+}
 
 [ "${DEMO_SKIP_INSTALL:-}" = 1 ] || ./scripts/install-deps.sh
 
@@ -87,14 +99,14 @@ say "starting OpenBao (dev mode) on 127.0.0.1:58200 for the Tier-0 lock (KV v2 a
 HOME="$demo" bao server -dev -dev-no-store-token -dev-root-token-id=demo-root-token \
   -dev-listen-address=127.0.0.1:58200 > "$demo/openbao.log" 2>&1 &
 bao_pid=$!; stop_cmds+=("kill $bao_pid")
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:58200/v1/sys/health" && break; sleep 0.1; done
+wait_http OpenBao "http://127.0.0.1:58200/v1/sys/health" "$demo/openbao.log" "$bao_pid"
 export VAULT_ADDR=http://127.0.0.1:58200 VAULT_TOKEN=demo-root-token
 
 # ---- Authentik emulator ----------------------------------------------------
 say "starting the Authentik API EMULATOR on 127.0.0.1:59000 (not a real Authentik)"
 "$bin/authentik-emulator" 127.0.0.1:59000 > "$demo/authentik-emulator.log" 2>&1 &
 emu_pid=$!; stop_cmds+=("kill $emu_pid")
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:59000/api/v3/core/users/" && break; sleep 0.1; done
+wait_http "the Authentik emulator" "http://127.0.0.1:59000/api/v3/core/users/" "$demo/authentik-emulator.log" "$emu_pid"
 export AUTHENTIK_URL=http://127.0.0.1:59000 AUTHENTIK_TOKEN=emulator-admin-token
 # The carve-out probe needs a reachable public URL: the emulator root (404, no redirect).
 export TF_VAR_carveout_url=http://127.0.0.1:59000/
@@ -103,7 +115,7 @@ export TF_VAR_carveout_url=http://127.0.0.1:59000/
 say "starting the Forgejo package-API EMULATOR on 127.0.0.1:59100 (not a real Forgejo)"
 "$bin/forgejo-emulator" 127.0.0.1:59100 emulator-forgejo-token homelab > "$demo/forgejo-emulator.log" 2>&1 &
 fe_pid=$!; stop_cmds+=("kill $fe_pid")
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:59100/api/v1/user" && break; sleep 0.1; done
+wait_http "the Forgejo emulator" "http://127.0.0.1:59100/api/v1/user" "$demo/forgejo-emulator.log" "$fe_pid"
 export FORGEJO_URL=http://127.0.0.1:59100 FORGEJO_TOKEN=emulator-forgejo-token
 
 # ---- the example repo ------------------------------------------------------

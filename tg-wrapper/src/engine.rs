@@ -64,7 +64,9 @@ impl Engine {
     ) -> Result<ExitStatus, TgError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args).current_dir(dir);
-        for (k, v) in plugin_cache_env(dir)? {
+        let cache = plugin_cache_env(dir)?;
+        let _installing = install_guard(args, &cache)?;
+        for (k, v) in cache {
             cmd.env(k, v);
         }
         for (k, v) in env {
@@ -124,4 +126,47 @@ pub fn plugin_cache_env(dir: &Path) -> Result<Vec<(String, String)>, TgError> {
         ));
     }
     Ok(env)
+}
+
+/// Held while a command that installs providers runs against the shared
+/// cache. Terraform documents the plugin cache as "not guaranteed to be
+/// concurrency safe", and two installs of one provider at once fail here
+/// with `mkdir <cache>/<provider>/<version>/<platform>: file exists` (seen
+/// with two `providers lock` in parallel). So tg lets one install run at a
+/// time per cache: `init` and `providers lock|mirror`; every other verb
+/// only reads the cache. Terragrunt's auto-init inside `plan`/`apply` is
+/// not seen here: with terragrunt, run `init` first (as `tg ci` does).
+pub fn install_guard(
+    args: &[String],
+    cache_env: &[(String, String)],
+) -> Result<Option<nix::fcntl::Flock<std::fs::File>>, TgError> {
+    let mut words = args.iter().filter(|a| !a.starts_with('-'));
+    let installs = match words.next().map(String::as_str) {
+        Some("init") => true,
+        Some("providers") => matches!(words.next().map(String::as_str), Some("lock" | "mirror")),
+        _ => false,
+    };
+    let cache = cache_env
+        .iter()
+        .find(|(k, _)| k == "TF_PLUGIN_CACHE_DIR")
+        .map(|(_, v)| PathBuf::from(v))
+        .or_else(|| {
+            std::env::var_os("TF_PLUGIN_CACHE_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+    let (true, Some(cache)) = (installs, cache) else {
+        return Ok(None);
+    };
+    let step = format!("lock the provider cache {} for an install", cache.display());
+    std::fs::create_dir_all(&cache).map_err(|e| TgError::step(&step, e))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cache.join(".tg-install.lock"))
+        .map_err(|e| TgError::step(&step, e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map(Some)
+        .map_err(|(_, e)| TgError::step(&step, e))
 }

@@ -51,18 +51,11 @@ fn lockable(dir: &Path, kind: EngineKind) -> bool {
     })
 }
 
-/// Whether the stack calls modules that terraform has not installed yet.
+/// Whether `get` must run first: terraform has not installed modules here.
 fn needs_get(dir: &Path) -> bool {
-    if dir.join(".terraform/modules/modules.json").is_file() {
-        return false;
-    }
-    let module = regex::Regex::new(r#"(?m)^\s*module\s+"#).expect("built-in pattern");
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tf"))
-        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| module.is_match(&t)))
+    // Not whether the stack calls modules (that would mean reading HCL
+    // here): `get` in a stack without modules is a no-op.
+    !dir.join(".terraform/modules/modules.json").is_file()
 }
 
 /// Runs the engine in `dir`, output captured (stacks run in parallel).
@@ -71,7 +64,9 @@ fn engine_output(engine: &Engine, dir: &Path, args: &[String]) -> Result<(bool, 
     cmd.args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null());
-    for (k, v) in crate::engine::plugin_cache_env(dir)? {
+    let cache = crate::engine::plugin_cache_env(dir)?;
+    let _installing = crate::engine::install_guard(args, &cache)?;
+    for (k, v) in cache {
         cmd.env(k, v);
     }
     let out = cmd

@@ -70,7 +70,7 @@ if [ "$quick" = 0 ]; then
 fi
 
 elapsed=$(( $(date +%s) - started ))
-machine="$(nproc) CPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), $(terraform version | head -1)"
+machine="$(nproc) CPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), $(terraform version 2>/dev/null | sed -n 1p)"
 table=$(
   echo "Reliability run ($([ "$quick" = 1 ] && echo quick || echo full)) on $(date -u +%Y-%m-%d\ %H:%M) UTC — $machine — ${elapsed} s"
   echo

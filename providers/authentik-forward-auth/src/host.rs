@@ -13,6 +13,7 @@ use tfplugin::provider::{Ctx, MoveSource, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
+use crate::adopt::{self, Create};
 use crate::client::enc;
 use crate::outpost;
 use crate::provider::{Conn, Shared, api_diag, js};
@@ -269,26 +270,40 @@ fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Resul
         order += 1;
         if !seen_g.contains(pk) {
             let body = json!({"group": pk, "target": app_uuid, "order": order, "enabled": true, "negate": false, "timeout": 30});
-            conn.api
-                .post(
-                    "policies/bindings/",
-                    &body,
-                    &format!("binding of group {name:?} to application {slug:?}"),
-                )
-                .map_err(|e| api_diag("Cannot bind group", e))?;
+            adopt::create(
+                &conn.api,
+                &Create {
+                    collection: "policies/bindings/",
+                    body: &body,
+                    what: &format!("binding of group {name:?} to application {slug:?}"),
+                    summary: "Cannot bind group",
+                    query: format!("target={}", enc(app_uuid)),
+                    key: &["target", "group"],
+                    import: format!(
+                        "bindings are part of the fwdauth_protected_host: terraform import <its address> {slug}"
+                    ),
+                },
+            )?;
         }
     }
     for (name, pk) in &r.users {
         order += 1;
         if !seen_u.contains(pk) {
             let body = json!({"user": pk, "target": app_uuid, "order": order, "enabled": true, "negate": false, "timeout": 30});
-            conn.api
-                .post(
-                    "policies/bindings/",
-                    &body,
-                    &format!("binding of user {name:?} to application {slug:?}"),
-                )
-                .map_err(|e| api_diag("Cannot bind user", e))?;
+            adopt::create(
+                &conn.api,
+                &Create {
+                    collection: "policies/bindings/",
+                    body: &body,
+                    what: &format!("binding of user {name:?} to application {slug:?}"),
+                    summary: "Cannot bind user",
+                    query: format!("target={}", enc(app_uuid)),
+                    key: &["target", "user"],
+                    import: format!(
+                        "bindings are part of the fwdauth_protected_host: terraform import <its address> {slug}"
+                    ),
+                },
+            )?;
         }
     }
     Ok(())
@@ -735,14 +750,22 @@ impl Resource for ProtectedHost {
         let conn = self.shared.conn()?;
         let r = resolve(&conn, planned)?;
         let slug = s(planned, "slug");
-        let prov = conn
-            .api
-            .post(
-                "providers/proxy/",
-                &provider_body(planned, &r),
-                &format!("proxy provider {:?}", s(planned, "name")),
-            )
-            .map_err(|e| api_diag("Cannot create proxy provider", e))?;
+        let name = s(planned, "name");
+        let import = format!(
+            "terraform import <address of this fwdauth_protected_host> {slug} (the import ID is the application slug; a proxy provider no application uses cannot be imported: delete it in Authentik)"
+        );
+        let prov = adopt::create(
+            &conn.api,
+            &Create {
+                collection: "providers/proxy/",
+                body: &provider_body(planned, &r),
+                what: &format!("proxy provider {name:?}"),
+                summary: "Cannot create proxy provider",
+                query: format!("name__iexact={}", enc(&name)),
+                key: &["name"],
+                import: import.clone(),
+            },
+        )?;
         let pk = prov["pk"].as_i64().unwrap_or_default();
         // Undo what was made if a later step fails, so nothing is left orphaned.
         let rollback = |d: Diagnostics, app: bool| -> Diagnostics {
@@ -756,14 +779,19 @@ impl Resource for ProtectedHost {
                 .ok();
             d
         };
-        let app = conn
-            .api
-            .post(
-                "core/applications/",
-                &application_body(planned, pk),
-                &format!("application {slug:?}"),
-            )
-            .map_err(|e| rollback(api_diag("Cannot create application", e), false))?;
+        let app = adopt::create(
+            &conn.api,
+            &Create {
+                collection: "core/applications/",
+                body: &application_body(planned, pk),
+                what: &format!("application {slug:?}"),
+                summary: "Cannot create application",
+                query: format!("slug={}", enc(&slug)),
+                key: &["slug"],
+                import,
+            },
+        )
+        .map_err(|d| rollback(d, false))?;
         let app_uuid = js(&app, "pk");
         sync_bindings(&conn, &app_uuid, &slug, &r).map_err(|d| rollback(d, true))?;
         let outpost_name = s(planned, "outpost");

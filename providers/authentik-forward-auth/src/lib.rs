@@ -2,6 +2,7 @@
 //! forward-auth protection of hosts behind Traefik, on the `tfplugin` SDK.
 
 pub mod accounts;
+pub mod adopt;
 pub mod carveout;
 pub mod client;
 pub mod guard;

@@ -31,6 +31,7 @@ use tfplugin::schema::{Attribute, Nesting, Schema};
 use tfplugin::value::{AttrPath, Type, Value};
 
 use crate::accounts;
+use crate::adopt::{self, Create};
 use crate::client::enc;
 use crate::guard;
 use crate::policy::{self, Rule, UserIds};
@@ -192,14 +193,18 @@ impl DomainRestriction {
                 out.insert(g.slug.clone(), js(b, "pk"));
                 continue;
             }
-            let b = conn
-                .api
-                .post(
-                    "policies/bindings/",
-                    &json!({"policy": policy_pk, "target": g.pk, "order": order, "enabled": true, "negate": false, "timeout": 30}),
-                    &format!("binding of the restriction policy to application {:?}", g.slug),
-                )
-                .map_err(|e| api_diag("Cannot bind restriction policy", e))?;
+            let b = adopt::create(
+                &conn.api,
+                &Create {
+                    collection: "policies/bindings/",
+                    body: &json!({"policy": policy_pk, "target": g.pk, "order": order, "enabled": true, "negate": false, "timeout": 30}),
+                    what: &format!("binding of the restriction policy to application {:?}", g.slug),
+                    summary: "Cannot bind restriction policy",
+                    query: format!("policy={}", enc(policy_pk)),
+                    key: &["policy", "target", "order"],
+                    import: "the binding belongs to the fwdauth_domain_restriction that owns the policy: terraform import <its address> <policy name>".into(),
+                },
+            )?;
             out.insert(g.slug.clone(), js(&b, "pk"));
         }
         Ok(out)
@@ -456,14 +461,20 @@ impl Resource for DomainRestriction {
         let (guarded, resolved) = self.checked(&conn, planned, None, "")?;
         let name = planned.get("name").as_str().unwrap_or_default().to_string();
         let text = expression(planned, &resolved);
-        let p = conn
-            .api
-            .post(
-                "policies/expression/",
-                &json!({"name": name, "expression": text, "execution_logging": false}),
-                &format!("expression policy {name:?}"),
-            )
-            .map_err(|e| api_diag("Cannot create expression policy", e))?;
+        let p = adopt::create(
+            &conn.api,
+            &Create {
+                collection: "policies/expression/",
+                body: &json!({"name": name, "expression": text, "execution_logging": false}),
+                what: &format!("expression policy {name:?}"),
+                summary: "Cannot create expression policy",
+                query: format!("name={}", enc(&name)),
+                key: &["name"],
+                import: format!(
+                    "terraform import <address of this fwdauth_domain_restriction> {name}"
+                ),
+            },
+        )?;
         let pk = js(&p, "pk");
         let order = planned.get("binding_order").as_i64().unwrap_or(0);
         let bound = match self.sync(&conn, &pk, &guarded, BTreeMap::new(), order, false) {

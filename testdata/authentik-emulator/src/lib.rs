@@ -15,13 +15,16 @@
 //! recorded); Bearer tokens
 //! (missing/invalid → 401, read-only token writing → 403); 5xx fault
 //! injection, and rate limits (429/503 with `Retry-After` in seconds or as
-//! an HTTP-date, counting clients that come back too early); the seeded embedded outpost; last-write-wins on outposts (as
+//! an HTTP-date, counting clients that come back too early); answers held
+//! back after the request was processed (`lost.rs`); the seeded embedded
+//! outpost; last-write-wins on outposts (as
 //! Authentik does: no ETag/version check on PUT/PATCH); cascades on delete;
 //! test hooks to edit objects out of band (drift) and count requests; the
 //! policy engine and `check_access` (`access.rs`).
 
 pub mod access;
 mod filters;
+pub mod lost;
 mod replies;
 pub mod schema;
 mod store;
@@ -36,6 +39,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+pub use lost::LostAnswer;
 pub use replies::Include;
 pub use store::{EMBEDDED_OUTPOST, Store};
 
@@ -97,6 +101,10 @@ pub struct Inner {
     /// Write requests (POST/PUT/PATCH/DELETE) received.
     pub writes: u64,
     pub rate_limits: RateLimitStats,
+    /// Answers to hold back after processing (`lost.rs`).
+    pub lost: Vec<LostAnswer>,
+    /// How many answers were held back so far.
+    pub answers_lost: u64,
     /// Throttled "METHOD path?query" → the time its answer said to come back.
     not_before: std::collections::BTreeMap<String, std::time::SystemTime>,
 }
@@ -182,6 +190,11 @@ impl Emulator {
         });
     }
 
+    /// Answers processed but delivered only after the client gave up.
+    pub fn inject_lost_answer(&self, fault: LostAnswer) {
+        self.with(|i| i.lost.push(fault));
+    }
+
     /// What the rate-limit faults saw so far.
     pub fn rate_limit_stats(&self) -> RateLimitStats {
         self.with(|i| i.rate_limits)
@@ -206,7 +219,34 @@ impl Drop for Emulator {
 
 /// The axum app: everything goes through one dispatcher.
 pub fn router(shared: Shared) -> Router {
-    Router::new().fallback(dispatch).with_state(shared)
+    Router::new().fallback(deliver).with_state(shared)
+}
+
+/// Serves one request, holding its answer back when a lost-answer fault
+/// matches (the request is processed all the same).
+async fn deliver(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    query: RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let hold = if uri.path().starts_with("/api/v3/") {
+        let mut inner = shared.lock().expect("emulator lock");
+        let hold = lost::take(&mut inner.lost, &method, uri.path());
+        if hold.is_some() {
+            inner.answers_lost += 1;
+        }
+        hold
+    } else {
+        None
+    };
+    let resp = dispatch(State(shared), method, uri, query, headers, body).await;
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
+    resp
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {

@@ -64,8 +64,11 @@ say "laying out the providers as a filesystem mirror"
 PROVIDERS_BIN_DIR="$bin" ./scripts/providers-install.sh "$demo/providers" >/dev/null
 export TF_CLI_CONFIG_FILE="$demo/providers/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 
+# Fixed ports, all below the kernel's ephemeral range (32768-60999 by
+# default): a port in that range can be held at any moment by the local end
+# of some outgoing connection, and the service would fail to bind (seen in CI).
 # ---- PostgreSQL -------------------------------------------------------------
-say "starting PostgreSQL on 127.0.0.1:55432 (.demo/pg)"
+say "starting PostgreSQL on 127.0.0.1:25432 (.demo/pg)"
 pgbin=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
 as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
 mkdir -p "$demo/pg"; [ "$(id -u)" = 0 ] && chown postgres: "$demo/pg"
@@ -74,9 +77,9 @@ echo "$pgpass" > "$demo/pgpw"; [ "$(id -u)" = 0 ] && chown postgres: "$demo/pgpw
 "${as_pg[@]}" "$pgbin/initdb" -D "$demo/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
   --pwfile="$demo/pgpw" -E UTF8 --locale=C --no-sync >/dev/null
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$demo/pg/data" -l "$demo/pg/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p 55432 -k $demo/pg -c fsync=off" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -p 25432 -k $demo/pg -c fsync=off" start >/dev/null
 stop_cmds+=("${as_pg[*]} $pgbin/pg_ctl -D $demo/pg/data -m immediate stop")
-psql_do() { psql -X -q -v ON_ERROR_STOP=1 -h "$demo/pg" -p 55432 -U postgres "$@"; }
+psql_do() { psql -X -q -v ON_ERROR_STOP=1 -h "$demo/pg" -p 25432 -U postgres "$@"; }
 psql_do -d postgres -c "CREATE DATABASE terraform_state" -c "CREATE DATABASE goldmane_edges"
 psql_do -d goldmane_edges <<'SQL'
 CREATE TABLE edge(src_ns text NOT NULL, dst_ns text NOT NULL, action text NOT NULL,
@@ -90,33 +93,33 @@ INSERT INTO edge VALUES
   ('recruiter-responder', '-',           'allow', now() - interval '20 days', now() - interval '5 minutes',  77),
   ('monitoring',          'recruiter-responder', 'allow', now() - interval '21 days', now() - interval '2 minutes', 4410);
 SQL
-export PG_CONN_STR="postgres://postgres:$pgpass@127.0.0.1:55432/terraform_state?sslmode=disable"
-export TF_VAR_pg_host=127.0.0.1 TF_VAR_pg_port=55432 TF_VAR_pg_database=goldmane_edges TF_VAR_pg_sslmode=disable
+export PG_CONN_STR="postgres://postgres:$pgpass@127.0.0.1:25432/terraform_state?sslmode=disable"
+export TF_VAR_pg_host=127.0.0.1 TF_VAR_pg_port=25432 TF_VAR_pg_database=goldmane_edges TF_VAR_pg_sslmode=disable
 export PGUSER=postgres PGPASSWORD="$pgpass"
 
 # ---- OpenBao: the Tier-0 lock ------------------------------------------------
-say "starting OpenBao (dev mode) on 127.0.0.1:58200 for the Tier-0 lock (KV v2 at secret/)"
+say "starting OpenBao (dev mode) on 127.0.0.1:28200 for the Tier-0 lock (KV v2 at secret/)"
 HOME="$demo" bao server -dev -dev-no-store-token -dev-root-token-id=demo-root-token \
-  -dev-listen-address=127.0.0.1:58200 > "$demo/openbao.log" 2>&1 &
+  -dev-listen-address=127.0.0.1:28200 > "$demo/openbao.log" 2>&1 &
 bao_pid=$!; stop_cmds+=("kill $bao_pid")
-wait_http OpenBao "http://127.0.0.1:58200/v1/sys/health" "$demo/openbao.log" "$bao_pid"
-export VAULT_ADDR=http://127.0.0.1:58200 VAULT_TOKEN=demo-root-token
+wait_http OpenBao "http://127.0.0.1:28200/v1/sys/health" "$demo/openbao.log" "$bao_pid"
+export VAULT_ADDR=http://127.0.0.1:28200 VAULT_TOKEN=demo-root-token
 
 # ---- Authentik emulator ----------------------------------------------------
-say "starting the Authentik API EMULATOR on 127.0.0.1:59000 (not a real Authentik)"
-"$bin/authentik-emulator" 127.0.0.1:59000 > "$demo/authentik-emulator.log" 2>&1 &
+say "starting the Authentik API EMULATOR on 127.0.0.1:29000 (not a real Authentik)"
+"$bin/authentik-emulator" 127.0.0.1:29000 > "$demo/authentik-emulator.log" 2>&1 &
 emu_pid=$!; stop_cmds+=("kill $emu_pid")
-wait_http "the Authentik emulator" "http://127.0.0.1:59000/api/v3/core/users/" "$demo/authentik-emulator.log" "$emu_pid"
-export AUTHENTIK_URL=http://127.0.0.1:59000 AUTHENTIK_TOKEN=emulator-admin-token
+wait_http "the Authentik emulator" "http://127.0.0.1:29000/api/v3/core/users/" "$demo/authentik-emulator.log" "$emu_pid"
+export AUTHENTIK_URL=http://127.0.0.1:29000 AUTHENTIK_TOKEN=emulator-admin-token
 # The carve-out probe needs a reachable public URL: the emulator root (404, no redirect).
-export TF_VAR_carveout_url=http://127.0.0.1:59000/
+export TF_VAR_carveout_url=http://127.0.0.1:29000/
 
 # ---- Forgejo package-API emulator -------------------------------------------
-say "starting the Forgejo package-API EMULATOR on 127.0.0.1:59100 (not a real Forgejo)"
-"$bin/forgejo-emulator" 127.0.0.1:59100 emulator-forgejo-token homelab > "$demo/forgejo-emulator.log" 2>&1 &
+say "starting the Forgejo package-API EMULATOR on 127.0.0.1:29100 (not a real Forgejo)"
+"$bin/forgejo-emulator" 127.0.0.1:29100 emulator-forgejo-token homelab > "$demo/forgejo-emulator.log" 2>&1 &
 fe_pid=$!; stop_cmds+=("kill $fe_pid")
-wait_http "the Forgejo emulator" "http://127.0.0.1:59100/api/v1/user" "$demo/forgejo-emulator.log" "$fe_pid"
-export FORGEJO_URL=http://127.0.0.1:59100 FORGEJO_TOKEN=emulator-forgejo-token
+wait_http "the Forgejo emulator" "http://127.0.0.1:29100/api/v1/user" "$demo/forgejo-emulator.log" "$fe_pid"
+export FORGEJO_URL=http://127.0.0.1:29100 FORGEJO_TOKEN=emulator-forgejo-token
 
 # ---- the example repo ------------------------------------------------------
 say "copying examples/ into .demo/repo (a git repo, as tg expects) with a fresh age key"
@@ -182,7 +185,7 @@ What happened:
   - Tier-0 stack 'bootstrap': lock taken in OpenBao (secret/tg/locks/bootstrap), state
     decrypted/encrypted with SOPS (age), committed and pushed to the forge (.demo/forge.git):
       $(git --git-dir "$demo/forge.git" log --format='%s' -1 -- state/stacks/bootstrap/terraform.tfstate)
-  - Tier-1 stacks: state in PostgreSQL (schemas in database terraform_state on 127.0.0.1:55432)
+  - Tier-1 stacks: state in PostgreSQL (schemas in database terraform_state on 127.0.0.1:25432)
   - goldmane-egress: allowlist from the local edge trail; forward-auth: objects in the Authentik EMULATOR
   - registry-retention: a dry-run retention plan over the Forgejo EMULATOR's demo images
   - tg ci drift exit status: $drift (0 = no drift)

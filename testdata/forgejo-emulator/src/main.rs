@@ -7,7 +7,7 @@ fn main() {
     let addr = args
         .get(1)
         .cloned()
-        .unwrap_or_else(|| "127.0.0.1:59100".into());
+        .unwrap_or_else(|| "127.0.0.1:29100".into());
     let token = args
         .get(2)
         .cloned()
@@ -17,7 +17,7 @@ fn main() {
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(59100);
+        .unwrap_or(29100);
     // The owner's own token, with every scope: it may delete its packages.
     let emu = forgejo_emulator::Emulator::new().token(&token, &owner, &["all"]);
     forgejo_emulator::seed_demo(&emu, &owner);

@@ -19,7 +19,7 @@
 //! moved since ("Saved plan is stale").
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -248,46 +248,11 @@ pub fn judge(
     ))
 }
 
-const PLAN_PREFIX: &str = "tg-plan-";
-
-/// Removes plan folders of tg processes that no longer exist (a SIGKILLed
-/// run cannot remove its own).
-fn sweep_stale(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    for e in entries.filter_map(|e| e.ok()) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(PLAN_PREFIX)
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-/// Where a Tier-1 plan file lives: a private (0700) folder in RAM when
-/// possible (a plan holds the prior state's values), removed after the run.
+/// Where a plan file lives: a private folder, in RAM when possible (a plan
+/// holds the prior state's values), removed after the run
+/// ([`crate::tier0::private_dir`]).
 fn private_dir() -> Result<tempfile::TempDir, TgError> {
-    let base = std::env::var("TG_TMPDIR")
-        .map(PathBuf::from)
-        .ok()
-        .filter(|p| p.is_dir())
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
-        .unwrap_or_else(std::env::temp_dir);
-    sweep_stale(&base);
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{PLAN_PREFIX}{}-", std::process::id()))
-        .tempdir_in(&base)
-        .or_else(|_| tempfile::Builder::new().prefix("tg-plan-").tempdir())
-        .map_err(|e| TgError::step("create a private folder for the plan file", e))?;
-    crate::signals::remove_on_abort(dir.path().to_path_buf());
-    Ok(dir)
+    crate::tier0::private_dir("tg-plan-", "the plan file")
 }
 
 /// Flags of `terraform apply` that take their value as the next argument.

@@ -43,15 +43,31 @@ fn temp_base() -> PathBuf {
     std::env::temp_dir()
 }
 
-/// Removes plaintext folders of tg processes that no longer exist.
-pub fn sweep_stale(base: &Path) {
+/// A private folder for data that must never reach the repo (decrypted
+/// state, a plan file holding the prior state's values): under
+/// [`temp_base`], named `<prefix><pid>-…` so that folders left by a tg that
+/// was SIGKILLed are swept by the next run, and removed if a signal ends tg
+/// before the engine starts.
+pub fn private_dir(prefix: &str, what: &str) -> Result<tempfile::TempDir, TgError> {
+    let base = temp_base();
+    sweep_stale(&base, prefix);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .tempdir_in(&base)
+        .map_err(|e| TgError::step(format!("create a private folder for {what}"), e))?;
+    crate::signals::remove_on_abort(dir.path().to_path_buf());
+    Ok(dir)
+}
+
+/// Removes `prefix` folders of tg processes that no longer exist.
+fn sweep_stale(base: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(base) else {
         return;
     };
     for e in entries.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = name
-            .strip_prefix(TEMP_PREFIX)
+            .strip_prefix(prefix)
             .and_then(|r| r.split('-').next())
             .and_then(|p| p.parse::<u32>().ok())
         else {
@@ -66,13 +82,7 @@ pub fn sweep_stale(base: &Path) {
 impl Tier0State {
     /// Decrypts the stack's state (if any) into a private temp file.
     pub fn open(repo: &Repo, stack: &str, keys: &KeySources) -> Result<Tier0State, TgError> {
-        let base = temp_base();
-        sweep_stale(&base);
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-            .tempdir_in(&base)
-            .map_err(|e| TgError::step("create a private folder for the decrypted state", e))?;
-        crate::signals::remove_on_abort(dir.path().to_path_buf());
+        let dir = private_dir(TEMP_PREFIX, "the decrypted state")?;
         let plain = dir.path().join("terraform.tfstate");
         let enc_path = repo.encrypted_state_path(stack);
         let (original, opened) = if enc_path.is_file() {

@@ -39,6 +39,8 @@ Usage: kill_tier0.py TG [--per N] [--cap SECONDS] [--steps a,b] [--signals KILL,
 
 import argparse
 import concurrent.futures as cf
+import copy
+import hashlib
 import json
 import os
 import random
@@ -110,6 +112,7 @@ class Campaign:
         self.repo = os.path.join(work, "clone")
         self.forge = os.path.join(work, "forge.git")
         self.v = 0
+        self.decrypted = {}
         self.tmp = os.path.join(work, "tmp")
         self.tgtmp = os.path.join(work, "tgtmp")
         os.makedirs(self.tmp)
@@ -205,9 +208,18 @@ class Campaign:
         return p
 
     def decrypt(self, blob):
-        """The state in `blob` (encrypted file bytes) as parsed JSON, or None."""
+        """The state in `blob` (encrypted file bytes) as parsed JSON, or None.
+
+        The clone's HEAD, the forge and the working tree mostly hold the same
+        bytes, so each distinct file is decrypted by `sops` once."""
         if blob is None:
             return None
+        key = hashlib.sha256(blob).digest()
+        if key not in self.decrypted:
+            self.decrypted[key] = self.sops_decrypt(blob)
+        return copy.deepcopy(self.decrypted[key])
+
+    def sops_decrypt(self, blob):
         with tempfile.NamedTemporaryFile(dir=self.work, suffix=".enc") as f:
             f.write(blob)
             f.flush()

@@ -12,6 +12,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v curl >/dev/null || need_apt+=(curl)
 # Graphviz: the tg graph test renders its DOT output with `dot`.
 command -v dot >/dev/null || need_apt+=(graphviz)
+# PgBouncer: the tg doctor pooler test puts a real one in front of PostgreSQL.
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || need_apt+=(pgbouncer)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[install-deps] apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -20,6 +22,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # The Debian package starts a cluster and a registry service we do not use;
   # tests start their own on loopback.
   $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now pgbouncer >/dev/null 2>&1 || true
 fi
 
 need_pip=()

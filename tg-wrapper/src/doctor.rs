@@ -6,6 +6,7 @@ use std::process::Command;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::git::main_checkout_status;
+use crate::pooler::{self, Finding};
 use crate::repo::Repo;
 use crate::{tier1, vault::Vault};
 
@@ -120,23 +121,26 @@ fn pg_lock() -> Check {
         }
         Err(e) => return Check::Fail(e.to_string()),
     };
-    let result = (|| -> Result<(), postgres::Error> {
-        let mut c = postgres::Client::connect(&conn, postgres::NoTls)?;
-        let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock(hashtext('tg doctor'))", &[])?
-            .get(0);
-        let released: bool = c
-            .query_one("SELECT pg_advisory_unlock(hashtext('tg doctor'))", &[])?
-            .get(0);
-        if !(got && released) {
-            eprintln!("tg doctor: advisory lock round trip returned lock={got} unlock={released}");
-        }
-        Ok(())
-    })();
-    match result {
-        // The error text of the postgres crate never contains the password.
-        Ok(()) => Check::Pass("pg_advisory_lock + unlock round trip on the state database".into()),
-        Err(e) => Check::Fail(format!("state database: {e}")),
+    // The error texts of the postgres crate never contain the password.
+    match pooler::probe(&conn) {
+        Ok(Finding::Sessions { a, b, rounds }) => Check::Pass(format!(
+            "pg_advisory_lock + unlock round trip on the state database; each connection keeps \
+             its own session (backend pids {a} and {b}, unchanged over {rounds} alternating rounds): \
+             no sign of a transaction-mode pooler"
+        )),
+        Ok(Finding::Pooled(seen)) => Check::Fail(format!(
+            "the state database connection goes through a pooler in transaction or statement mode \
+             (e.g. PgBouncer pool_mode = transaction): {}. Terraform's pg backend locks state with a \
+             session advisory lock (pg_advisory_lock), which such a pooler does not keep with the \
+             client: concurrent applies would not exclude each other and state updates can be lost. \
+             Fix: connect to PostgreSQL directly (TG_PG_HOST/TG_PG_PORT, or PG_CONN_STR), or give the \
+             state database a pool in session mode (pool_mode = session).",
+            seen.join("; ")
+        )),
+        Err(e) => Check::Fail(format!(
+            "state database: {e} (tg cannot tell whether the connection keeps a session per client, \
+             which Terraform's pg backend lock needs)"
+        )),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod lock;
 pub mod pending;
 pub mod phase;
 pub mod plan_check;
+pub mod pooler;
 pub mod providers_lock;
 pub mod repo;
 pub mod run;

@@ -14,10 +14,11 @@ b) Soak: rounds of N concurrent `tg apply` of one existing stack, each with
    the same time. Every run must succeed or stop as a clean lock wait
    (`tg classify` says locked); the state must hold the value of the last
    successful apply (no lost update); no advisory lock may stay held after
-   the round (pg_locks). A run refused as transient (`tg apply` plans to a
-   file for the destroy brake, and terraform refuses a saved plan whose state
-   another apply changed meanwhile: "Saved plan is stale", nothing applied)
-   is counted apart.
+   the round (pg_locks). `tg apply` plans to a file for the destroy brake
+   and terraform refuses a saved plan whose state another apply changed
+   meanwhile ("Saved plan is stale", nothing applied); tg then plans again
+   (tg-wrapper/src/plan_check.rs, up to 8 rounds). A run refused even so is
+   counted apart and fails the campaign.
 
 Prints REL| rows for reliability/run.sh.
 Usage: pg_soak.py TG [--rounds R] [--ns 2,4,8] [--new 8] [--cap SECONDS]
@@ -235,9 +236,8 @@ def soak(tg, pg, work, ns, rounds, cap):
                     if cls.startswith("locked"):
                         stats["lock_waits"] += 1
                     elif cls.startswith("transient"):
-                        # The destroy brake's saved plan went stale: another
-                        # apply changed the state between this run's plan and
-                        # its apply; terraform refuses it, nothing applied.
+                        # The saved plan went stale in every round tg
+                        # planned again: nothing applied.
                         stats["transient"] += 1
                     else:
                         stats["failed"].append(out[-600:])
@@ -294,13 +294,14 @@ def main():
         st, capped = soak(tg, pg, work, ns, a.rounds, a.cap)
         for f in st["failed"][:3] + st["plan_failed"][:3]:
             print("--- failed run:\n" + f, file=sys.stderr)
-        ok = not (st["failed"] or st["lost"] or st["leaked"] or st["plan_failed"])
+        ok = not (st["failed"] or st["lost"] or st["leaked"] or st["plan_failed"]
+                  or st["transient"])
         bad |= not ok
         print(f"REL|4 soak: N={a.ns} concurrent tg apply of one stack + drift plan, "
               f"{st['rounds']} rounds{', time cap hit' if capped else ''}"
               f"|applies / lost updates / leaked locks|{st['applies']} / {st['lost']} / {st['leaked']}"
-              f"|succeeded {st['ok']}, clean lock waits {st['lock_waits']}, refused as transient (saved"
-              f" plan stale, nothing applied) {st['transient']}, other failures "
+              f"|succeeded {st['ok']}, clean lock waits {st['lock_waits']}, refused with its plan stale"
+              f" in every round {st['transient']}, other failures "
               f"{len(st['failed'])}; plans {st['plans']}, failed {len(st['plan_failed'])}"
               f"|{'ok' if ok else 'FAIL'}")
     finally:

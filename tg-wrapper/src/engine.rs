@@ -62,6 +62,29 @@ impl Engine {
         args: &[String],
         env: &[(String, String)],
     ) -> Result<ExitStatus, TgError> {
+        self.run_with(dir, args, env, false)
+            .map(|(status, _)| status)
+    }
+
+    /// [`Engine::run`], with the engine's stderr passed through to ours as
+    /// it comes and its last [`ERR_TAIL`] bytes also returned, for a caller
+    /// that must tell one failure from another (a stale saved plan).
+    pub fn run_keeping_stderr(
+        &self,
+        dir: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<(ExitStatus, String), TgError> {
+        self.run_with(dir, args, env, true)
+    }
+
+    fn run_with(
+        &self,
+        dir: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        keep_stderr: bool,
+    ) -> Result<(ExitStatus, String), TgError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(args).current_dir(dir);
         let cache = plugin_cache_env(dir)?;
@@ -72,14 +95,51 @@ impl Engine {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        if keep_stderr {
+            cmd.stderr(std::process::Stdio::piped());
+        }
         let mut child = crate::signals::spawn_engine(&mut cmd)
             .map_err(|e| TgError::step(format!("start {}", self.program.display()), e))?;
+        let copier = child.stderr.take().map(|from| {
+            std::thread::spawn(move || pass_through_keeping_tail(from, std::io::stderr()))
+        });
         let status = child
             .wait()
             .map_err(|e| TgError::step("wait for the engine", e));
         crate::signals::engine_exited();
-        status
+        let tail = copier.and_then(|h| h.join().ok()).unwrap_or_default();
+        Ok((status?, tail))
     }
+}
+
+/// How much of the engine's stderr [`Engine::run_keeping_stderr`] keeps:
+/// terraform prints its error boxes last.
+pub const ERR_TAIL: usize = 64 * 1024;
+
+/// Copies `from` to `to` as it comes (a human watches the engine's output)
+/// and returns the last [`ERR_TAIL`] bytes, as text.
+fn pass_through_keeping_tail(mut from: impl std::io::Read, mut to: impl std::io::Write) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = to.write_all(&buf[..n]);
+                let _ = to.flush();
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 2 * ERR_TAIL {
+                    kept.drain(..kept.len() - ERR_TAIL);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if kept.len() > ERR_TAIL {
+        kept.drain(..kept.len() - ERR_TAIL);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 /// The shared provider cache: without it every stack's `init` installs

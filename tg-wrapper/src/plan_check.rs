@@ -308,7 +308,30 @@ pub struct Target<'a> {
     pub commit_message: &'a str,
 }
 
+/// How many times a plan of tg's own is made when terraform refuses to
+/// apply it because the state moved since ("Saved plan is stale"). Each
+/// wave of concurrent applies lets at least one through, so this many
+/// rounds carries a burst of 8 concurrent applies of one stack (the
+/// reliability soak's largest) without a refusal.
+const PLAN_ROUNDS: u32 = 8;
+
+/// What applying one plan file ended in.
+enum Applied {
+    /// The run is over, with this exit status.
+    Exit(i32),
+    /// Terraform refused the plan file: another apply changed the state
+    /// between the plan and the apply. Nothing was applied.
+    Stale(i32),
+}
+
 /// `tg apply` / `tg destroy` through the brake; returns the exit status.
+///
+/// For a Tier-1 stack the pg backend's lock is held per terraform command,
+/// so another apply can land between tg's plan and its apply; terraform
+/// then refuses the saved plan and applies nothing. A plan tg made itself
+/// is then made again and goes through the brake again (the questions
+/// too: what a human approved is not what the new plan holds), up to
+/// [`PLAN_ROUNDS`] times. A plan file the user gave is never re-made.
 pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
     let _own_dir;
     let plan_dir = match t.state_file.and_then(Path::parent) {
@@ -320,48 +343,77 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
             p
         }
     };
-    let plan_file = match given_plan(&inv.args) {
-        Some(p) => {
-            let p = t.dir.join(p);
-            eprintln!("tg: checking the saved plan {}", p.display());
-            p
+    if let Some(p) = given_plan(&inv.args) {
+        let p = t.dir.join(p);
+        eprintln!("tg: checking the saved plan {}", p.display());
+        return match judge_and_apply(t, inv, &p)? {
+            Applied::Exit(code) | Applied::Stale(code) => Ok(code),
+        };
+    }
+    let plan_file = plan_dir.join("tg.tfplan");
+    let mut round = 1;
+    loop {
+        let status = t.engine.run(
+            t.dir,
+            &engine_args(
+                &plan_invocation(inv, &plan_file),
+                t.engine.kind,
+                t.lock_timeout,
+                t.state_file,
+            ),
+            t.env,
+        )?;
+        if !status.success() {
+            return Ok(status.code().unwrap_or(1));
         }
-        None => {
-            let plan_file = plan_dir.join("tg.tfplan");
-            let mut args: Vec<String> = Vec::with_capacity(inv.args.len() + 2);
-            for a in &inv.args {
-                match a.as_str() {
-                    "apply" if args.iter().all(|x: &String| x.starts_with('-')) => {
-                        args.push("plan".into())
-                    }
-                    "destroy" if args.iter().all(|x: &String| x.starts_with('-')) => {
-                        args.push("plan".into());
-                        args.push("-destroy".into());
-                    }
-                    "-auto-approve" | "--auto-approve" => {}
-                    _ => args.push(a.clone()),
-                }
+        // Nothing applied yet: an interrupt from here to the apply
+        // stops the run instead of being held for a cleanup.
+        crate::signals::engine_paused();
+        match judge_and_apply(t, inv, &plan_file)? {
+            Applied::Exit(code) => return Ok(code),
+            Applied::Stale(code) if round == PLAN_ROUNDS => {
+                eprintln!(
+                    "tg: the state of {} changed between plan and apply {PLAN_ROUNDS} times (other applies ran); nothing was applied by this run",
+                    t.stack
+                );
+                return Ok(code);
             }
-            args.push(format!("-out={}", plan_file.display()));
-            let plan = Invocation {
-                args,
-                ..inv.clone()
-            };
-            let status = t.engine.run(
-                t.dir,
-                &engine_args(&plan, t.engine.kind, t.lock_timeout, t.state_file),
-                t.env,
-            )?;
-            if !status.success() {
-                return Ok(status.code().unwrap_or(1));
+            Applied::Stale(_) => {
+                round += 1;
+                eprintln!(
+                    "tg: the state of {} changed since this plan (another apply ran in between); nothing was applied; planning again ({round}/{PLAN_ROUNDS})",
+                    t.stack
+                );
             }
-            // Nothing applied yet: an interrupt from here to the apply
-            // stops the run instead of being held for a cleanup.
-            crate::signals::engine_paused();
-            plan_file
         }
-    };
-    let plan = show_json(t, &plan_file)?;
+    }
+}
+
+/// The `plan -out=FILE` run standing for the user's `apply` / `destroy`.
+fn plan_invocation(inv: &Invocation, plan_file: &Path) -> Invocation {
+    let mut args: Vec<String> = Vec::with_capacity(inv.args.len() + 2);
+    for a in &inv.args {
+        match a.as_str() {
+            "apply" if args.iter().all(|x: &String| x.starts_with('-')) => args.push("plan".into()),
+            "destroy" if args.iter().all(|x: &String| x.starts_with('-')) => {
+                args.push("plan".into());
+                args.push("-destroy".into());
+            }
+            "-auto-approve" | "--auto-approve" => {}
+            _ => args.push(a.clone()),
+        }
+    }
+    args.push(format!("-out={}", plan_file.display()));
+    Invocation {
+        args,
+        ..inv.clone()
+    }
+}
+
+/// Reads `plan_file`, runs the brake (and the approval) on it, and applies
+/// exactly that file.
+fn judge_and_apply(t: &Target, inv: &Invocation, plan_file: &Path) -> Result<Applied, TgError> {
+    let plan = show_json(t, plan_file)?;
     let destroys = destructive(&plan).map_err(|e| {
         TgError::step(
             "read the plan (destroy brake)",
@@ -382,7 +434,7 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
     match judge(t.stack, &destroys, t.destroy, t.commit_message, attended) {
         Verdict::Refuse(msg) => {
             eprintln!("{msg}");
-            return Ok(1);
+            return Ok(Applied::Exit(1));
         }
         Verdict::Confirm => {
             let answer = ask(&format!(
@@ -393,7 +445,7 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
                 eprintln!(
                     "tg: destroy brake: not confirmed (typed {answer:?}); nothing was applied."
                 );
-                return Ok(1);
+                return Ok(Applied::Exit(1));
             }
         }
         Verdict::Go if !destroys.is_empty() => {
@@ -406,7 +458,7 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
                 )?;
                 if answer != "yes" {
                     eprintln!("tg: apply cancelled; nothing was applied.");
-                    return Ok(1);
+                    return Ok(Applied::Exit(1));
                 }
             }
         }
@@ -415,7 +467,7 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
         // The engine's own verdict that applying changes nothing (no
         // resource, output or refresh change): its apply would be a no-op.
         eprintln!("tg: the plan has no changes: nothing to apply.");
-        return Ok(0);
+        return Ok(Applied::Exit(0));
     }
     let mut args = vec!["apply".to_string()];
     args.extend(inv.args.iter().filter(|a| for_saved_plan(a)).cloned());
@@ -424,12 +476,16 @@ pub fn apply(t: &Target, inv: &Invocation) -> Result<i32, TgError> {
         args,
         ..inv.clone()
     };
-    let status = t.engine.run(
+    let (status, stderr) = t.engine.run_keeping_stderr(
         t.dir,
         &engine_args(&apply, t.engine.kind, t.lock_timeout, t.state_file),
         t.env,
     )?;
-    Ok(status.code().unwrap_or(1))
+    let code = status.code().unwrap_or(1);
+    if !status.success() && stderr.contains("Saved plan is stale") {
+        return Ok(Applied::Stale(code));
+    }
+    Ok(Applied::Exit(code))
 }
 
 /// `<engine> show -json PLAN`, parsed.

@@ -495,8 +495,9 @@ fn the_applied_plan_is_the_checked_one() {
     assert_eq!(f.names(), ["keep"], "{}", text(&out));
     git(&a, &["checkout", "-q", "--", "stacks/web/main.tf"]);
 
-    // Another apply changing the state after the check: terraform refuses
-    // the saved plan as stale, nothing of it is applied.
+    // Another apply changing the state after every check: terraform
+    // refuses each saved plan as stale, tg plans again a bounded number of
+    // times, and nothing of its own is applied.
     f.write_stack(&a, &["keep", "next"], "1");
     f.push("a", "web: next");
     let racer = format!(
@@ -513,9 +514,31 @@ fn the_applied_plan_is_the_checked_one() {
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("Saved plan is stale"), "{t}");
-    // Only the racer's apply happened (keep replaced, but no `next`).
+    assert_eq!(t.matches("planning again").count(), 7, "{t}");
+    assert!(t.contains("changed between plan and apply 8 times"), "{t}");
+    // Only the racer's applies happened (keep replaced, but no `next`).
     assert_eq!(f.names(), ["keep"], "{t}");
     assert_ne!(f.applied(), before_race);
+
+    // The same race once (a concurrent apply of a Tier-1 stack: the pg
+    // backend's lock is per terraform command): the stale plan is made
+    // again, checked again, and applied.
+    let once = f.dir.path().join("raced-once");
+    let racer_once = format!(
+        "[ -e '{}' ] || {{ touch '{}'; {racer}; }}",
+        once.display(),
+        once.display()
+    );
+    let out = f.tg(
+        "a",
+        &["apply", "--stack", "web", "--non-interactive"],
+        &[("TG_ENGINE", engine), ("AFTER_SHOW", &racer_once)],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("Saved plan is stale"), "{t}");
+    assert!(t.contains("planning again (2/8)"), "{t}");
+    assert_eq!(f.names(), ["keep", "next"], "{t}");
 }
 
 /// Attended (a terminal): deletions need the stack name typed; anything

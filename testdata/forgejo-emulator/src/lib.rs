@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 pub mod accounts;
+pub mod bulk;
 mod files;
 mod manifest;
 mod packages_api;
@@ -248,6 +249,15 @@ impl Emulator {
         }
         Self::add_version(&mut s, owner, name, tag, &r.digest, created_at);
         r.digest
+    }
+
+    /// Tags an already pushed manifest `digest` as `owner/name:tag`: one new
+    /// tag version, as Forgejo records a push of existing bytes under
+    /// another tag (nothing new reaches the registry, which `/v2` reads by
+    /// digest).
+    pub fn tag(&self, owner: &str, name: &str, tag: &str, digest: &str, created_at: &str) {
+        let mut s = self.store.lock().expect("store");
+        Self::add_version(&mut s, owner, name, tag, digest, created_at);
     }
 
     /// Removes a version behind the API's back (e.g. the orphaning incident).

@@ -2,7 +2,8 @@
 # Campaign 2: libFuzzer (cargo fuzz) on the parsers fed by external input:
 # sops_file (sops-rs file parser, data key, MAC check), cty_msgpack
 # (tfplugin's msgpack/cty decoder), tg_toml (.tg.toml and its classify
-# pattern loader), classify (engine output readers). Each target runs a fixed
+# pattern loader), classify (engine output readers), registry_manifest
+# (forgejo-retention's /v2 manifest and index reader). Each target runs a fixed
 # number of executions (or its time cap, whichever comes first) from the seed
 # corpus in testdata/fuzz/<target>/; new inputs it finds stay in
 # fuzz/corpus/ (git-ignored). Prints REL| rows; a crash is saved under
@@ -26,7 +27,7 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
 cd fuzz
-targets=(sops_file cty_msgpack tg_toml classify)
+targets=(sops_file cty_msgpack tg_toml classify registry_manifest)
 cargo fuzz build -s none -O -a >&2 || { for t in "${targets[@]}"; do echo "REL|2 fuzz $t|executions / crashes|-|build failed|FAIL"; done; exit 1; }
 status=0
 for t in "${targets[@]}"; do

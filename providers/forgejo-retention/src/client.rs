@@ -103,6 +103,39 @@ pub(crate) fn path_safe(what: &str, s: &str) -> Result<(), String> {
     }
 }
 
+/// A manifest body as fetched from `/v2` (registry input: any bytes). Only
+/// a JSON object is a manifest.
+pub fn parse_manifest(body: &[u8]) -> Result<Value, String> {
+    match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err("the manifest is not a JSON object".to_string()),
+        Err(e) => Err(format!("the manifest is not valid JSON: {e}")),
+    }
+}
+
+/// The children (digest, media type) an image index or Docker manifest
+/// list names in `manifests`; None for a single-image manifest. Fails
+/// closed: an index whose child list cannot be read is an error, never a
+/// leaf (its children would look unreferenced and become candidates), and
+/// a child whose digest could change a URL path is refused.
+pub fn index_children(m: &Value) -> Result<Option<Vec<(String, String)>>, String> {
+    let is_index = m["mediaType"]
+        .as_str()
+        .is_some_and(|t| t.contains("index") || t.contains("manifest.list"));
+    let entries = match m.get("manifests") {
+        Some(Value::Array(entries)) => entries,
+        None if !is_index => return Ok(None),
+        _ => return Err("an image index without a readable `manifests` list".to_string()),
+    };
+    let mut kids = Vec::new();
+    for e in entries {
+        let d = e["digest"].as_str().unwrap_or_default().to_string();
+        path_safe("child digest", &d)?;
+        kids.push((d, e["mediaType"].as_str().unwrap_or_default().to_string()));
+    }
+    Ok(Some(kids))
+}
+
 impl Client {
     pub fn new(base: &str, token: &str, o: &Options) -> Result<Client, String> {
         let mut b = Http::builder().timeout(o.timeout);
@@ -280,7 +313,12 @@ impl Client {
             .unwrap_or(reference)
             .to_string();
         path_safe("digest", &digest)?;
-        Ok(Some((digest, r.json().map_err(|e| e.to_string())?)))
+        let body = r
+            .bytes()
+            .map_err(|e| format!("manifest {owner}/{name}:{reference}: {e}"))?;
+        let m = parse_manifest(&body)
+            .map_err(|e| format!("manifest {owner}/{name}:{reference}: {e}"))?;
+        Ok(Some((digest, m)))
     }
 
     /// Whether a manifest answers (HEAD), without downloading it.
@@ -388,17 +426,11 @@ impl Client {
         m: &Value,
         edges: &mut Vec<(String, Vec<String>)>,
     ) -> Result<(), String> {
-        let Some(entries) = m["manifests"].as_array() else {
+        let Some(kids) = index_children(m)? else {
             return Ok(());
         };
         if edges.iter().any(|(d, _)| d == digest) {
             return Ok(());
-        }
-        let mut kids = Vec::new();
-        for e in entries {
-            let d = e["digest"].as_str().unwrap_or_default().to_string();
-            path_safe("child digest", &d)?;
-            kids.push((d, e["mediaType"].as_str().unwrap_or_default().to_string()));
         }
         edges.push((
             digest.to_string(),
@@ -428,6 +460,35 @@ mod tests {
             items.iter().map(|x| x * x).collect::<Vec<_>>()
         );
         assert!(c.parallel(&[] as &[u64], |x| *x).is_empty());
+    }
+
+    #[test]
+    fn manifests_parse_fail_closed() {
+        let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:ab","size":1}]}"#;
+        let kids = index_children(&parse_manifest(index).unwrap()).unwrap();
+        assert_eq!(
+            kids,
+            Some(vec![(
+                "sha256:ab".to_string(),
+                "application/vnd.oci.image.manifest.v1+json".to_string()
+            )])
+        );
+        let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}"#;
+        assert_eq!(index_children(&parse_manifest(image).unwrap()), Ok(None));
+        for bad in [&b""[..], b"[]", b"null", b"\"x\"", b"{", b"\xff\xfe"] {
+            assert!(parse_manifest(bad).is_err(), "{bad:?}");
+        }
+        for hostile in [
+            r#"{"mediaType":"application/vnd.oci.image.index.v1+json"}"#,
+            r#"{"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":{}}"#,
+            r#"{"manifests":null}"#,
+            r#"{"manifests":[{"digest":"../../admin"}]}"#,
+            r#"{"manifests":[{"size":1}]}"#,
+            r#"{"manifests":[7]}"#,
+        ] {
+            let m = parse_manifest(hostile.as_bytes()).unwrap();
+            assert!(index_children(&m).is_err(), "{hostile}");
+        }
     }
 
     #[test]

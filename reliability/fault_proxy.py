@@ -12,7 +12,10 @@ fault campaign: one request in `every` gets the next fault of a fixed cycle
 The emulators' own fault layers answer a given status to the next N
 matching requests; this proxy adds a rate and the two transport faults
 without touching them. Requests under `/_emulator/` pass untouched;
-`GET /_proxy/stats` answers the counts (JSON).
+`GET /_proxy/stats` answers the counts (JSON). `log` (a list, when
+given) receives one line per request: time, method, path, the fault given
+(`-` for none), the upstream status, and the body of writes, so a failed
+run can be read back request by request.
 
 As a program (for tests in other languages): `fault_proxy.py UPSTREAM_PORT
 EVERY [HANG]` prints its port on the first line of stdout and serves until
@@ -32,7 +35,8 @@ CYCLE = ["500", "reset", "502", "timeout", "503", "reset-after"]
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, every, hang=3.0):
+    def __init__(self, upstream_port, every, hang=3.0, log=None):
+        self.log = log
         self.upstream = ("127.0.0.1", upstream_port)
         self.every = every
         self.hang = hang
@@ -66,7 +70,17 @@ class FaultProxy:
                     self.wfile.write(data)
                     return
                 fault = proxy.next_fault(self.path)
+                started = time.time()
+
+                def note(status):
+                    if proxy.log is not None and not self.path.startswith("/_emulator/"):
+                        sent = body.decode(errors="replace") if self.command != "GET" else ""
+                        proxy.log.append(f"{started:.3f} {time.time():.3f} {self.command} "
+                                         f"{self.path} fault={fault or '-'} status={status}"
+                                         f" {sent}")
+
                 if fault in ("500", "502", "503"):
+                    note(fault)
                     data = b'{"detail": "injected fault"}'
                     self.send_response(int(fault))
                     self.send_header("Content-Type", "application/json")
@@ -75,8 +89,10 @@ class FaultProxy:
                     self.wfile.write(data)
                     return
                 if fault == "reset":
+                    note("-")
                     return self.reset()
                 if fault == "timeout":
+                    note("-")
                     time.sleep(proxy.hang)
                     self.close_connection = True
                     return
@@ -87,6 +103,7 @@ class FaultProxy:
                 r = c.getresponse()
                 data = r.read()
                 c.close()
+                note(r.status)
                 if fault == "reset-after":
                     return self.reset()
                 self.send_response(r.status)

@@ -14,7 +14,9 @@ would), up to `--applies` times. Then, with the faults off, it checks:
   for the client, no orphan).
 
 Prints REL| rows for reliability/run.sh.
-Usage: provider_faults.py BIN_DIR [--hosts N] [--every K] [--applies A]
+Usage: provider_faults.py BIN_DIR [--hosts N] [--every K] [--applies A] [--log FILE]
+(BIN_DIR may be relative; `--log` writes the proxy's request log and the
+terraform output of every step, to read a failed run back.)
 """
 
 import argparse
@@ -46,7 +48,11 @@ def main():
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--applies", type=int, default=5)
+    ap.add_argument("--log", help="write the proxy's request log and terraform's output here")
     a = ap.parse_args()
+    # terraform reads dev_overrides from a config file in another directory,
+    # where a relative path would mean something else.
+    a.bin_dir = os.path.abspath(a.bin_dir)
     work = tempfile.mkdtemp(prefix="rel-faults-")
     port = free_port()
     emu = subprocess.Popen([os.path.join(a.bin_dir, "authentik-emulator"), f"127.0.0.1:{port}"],
@@ -58,7 +64,8 @@ def main():
             break
         except OSError:
             time.sleep(0.05)
-    proxy = FaultProxy(port, a.every, hang=3.0)
+    log = [] if a.log else None
+    proxy = FaultProxy(port, a.every, hang=3.0, log=log)
     try:
         with open(os.path.join(work, "cli.tfrc"), "w") as f:
             f.write('provider_installation {\n  dev_overrides {\n'
@@ -81,8 +88,12 @@ def main():
                    AUTHENTIK_TOKEN="emulator-admin-token")
 
         def tf(*args):
-            return subprocess.run(["terraform", *args, "-no-color", "-input=false"], cwd=work,
-                                  env=env, capture_output=True, text=True)
+            p = subprocess.run(["terraform", *args, "-no-color", "-input=false"], cwd=work,
+                               env=env, capture_output=True, text=True)
+            if log is not None:
+                log.append(f"=== {time.time():.3f} terraform {' '.join(args)}: exit {p.returncode}\n"
+                           + p.stdout + p.stderr)
+            return p
 
         applies, failed_applies, errors = 0, 0, []
         for _ in range(a.applies):
@@ -114,6 +125,11 @@ def main():
         attached = outposts[0].get("providers", []) if outposts else []
         if len(attached) != a.hosts or len(set(attached)) != a.hosts:
             wrong.append(f"outpost providers: {len(attached)} ({len(set(attached))} distinct)")
+        if log is not None:
+            log.append("=== emulator dump\n" + json.dumps(
+                {k: dump.get(k) for k in ("outposts/instances",)}))
+            with open(a.log, "w") as f:
+                f.write("\n".join(log) + "\n")
         for w in wrong:
             print("wrong: " + w, file=sys.stderr)
         for e in errors:

@@ -4,8 +4,14 @@
 //! being in Terraform's state. [`create`] then looks the object up by its
 //! unique key and adopts it only if every field it sent reads back the
 //! same; an object that differs was made by someone else and is reported,
-//! never taken over. An "already exists" 400 names the object and the
-//! import that brings it under Terraform.
+//! never taken over. When the lookup finds nothing, the POST was not
+//! acted on, so it is sent again (up to [`SENDS`] times): one 5xx or reset
+//! would otherwise fail the whole host, and under a steady fault rate the
+//! same host can fail every apply. A re-sent POST can meet an earlier one
+//! the server acted on only after our lookup: for a unique key the server
+//! answers "already exists", and that object is adopted on the same terms.
+//! An "already exists" 400 to a first POST names the object and the import
+//! that brings it under Terraform.
 
 use crate::client::{Api, ApiError};
 use serde_json::Value as Json;
@@ -50,48 +56,61 @@ fn differing(body: &Json, found: &Json) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How many times one create is sent, each after a lookup that found
+/// nothing.
+const SENDS: u32 = 3;
+
 /// POSTs `c.body`; see the module doc for what happens when that fails.
 pub fn create(api: &Api, c: &Create<'_>) -> Result<Json, Diagnostics> {
-    let err = match api.post(c.collection, c.body, c.what) {
-        Ok(v) => return Ok(v),
-        Err(e) => e,
-    };
-    let already =
-        matches!(&err, ApiError::Invalid { detail, .. } if detail.contains("already exists"));
-    if !uncertain(&err) && !already {
-        return Err(Diagnostics::error(c.summary, err.to_string()));
-    }
-    let found = api
-        .list(c.collection, &c.query, c.what)
-        .map_err(|e| {
-            Diagnostics::error(
-                c.summary,
-                format!("{err}; looking {} up to see whether it was made anyway failed too: {e}. Check Authentik for it before applying again.", c.what),
+    let mut earlier_uncertain = false;
+    let mut sent = 0;
+    loop {
+        sent += 1;
+        let err = match api.post(c.collection, c.body, c.what) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let already =
+            matches!(&err, ApiError::Invalid { detail, .. } if detail.contains("already exists"));
+        if !uncertain(&err) && !already {
+            return Err(Diagnostics::error(c.summary, err.to_string()));
+        }
+        let found = api
+            .list(c.collection, &c.query, c.what)
+            .map_err(|e| {
+                Diagnostics::error(
+                    c.summary,
+                    format!("{err}; looking {} up to see whether it was made anyway failed too: {e}. Check Authentik for it before applying again.", c.what),
+                )
+            })?
+            .into_iter()
+            .find(|o| c.key.iter().all(|k| o.get(*k) == c.body.get(*k)));
+        let Some(found) = found else {
+            if uncertain(&err) && sent < SENDS {
+                earlier_uncertain = true;
+                continue;
+            }
+            return Err(Diagnostics::error(c.summary, err.to_string()));
+        };
+        let pk = found.get("pk").map(Json::to_string).unwrap_or_default();
+        let diff = differing(c.body, &found);
+        if (uncertain(&err) || earlier_uncertain) && diff.is_empty() {
+            return Ok(found);
+        }
+        let why = if already {
+            "already exists in Authentik".to_string()
+        } else {
+            format!(
+                "exists in Authentik after a create whose answer was lost ({err}), but it is not what this create sent (differs in: {}), so it was made by someone else and is not adopted",
+                diff.join(", ")
             )
-        })?
-        .into_iter()
-        .find(|o| c.key.iter().all(|k| o.get(*k) == c.body.get(*k)));
-    let Some(found) = found else {
-        return Err(Diagnostics::error(c.summary, err.to_string()));
-    };
-    let pk = found.get("pk").map(Json::to_string).unwrap_or_default();
-    let diff = differing(c.body, &found);
-    if uncertain(&err) && diff.is_empty() {
-        return Ok(found);
+        };
+        return Err(Diagnostics::error(
+            c.summary,
+            format!(
+                "{} (pk {pk}) {why}. To manage it with Terraform, import it: {}; or remove it from Authentik, or choose another name.",
+                c.what, c.import
+            ),
+        ));
     }
-    let why = if already {
-        "already exists in Authentik".to_string()
-    } else {
-        format!(
-            "exists in Authentik after a create whose answer was lost ({err}), but it is not what this create sent (differs in: {}), so it was made by someone else and is not adopted",
-            diff.join(", ")
-        )
-    };
-    Err(Diagnostics::error(
-        c.summary,
-        format!(
-            "{} (pk {pk}) {why}. To manage it with Terraform, import it: {}; or remove it from Authentik, or choose another name.",
-            c.what, c.import
-        ),
-    ))
 }

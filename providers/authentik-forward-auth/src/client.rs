@@ -8,10 +8,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use tfplugin::retry::{Backoff, Verdict, retry_after};
 use reqwest::Method;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
-use tfplugin::retry::{Backoff, Verdict, retry_after};
 
 /// All the waiting one request may do between its attempts (backoff and
 /// `Retry-After` together). A server asking for longer is reported at once
@@ -142,8 +142,23 @@ impl Api {
         body: Option<&Value>,
         what: &str,
     ) -> Result<Value, ApiError> {
+        self.send_with(method, path, body, what, false)
+    }
+
+    /// [`send`](Api::send); with `once`, a request that may have reached
+    /// the server (reset or timeout after sending, any 5xx) is not sent
+    /// again, whatever its method. A request that never connected, or that
+    /// was rate limited, was not processed and is always sent again.
+    fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+        once: bool,
+    ) -> Result<Value, ApiError> {
         let url = format!("{}{}", self.base, path);
-        let idempotent = method != Method::POST;
+        let idempotent = !once && method != Method::POST;
         let finished = self.backoff.run_limited(
             |_| {
                 let mut req = self
@@ -163,9 +178,10 @@ impl Api {
                     429 => Verdict::RateLimited(asked_wait(resp)),
                     503 => match asked_wait(resp) {
                         Some(wait) => Verdict::RateLimited(Some(wait)),
-                        None => Verdict::Transient,
+                        None if !once => Verdict::Transient,
+                        None => Verdict::Done,
                     },
-                    502 | 504 => Verdict::Transient,
+                    502 | 504 if !once => Verdict::Transient,
                     500 if idempotent => Verdict::Transient,
                     _ => Verdict::Done,
                 },
@@ -237,6 +253,15 @@ impl Api {
 
     pub fn patch(&self, path: &str, body: &Value, what: &str) -> Result<Value, ApiError> {
         self.send(Method::PATCH, path, Some(body), what)
+    }
+
+    /// PATCH of a value computed from an earlier read (a read-modify-write),
+    /// never sent again once it may have reached the server: repeated after
+    /// a 5xx, reset or timeout, it would carry what was read before and undo
+    /// whatever another writer wrote in between. The caller re-reads and
+    /// recomputes instead (see `outpost::set_membership`).
+    pub fn patch_once(&self, path: &str, body: &Value, what: &str) -> Result<Value, ApiError> {
+        self.send_with(Method::PATCH, path, Some(body), what, true)
     }
 
     /// DELETE; an object already gone counts as deleted.

@@ -1,13 +1,14 @@
 //! Membership of one proxy provider in an outpost's `providers` list.
 //!
 //! Authentik stores the list as a whole and PUT/PATCH replaces it — last write
-//! wins, with no version check. Many stacks attach to the same (embedded)
-//! outpost, so every change here is a read-modify-write of our own pk only,
-//! followed by re-reads: one at once, and one after a short settle time, by
-//! which any other writer that read the list before our write has written
-//! too. If our change was overwritten we go again. Other entries are never
-//! removed or reordered by us.
+//! wins, with no version check. Many hosts attach to the same (embedded)
+//! outpost, so every change here is a read-modify-write of our own pk only;
+//! other entries are never removed or reordered by us. See
+//! [`set_membership`] for how concurrent writers are kept from undoing each
+//! other, and what that can and cannot guarantee.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -55,7 +56,46 @@ fn jitter(pk: i64, round: u32) -> Duration {
     Duration::from_millis(10 + mix % 40)
 }
 
+/// One lock per outpost name for this process: every host of one
+/// `terraform apply` runs in one provider process, so holding it across a
+/// whole read-modify-write-verify makes those changes one at a time.
+fn outpost_lock(name: &str) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    locks.entry(name.to_string()).or_default().clone()
+}
+
+/// Whether a failed write may have been applied (5xx, reset or timeout
+/// after sending): its effect is learnt by reading the list again.
+fn uncertain(e: &ApiError) -> bool {
+    match e {
+        ApiError::Transport { .. } => true,
+        ApiError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
 /// Adds (`want = true`) or removes our provider `pk`, verified.
+///
+/// Within this process (all hosts of one apply) changes to one outpost are
+/// serialised by [`outpost_lock`], held from the read to the last verifying
+/// re-read, and a write of the list is never re-sent by the HTTP layer
+/// ([`Api::patch_once`]): when its fate is uncertain the next round reads
+/// the list again and recomputes from what it finds. So no host of this
+/// process can overwrite another's change with a list read before it.
+///
+/// Across processes (other stacks writing the same outpost) there is no
+/// lock Authentik would honour. After our write we re-read at once and
+/// again after `settle`: a writer that read the list before our write and
+/// writes within that time is seen, and we go again. What this cannot
+/// exclude: a write slower than `settle` (another process's, or a request
+/// of ours the client gave up on that the server still acts on later) can
+/// overwrite our entry after we returned. That is not silent: the next
+/// refresh reads the provider as not in the outpost (`outpost` empty) and
+/// the plan re-attaches it.
 pub fn set_membership(
     api: &Api,
     name: &str,
@@ -64,6 +104,9 @@ pub fn set_membership(
     settle: Duration,
 ) -> Result<(), String> {
     let what = format!("outpost {name:?} (membership of proxy provider {pk})");
+    let lock = outpost_lock(name);
+    let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let mut last_write = None;
     for round in 0..ROUNDS {
         let outpost = find(api, name).map_err(|e| e.to_string())?;
         let uuid = outpost["pk"].as_str().unwrap_or_default().to_string();
@@ -74,12 +117,19 @@ pub fn set_membership(
             } else {
                 list.retain(|p| *p != pk);
             }
-            api.patch(
+            match api.patch_once(
                 &format!("outposts/instances/{uuid}/"),
                 &json!({ "providers": list }),
                 &what,
-            )
-            .map_err(|e| e.to_string())?;
+            ) {
+                Ok(_) => last_write = None,
+                Err(e) if uncertain(&e) => {
+                    last_write = Some(e.to_string());
+                    std::thread::sleep(jitter(pk, round));
+                    continue;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
         }
         let check = |api: &Api| -> Result<bool, String> {
             let now = api
@@ -95,7 +145,12 @@ pub fn set_membership(
         }
         std::thread::sleep(jitter(pk, round));
     }
-    Err(format!(
-        "{what}: another writer kept overwriting the outpost's provider list; gave up after {ROUNDS} read-modify-write rounds"
-    ))
+    Err(match last_write {
+        Some(e) => format!(
+            "{what}: the change was not seen in the outpost's provider list after {ROUNDS} read-modify-write rounds; the last write failed: {e}"
+        ),
+        None => format!(
+            "{what}: another writer kept overwriting the outpost's provider list; gave up after {ROUNDS} read-modify-write rounds"
+        ),
+    })
 }

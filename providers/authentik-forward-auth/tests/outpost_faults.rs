@@ -1,0 +1,180 @@
+//! Outpost membership under faults. The outpost's `providers` list is
+//! written whole, last write wins (no version check), so a write of the
+//! list that is repeated after a 5xx, a reset or a timeout carries a list
+//! read before: if another host wrote in between, its membership is lost.
+//! `set_membership` never lets the HTTP layer re-send such a write; it
+//! re-reads and recomputes. These tests fail when a stale list is re-sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault, LostAnswer};
+use authentik_forward_auth::client::{Api, Settings};
+use authentik_forward_auth::outpost;
+use serde_json::{Value, json};
+
+fn api(emu: &Emulator) -> Api {
+    Api::new(&Settings {
+        url: emu.url(),
+        token: DEFAULT_TOKEN.into(),
+        insecure: false,
+        ca_pem: None,
+        timeout: Duration::from_secs(1),
+        retries: 3,
+        backoff: Duration::from_millis(50),
+    })
+    .unwrap()
+}
+
+fn providers(emu: &Emulator, n: usize) -> Vec<i64> {
+    emu.with(|i| {
+        let flow = i.store.get("flows/instances", "default-provider-invalidation-flow").unwrap()["pk"].clone();
+        (0..n)
+            .map(|k| {
+                i.store
+                    .insert_unchecked(
+                        "providers/proxy",
+                        json!({"name": format!("p{k}"), "authorization_flow": flow, "invalidation_flow": flow, "external_host": "https://x.test"}),
+                    )["pk"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect()
+    })
+}
+
+fn members(emu: &Emulator) -> Vec<i64> {
+    emu.with(|i| {
+        let op = i
+            .store
+            .get_by("outposts/instances", "name", EMBEDDED_OUTPOST)
+            .unwrap();
+        let mut v: Vec<i64> = op["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_i64().unwrap())
+            .collect();
+        v.sort();
+        v
+    })
+}
+
+/// Another writer (another stack, another process) adding `pk` directly.
+fn add_behind_our_back(emu: &Emulator, pk: i64) {
+    emu.with(|i| {
+        let uuid = i
+            .store
+            .get_by("outposts/instances", "name", EMBEDDED_OUTPOST)
+            .unwrap()["pk"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        i.store.mutate("outposts/instances", &uuid, |o| {
+            o.get_mut("providers")
+                .and_then(Value::as_array_mut)
+                .unwrap()
+                .push(json!(pk));
+        });
+    });
+}
+
+fn outpost_writes(method: &str, status: u16, count: u32) -> Fault {
+    Fault {
+        method: Some(method.into()),
+        path_contains: "/outposts/instances/".into(),
+        status,
+        count,
+    }
+}
+
+/// Our write is processed but its answer is lost (the client times out);
+/// another writer then adds its provider, reading the list with ours in it.
+/// Re-sending our write would put back the list without theirs.
+#[test]
+fn a_write_whose_answer_was_lost_is_not_re_sent_over_a_later_write() {
+    let emu = Arc::new(Emulator::start());
+    let pks = providers(&emu, 2);
+    let (ours, theirs) = (pks[0], pks[1]);
+    emu.inject_lost_answer(LostAnswer {
+        method: Some("PATCH".into()),
+        path_contains: "/outposts/instances/".into(),
+        count: 1,
+        hold: Duration::from_millis(1500),
+    });
+    let writer = {
+        let emu = emu.clone();
+        std::thread::spawn(move || {
+            outpost::set_membership(
+                &api(&emu),
+                EMBEDDED_OUTPOST,
+                ours,
+                true,
+                Duration::from_millis(60),
+            )
+        })
+    };
+    // As soon as our write has landed (its answer is still held back).
+    while !members(&emu).contains(&ours) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    add_behind_our_back(&emu, theirs);
+    writer.join().unwrap().unwrap();
+    assert_eq!(
+        members(&emu),
+        vec![ours, theirs],
+        "the other writer's provider was overwritten by a re-sent list"
+    );
+}
+
+/// Many hosts of one process (one terraform apply) attach and detach at
+/// once while writes of the list fail (5xx answered without acting, lost
+/// answers after acting) and reads fail too: every host ends attached, and
+/// a detach removes only its own entry.
+#[test]
+fn concurrent_hosts_under_faults_never_lose_a_membership() {
+    let emu = Arc::new(Emulator::start());
+    let pks = providers(&emu, 12);
+    let faults = |emu: &Emulator| {
+        emu.inject(outpost_writes("PATCH", 502, 3));
+        emu.inject(outpost_writes("PATCH", 503, 2));
+        emu.inject(outpost_writes("PATCH", 500, 2));
+        emu.inject(outpost_writes("GET", 500, 3));
+        emu.inject_lost_answer(LostAnswer {
+            method: Some("PATCH".into()),
+            path_contains: "/outposts/instances/".into(),
+            count: 2,
+            hold: Duration::from_millis(1500),
+        });
+    };
+    let race = |pks: &[i64], want: bool| {
+        let threads: Vec<_> = pks
+            .iter()
+            .map(|&pk| {
+                let emu = emu.clone();
+                std::thread::spawn(move || {
+                    outpost::set_membership(
+                        &api(&emu),
+                        EMBEDDED_OUTPOST,
+                        pk,
+                        want,
+                        Duration::from_millis(60),
+                    )
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+    };
+    faults(&emu);
+    race(&pks, true);
+    assert_eq!(members(&emu), pks, "every host attached");
+    faults(&emu);
+    race(&pks[..6], false);
+    assert_eq!(
+        members(&emu),
+        pks[6..].to_vec(),
+        "only our own entries removed"
+    );
+}

@@ -99,8 +99,16 @@ pub fn probe(conn: &str) -> Result<Finding, String> {
 
         let start = *first_a.get_or_insert(pa);
         if pa != start || pa2 != pa {
+            let mut pids = vec![start];
+            for p in [pa, pa2] {
+                if pids.last() != Some(&p) {
+                    pids.push(p);
+                }
+            }
+            let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
             seen.push(format!(
-                "connection A's statements ran on backends pid {start}, {pa}, {pa2} (one session never changes backend)"
+                "connection A's statements ran on backend pid {} (one session never changes backend)",
+                pids.join(", then ")
             ));
         }
         if let Some(prev) = last_b
@@ -132,11 +140,12 @@ pub fn probe(conn: &str) -> Result<Finding, String> {
         }
     }
     // A lock left on a pooled backend: release it from whichever of the
-    // two connections lands there. A key nobody else uses, so one that
-    // stays only lives as long as the pooler keeps that server connection.
+    // two connections lands there (8 tries cover a rotation through 8 idle
+    // server connections). A key nobody else uses, so one that stays only
+    // lives as long as the pooler keeps that server connection.
     for key in leaked {
         let unlock = format!("SELECT pg_advisory_unlock({CLASS}, {key})");
-        for attempt in 0..4 {
+        for attempt in 0..8 {
             let c = if attempt % 2 == 0 { &mut a } else { &mut b };
             if matches!(row(c, &unlock), Ok([t]) if t == "t") {
                 break;

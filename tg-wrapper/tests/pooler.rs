@@ -270,3 +270,54 @@ fn cannot_tell_fails_closed() {
     );
     assert!(!line.contains("solo-pw"), "{line}");
 }
+
+/// PgBouncer handing out idle server connections round-robin
+/// (`server_round_robin = 1`) with several already open: A's next
+/// statement lands on another backend, so A's lock is not where A is.
+#[test]
+fn round_robin_pooling_is_named() {
+    let pg = Postgres::start();
+    let bouncer = PgBouncer::start(&pg, "transaction", "server_round_robin = 1");
+    // Four clients each inside a transaction hold four server
+    // connections; committing leaves four idle in the pool.
+    let mut clients: Vec<postgres::Client> = (0..4)
+        .map(|_| postgres::Client::connect(&bouncer.url(), postgres::NoTls).unwrap())
+        .collect();
+    let mut pids = Vec::new();
+    for c in &mut clients {
+        c.simple_query("BEGIN").unwrap();
+        pids.push(
+            c.query_one("SELECT pg_backend_pid()", &[])
+                .unwrap()
+                .get::<_, i32>(0),
+        );
+    }
+    for c in &mut clients {
+        c.simple_query("COMMIT").unwrap();
+    }
+    drop(clients);
+    eprintln!("pool's server backends: {pids:?}");
+    let finding = probe(&bouncer.url()).unwrap_or_else(|e| panic!("probe: {e}\n{}", bouncer.log()));
+    eprintln!("round robin: {finding:?}");
+    let Finding::Pooled(seen) = finding else {
+        panic!("round-robin transaction pooling not detected: {finding:?}");
+    };
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("connection A's statements ran on backend pid")),
+        "{seen:?}"
+    );
+    // The lock left on A's first backend was released from whichever
+    // connection landed there.
+    let left = pg.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+    );
+    assert_eq!(left.trim(), "0", "advisory locks left behind");
+    let (code, line) = doctor(&bouncer.url());
+    assert_eq!(code, Some(1), "{line}");
+    assert!(
+        line.starts_with("FAIL pg lock: the state database connection goes through a pooler"),
+        "{line}"
+    );
+}

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault, LostAnswer};
+use authentik_forward_auth::FwdAuthProvider;
 use authentik_forward_auth::client::{Api, Settings};
 use authentik_forward_auth::outpost;
 use serde_json::{Value, json};
+use tfplugin::testing::Harness;
 
 fn api(emu: &Emulator) -> Api {
     Api::new(&Settings {
@@ -79,6 +81,21 @@ fn add_behind_our_back(emu: &Emulator, pk: i64) {
     });
 }
 
+/// Faults on the outpost: writes answered 5xx without acting, writes acted
+/// on whose answer is lost, reads answered 500.
+fn outpost_faults(emu: &Emulator) {
+    emu.inject(outpost_writes("PATCH", 502, 3));
+    emu.inject(outpost_writes("PATCH", 503, 2));
+    emu.inject(outpost_writes("PATCH", 500, 2));
+    emu.inject(outpost_writes("GET", 500, 3));
+    emu.inject_lost_answer(LostAnswer {
+        method: Some("PATCH".into()),
+        path_contains: "/outposts/instances/".into(),
+        count: 2,
+        hold: Duration::from_millis(1500),
+    });
+}
+
 fn outpost_writes(method: &str, status: u16, count: u32) -> Fault {
     Fault {
         method: Some(method.into()),
@@ -135,18 +152,6 @@ fn a_write_whose_answer_was_lost_is_not_re_sent_over_a_later_write() {
 fn concurrent_hosts_under_faults_never_lose_a_membership() {
     let emu = Arc::new(Emulator::start());
     let pks = providers(&emu, 12);
-    let faults = |emu: &Emulator| {
-        emu.inject(outpost_writes("PATCH", 502, 3));
-        emu.inject(outpost_writes("PATCH", 503, 2));
-        emu.inject(outpost_writes("PATCH", 500, 2));
-        emu.inject(outpost_writes("GET", 500, 3));
-        emu.inject_lost_answer(LostAnswer {
-            method: Some("PATCH".into()),
-            path_contains: "/outposts/instances/".into(),
-            count: 2,
-            hold: Duration::from_millis(1500),
-        });
-    };
     let race = |pks: &[i64], want: bool| {
         let threads: Vec<_> = pks
             .iter()
@@ -167,14 +172,74 @@ fn concurrent_hosts_under_faults_never_lose_a_membership() {
             t.join().unwrap().unwrap();
         }
     };
-    faults(&emu);
+    outpost_faults(&emu);
     race(&pks, true);
     assert_eq!(members(&emu), pks, "every host attached");
-    faults(&emu);
+    outpost_faults(&emu);
     race(&pks[..6], false);
     assert_eq!(
         members(&emu),
         pks[6..].to_vec(),
         "only our own entries removed"
     );
+}
+
+/// The same through real terraform: twelve hosts of one apply (one
+/// provider process, `-parallelism=12`) under the same faults all end on
+/// the outpost, and the next plan is empty.
+#[test]
+fn one_apply_of_many_hosts_under_faults_attaches_every_host() {
+    const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
+    let emu = Emulator::start();
+    let h = Harness::new(
+        SOURCE,
+        FwdAuthProvider::with_env([
+            ("AUTHENTIK_URL", emu.url()),
+            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
+        ]),
+    );
+    h.config(&format!(
+        r#"terraform {{
+  required_providers {{
+    fwdauth = {{ source = "{SOURCE}" }}
+  }}
+}}
+
+provider "fwdauth" {{
+  timeout_seconds = 1
+}}
+
+resource "fwdauth_protected_host" "h" {{
+  count          = 12
+  slug           = "host-${{count.index}}"
+  name           = "Host ${{count.index}}"
+  external_host  = "https://host-${{count.index}}.example.com"
+  allowed_groups = ["authentik Admins"]
+}}
+"#
+    ));
+    outpost_faults(&emu);
+    let out = h.run(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-parallelism=12",
+    ]);
+    assert!(out.success(), "{}", out.combined());
+    let made: Vec<i64> = {
+        let mut v: Vec<i64> = emu.with(|i| {
+            i.store
+                .all("providers/proxy")
+                .iter()
+                .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("Host ")))
+                .map(|p| p["pk"].as_i64().unwrap())
+                .collect()
+        });
+        v.sort();
+        v
+    };
+    assert_eq!(made.len(), 12);
+    assert_eq!(members(&emu), made, "every host on the outpost");
+    h.assert_plan_empty();
 }

@@ -91,11 +91,13 @@ fn uncertain(e: &ApiError) -> bool {
 /// lock Authentik would honour. After our write we re-read at once and
 /// again after `settle`: a writer that read the list before our write and
 /// writes within that time is seen, and we go again. What this cannot
-/// exclude: a write slower than `settle` (another process's, or a request
-/// of ours the client gave up on that the server still acts on later) can
-/// overwrite our entry after we returned. That is not silent: the next
-/// refresh reads the provider as not in the outpost (`outpost` empty) and
-/// the plan re-attaches it.
+/// exclude: a write that lands later than `settle` after it was computed
+/// (another process's slow read-modify-write, or a write of ours the client
+/// gave up on and the server acts on only after we moved on) puts back the
+/// list it was computed from, dropping entries written since, ours or
+/// another host's. That is not silent: the next refresh reads each dropped
+/// provider as not in the outpost (`outpost` empty) and the plan re-attaches
+/// it.
 pub fn set_membership(
     api: &Api,
     name: &str,

@@ -57,13 +57,26 @@ fn state() -> MutexGuard<'static, State> {
 /// before anything that creates plaintext.
 pub fn install() -> Result<(), TgError> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    listen_once(&INSTALLED, &[SIGINT, SIGTERM, SIGHUP], handle)
+}
+
+/// Starts a thread that calls `handle` for every one of `signals` tg
+/// receives, with where it came from (a process or the kernel), the first
+/// time it is called with `installed`; later calls return the first
+/// outcome. Shared by the run's handler here and `tg ci`'s
+/// ([`crate::ci::interrupt`]), which decide differently what a signal
+/// does but must both tell a `kill` from a terminal's Ctrl-C.
+pub(crate) fn listen_once(
+    installed: &'static OnceLock<Result<(), String>>,
+    signals: &[std::ffi::c_int],
+    handle: fn(signal_hook::low_level::siginfo::Origin),
+) -> Result<(), TgError> {
+    installed
         .get_or_init(|| {
-            use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
             use signal_hook::iterator::SignalsInfo;
             use signal_hook::iterator::exfiltrator::WithOrigin;
-            let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP])
-                .map_err(|e| e.to_string())?;
+            let mut signals = SignalsInfo::<WithOrigin>::new(signals).map_err(|e| e.to_string())?;
             std::thread::spawn(move || {
                 for origin in signals.forever() {
                     handle(origin);
@@ -73,6 +86,14 @@ pub fn install() -> Result<(), TgError> {
         })
         .clone()
         .map_err(|e| TgError::step("install the signal handlers", e))
+}
+
+/// The signal's name for a message (`SIGINT`), or "a signal" for a number
+/// nix does not know.
+pub(crate) fn name(signo: std::ffi::c_int) -> &'static str {
+    nix::sys::signal::Signal::try_from(signo)
+        .map(|s| s.as_str())
+        .unwrap_or("a signal")
 }
 
 fn handle(origin: signal_hook::low_level::siginfo::Origin) {
@@ -86,9 +107,7 @@ fn handle(origin: signal_hook::low_level::siginfo::Origin) {
             for hook in &state.abort_hooks {
                 hook();
             }
-            let name = nix::sys::signal::Signal::try_from(origin.signal)
-                .map(|s| s.as_str())
-                .unwrap_or("a signal");
+            let name = name(origin.signal);
             let removed = if state.remove_on_abort.is_empty() {
                 ""
             } else {

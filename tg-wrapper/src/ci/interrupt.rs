@@ -34,30 +34,14 @@ fn state() -> MutexGuard<'static, State> {
 /// Starts the listener (once per process).
 pub fn install() -> Result<(), TgError> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            use signal_hook::consts::{SIGINT, SIGTERM};
-            use signal_hook::iterator::SignalsInfo;
-            use signal_hook::iterator::exfiltrator::WithOrigin;
-            let mut signals =
-                SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM]).map_err(|e| e.to_string())?;
-            std::thread::spawn(move || {
-                for origin in signals.forever() {
-                    handle(origin);
-                }
-            });
-            Ok(())
-        })
-        .clone()
-        .map_err(|e| TgError::step("install the signal handlers", e))
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    crate::signals::listen_once(&INSTALLED, &[SIGINT, SIGTERM], handle)
 }
 
 fn handle(origin: signal_hook::low_level::siginfo::Origin) {
     use signal_hook::low_level::siginfo::Cause;
     let mut st = state();
-    let name = nix::sys::signal::Signal::try_from(origin.signal)
-        .map(|s| s.as_str())
-        .unwrap_or("a signal");
+    let name = crate::signals::name(origin.signal);
     if st.caught.is_some() {
         eprintln!("[tg ci] {name} again: still waiting for the running stacks to finish");
         return;

@@ -8,7 +8,7 @@ use crate::engine::Engine;
 use crate::git::main_checkout_status;
 use crate::pooler::{self, Finding};
 use crate::repo::Repo;
-use crate::{tier1, vault::Vault};
+use crate::tier1;
 
 enum Check {
     Pass(String),
@@ -91,7 +91,7 @@ fn vault() -> Check {
     {
         return Check::Skip("VAULT_ADDR is not set (needed for Tier-1 credentials unless PG_CONN_STR is set, and for Transit)".into());
     }
-    let v = match Vault::from_env() {
+    let v = match crate::vault::from_env() {
         Ok(v) => v,
         Err(e) => return Check::Fail(e.to_string()),
     };

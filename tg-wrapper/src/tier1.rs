@@ -3,7 +3,6 @@
 //! environment: never on a command line, never in a log.
 
 use crate::error::TgError;
-use crate::vault::Vault;
 
 /// The Vault static role holding the state database credentials.
 pub const STATIC_CREDS_PATH: &str = "database/static-creds/pg-terraform-state";
@@ -18,7 +17,7 @@ pub fn conn_str() -> Result<String, TgError> {
         return Ok(s);
     }
     let step = format!("read PG credentials from Vault ({STATIC_CREDS_PATH})");
-    let vault = Vault::from_env().map_err(|e| TgError::step(&step, e))?;
+    let vault = crate::vault::from_env().map_err(|e| TgError::step(&step, e))?;
     let creds = vault.read(STATIC_CREDS_PATH).map_err(|f| {
         TgError::step(&step, format!("{f}\nHint: humans run `vault login -method=oidc`; CI authenticates with its Kubernetes service account (VAULT_K8S_ROLE)."))
     })?;

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use tfplugin::retry::{Backoff, Verdict, retry_after};
+use infra_clients::retry::{Backoff, Verdict, retry_after};
 use reqwest::Method;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
-use tfplugin::retry::{Backoff, Verdict, retry_after};
+use infra_clients::retry::{Backoff, Verdict, retry_after};
 
 use crate::graph::Package;
 

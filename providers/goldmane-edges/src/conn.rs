@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::tls;
-use crate::vault;
+use infra_clients::vault;
 
 /// What the provider configuration says (all optional).
 #[derive(Default, Clone)]

@@ -9,7 +9,6 @@ pub mod grpc;
 pub mod plan;
 pub mod proto;
 pub mod provider;
-pub mod retry;
 pub mod schema;
 pub mod server;
 pub mod testing;

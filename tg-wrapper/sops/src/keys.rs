@@ -5,8 +5,7 @@ use std::io::{Read, Write};
 use std::str::FromStr;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
+use infra_clients::vault::VaultError;
 
 use crate::SopsError;
 
@@ -38,15 +37,6 @@ impl VaultKey {
             engine_path: engine.to_string(),
             key_name: key.to_string(),
         })
-    }
-
-    fn url(&self, op: &str) -> String {
-        format!(
-            "{}/v1/{}/{op}/{}",
-            self.address.trim_end_matches('/'),
-            self.engine_path,
-            self.key_name
-        )
     }
 
     pub fn describe(&self) -> String {
@@ -100,15 +90,7 @@ impl KeySources {
                 .map_err(|e| SopsError::Config(format!("SOPS_AGE_KEY_FILE={path}: {e}")))?;
             keys.age_identities.extend(parse_identities(&text, &path)?);
         }
-        keys.vault_token = std::env::var("VAULT_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| {
-                let home = std::env::var_os("HOME")?;
-                let t = std::fs::read_to_string(std::path::Path::new(&home).join(".vault-token"))
-                    .ok()?;
-                Some(t.trim().to_string()).filter(|t| !t.is_empty())
-            });
+        keys.vault_token = infra_clients::vault::auth::ambient_token();
         Ok(keys)
     }
 }
@@ -164,85 +146,30 @@ pub fn age_unwrap(enc: &str, identities: &[age::x25519::Identity]) -> Result<Vec
     Ok(key)
 }
 
-fn vault_client(timeout: Option<Duration>) -> Result<reqwest::blocking::Client, SopsError> {
-    reqwest::blocking::Client::builder()
-        .timeout(timeout.unwrap_or(Duration::from_secs(10)))
-        .build()
-        .map_err(|e| SopsError::Vault(format!("cannot build an HTTP client: {e}")))
-}
-
-/// Longest error text [`vault_errors`] passes on, in characters: enough for
-/// Vault's messages ("permission denied", "Vault is sealed"), short enough
-/// that a misbehaving server or proxy cannot flood the log.
-const VAULT_ERRORS_MAX_CHARS: usize = 300;
-
-/// The `errors` array of a Vault (or OpenBao) error answer as one line of
-/// text, joined with "; ". The text comes from the network, so it is made
-/// safe to print: control characters are dropped (whitespace ones become a
-/// space, so an embedded newline cannot forge log lines or split the
-/// one-line messages that retry classification matches), and it is capped
-/// at 300 characters with an ellipsis. Vault's own error strings carry no
-/// secrets. Says "(no error text)" when the answer has none (not JSON, no
-/// `errors` array, or only empty entries).
-pub fn vault_errors(answer: &serde_json::Value) -> String {
-    let printable = |text: &str| -> String {
-        text.chars()
-            .filter_map(|c| match c {
-                c if c.is_control() && c.is_whitespace() => Some(' '),
-                c if c.is_control() => None,
-                c => Some(c),
-            })
-            .collect::<String>()
-            .trim()
-            .to_string()
-    };
-    let joined = answer["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str())
-                .map(printable)
-                .filter(|e| !e.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .unwrap_or_default();
-    if joined.is_empty() {
-        return "(no error text)".to_string();
-    }
-    match joined.char_indices().nth(VAULT_ERRORS_MAX_CHARS) {
-        Some((cut, _)) => format!("{}…", &joined[..cut]),
-        None => joined,
-    }
-}
-
-fn vault_call(
+/// A Vault handle for `key`'s address; 10 s per request unless the caller
+/// set a timeout.
+fn vault_for(
     key: &VaultKey,
-    op: &str,
     token: &str,
-    body: serde_json::Value,
     timeout: Option<Duration>,
-) -> Result<serde_json::Value, SopsError> {
-    let url = key.url(op);
-    let resp = vault_client(timeout)?
-        .put(&url)
-        .header("X-Vault-Token", token)
-        .json(&body)
-        .send()
-        .map_err(|e| {
-            SopsError::Vault(format!("{} {op}: Vault unreachable: {e}", key.describe()))
-        })?;
-    let status = resp.status();
-    let json: serde_json::Value = resp.json().unwrap_or(serde_json::Value::Null);
-    if !status.is_success() {
-        return Err(SopsError::Vault(format!(
-            "{} {op}: Code: {}. Errors: {}",
-            key.describe(),
-            status.as_u16(),
-            vault_errors(&json)
-        )));
-    }
-    Ok(json)
+) -> Result<infra_clients::vault::Vault, SopsError> {
+    let options = infra_clients::vault::Options {
+        timeout: timeout.unwrap_or(Duration::from_secs(10)),
+        ca_pem: None,
+    };
+    infra_clients::vault::Vault::with_token(&key.address, token, &options).map_err(SopsError::Vault)
+}
+
+/// `<key> <op>: ...` for a failed Transit call.
+fn transit_error(key: &VaultKey, op: &str, e: VaultError) -> SopsError {
+    let cause = match e {
+        VaultError::Unreachable { cause, .. } => format!("Vault unreachable: {cause}"),
+        VaultError::Status { status, errors, .. } => {
+            format!("Code: {status}. Errors: {errors}")
+        }
+        VaultError::Answer(what) => what,
+    };
+    SopsError::Vault(format!("{} {op}: {cause}", key.describe()))
 }
 
 /// Encrypts the data key with Transit; returns the `vault:vN:...` text.
@@ -252,22 +179,9 @@ pub fn vault_wrap(
     data_key: &[u8],
     timeout: Option<Duration>,
 ) -> Result<String, SopsError> {
-    let json = vault_call(
-        key,
-        "encrypt",
-        token,
-        serde_json::json!({ "plaintext": B64.encode(data_key) }),
-        timeout,
-    )?;
-    json["data"]["ciphertext"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| {
-            SopsError::Vault(format!(
-                "{} encrypt: no ciphertext in the answer",
-                key.describe()
-            ))
-        })
+    vault_for(key, token, timeout)?
+        .transit_encrypt(&key.engine_path, &key.key_name, data_key)
+        .map_err(|e| transit_error(key, "encrypt", e))
 }
 
 /// Decrypts a Transit ciphertext back into the data key.
@@ -277,66 +191,14 @@ pub fn vault_unwrap(
     enc: &str,
     timeout: Option<Duration>,
 ) -> Result<Vec<u8>, SopsError> {
-    let json = vault_call(
-        key,
-        "decrypt",
-        token,
-        serde_json::json!({ "ciphertext": enc }),
-        timeout,
-    )?;
-    let b64 = json["data"]["plaintext"].as_str().ok_or_else(|| {
-        SopsError::Vault(format!(
-            "{} decrypt: no plaintext in the answer",
-            key.describe()
-        ))
-    })?;
-    B64.decode(b64).map_err(|_| {
-        SopsError::Vault(format!(
-            "{} decrypt: plaintext is not base64",
-            key.describe()
-        ))
-    })
+    vault_for(key, token, timeout)?
+        .transit_decrypt(&key.engine_path, &key.key_name, enc)
+        .map_err(|e| transit_error(key, "decrypt", e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vault_errors_joins_the_errors_array() {
-        let answer =
-            serde_json::json!({ "errors": ["permission denied", 7, "", "1 error occurred"] });
-        assert_eq!(vault_errors(&answer), "permission denied; 1 error occurred");
-    }
-
-    #[test]
-    fn vault_errors_strips_control_characters() {
-        let answer =
-            serde_json::json!({ "errors": ["denied\nFAKE LOG LINE\r\t\u{1b}[31mred\u{0}\u{7f}"] });
-        assert_eq!(vault_errors(&answer), "denied FAKE LOG LINE  [31mred");
-    }
-
-    #[test]
-    fn vault_errors_caps_long_text() {
-        let answer = serde_json::json!({ "errors": ["é".repeat(1000)] });
-        let text = vault_errors(&answer);
-        assert_eq!(text.chars().count(), VAULT_ERRORS_MAX_CHARS + 1);
-        assert!(text.ends_with('…'), "{text}");
-        assert!(text.starts_with("éé"));
-    }
-
-    #[test]
-    fn vault_errors_says_when_there_is_no_text() {
-        for answer in [
-            serde_json::Value::Null,
-            serde_json::json!({}),
-            serde_json::json!({ "errors": [] }),
-            serde_json::json!({ "errors": "not an array" }),
-            serde_json::json!({ "errors": ["", "\n"] }),
-        ] {
-            assert_eq!(vault_errors(&answer), "(no error text)", "{answer}");
-        }
-    }
 
     #[test]
     fn vault_uri_parsing() {

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::vault::{Vault, VaultFailure};
+use crate::vault::{Vault, VaultError};
 
 /// What a lock entry says about its holder. Read back from Vault, so every
 /// field is shown only through [`Holder::describe`], which cleans it.
@@ -88,12 +88,9 @@ pub struct Location {
 }
 
 impl Location {
-    fn data(&self) -> String {
-        format!("{}/data/{}/{}", self.mount, self.path, self.stack)
-    }
-
-    fn metadata(&self) -> String {
-        format!("{}/metadata/{}/{}", self.mount, self.path, self.stack)
+    /// The entry's path below the mount.
+    fn entry(&self) -> String {
+        format!("{}/{}", self.path, self.stack)
     }
 
     /// As a human types it: `vault kv get -mount=secret tg/locks/infra`.
@@ -122,50 +119,26 @@ pub fn check_segment(what: &str, value: &str) -> Result<(), String> {
     }
 }
 
-fn is_cas_mismatch(f: &VaultFailure) -> bool {
-    f.status == Some(400) && f.message.contains("check-and-set")
-}
-
 /// Reads the entry; `None` when the stack was never locked.
-pub fn read(vault: &Vault, loc: &Location) -> Result<Option<Entry>, VaultFailure> {
-    let (json, date) = match vault.call_dated(reqwest::Method::GET, &loc.data(), None) {
-        Ok(answer) => answer,
-        Err(f) if f.status == Some(404) => return Ok(None),
-        Err(f) => return Err(f),
+pub fn read(vault: &Vault, loc: &Location) -> Result<Option<Entry>, VaultError> {
+    let Some(entry) = vault.kv_read(&loc.mount, &loc.entry())? else {
+        return Ok(None);
     };
-    let meta = &json["data"]["metadata"];
-    let version = meta["version"].as_u64().ok_or_else(|| VaultFailure {
-        status: None,
-        message: format!(
-            "the lock entry {} has no version in Vault's answer",
-            loc.shown()
-        ),
-    })?;
     // An entry another tool wrote in another shape is still a lock: held,
     // by someone we cannot name, until its lease runs out.
-    let holder: Holder = serde_json::from_value(json["data"]["data"].clone()).unwrap_or_default();
+    let holder: Holder = serde_json::from_value(entry.data).unwrap_or_default();
     let lease = if holder.lease_secs > 0 {
         holder.lease_secs
     } else {
         120
     };
-    let created = meta["created_time"]
-        .as_str()
-        .and_then(|t| {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .ok_or_else(|| VaultFailure {
-            status: None,
-            message: format!(
-                "the lock entry {} has no created_time in Vault's answer",
-                loc.shown()
-            ),
-        })?;
     // Vault's own clock; this host's only if Vault sent no Date.
-    let now = date.unwrap_or_else(time::OffsetDateTime::now_utc);
-    let age = (now - created).whole_seconds().max(0) as u64;
+    let now = entry
+        .server_time
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    let age = (now - entry.created_time).whole_seconds().max(0) as u64;
     Ok(Some(Entry {
-        version,
+        version: entry.version,
         lease_left: lease.saturating_sub(age),
         holder,
     }))
@@ -177,30 +150,9 @@ fn write(
     loc: &Location,
     cas: u64,
     holder: &Holder,
-) -> Result<Option<u64>, VaultFailure> {
-    let body = serde_json::json!({"options": {"cas": cas}, "data": holder});
-    match vault.call(reqwest::Method::POST, &loc.data(), Some(body)) {
-        Ok(json) => json["data"]["version"]
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| VaultFailure {
-                status: None,
-                message: format!("Vault's answer to writing {} has no version", loc.shown()),
-            }),
-        Err(f) if is_cas_mismatch(&f) => Ok(None),
-        Err(f) => Err(f),
-    }
-}
-
-/// The version to check-and-set against when no readable version exists:
-/// 0 for a new entry, else the metadata's (an entry whose latest version
-/// was deleted by hand reads as 404 but keeps counting versions).
-fn version_for_missing(vault: &Vault, loc: &Location) -> Result<u64, VaultFailure> {
-    match vault.call(reqwest::Method::GET, &loc.metadata(), None) {
-        Ok(json) => Ok(json["data"]["current_version"].as_u64().unwrap_or(0)),
-        Err(f) if f.status == Some(404) => Ok(0),
-        Err(f) => Err(f),
-    }
+) -> Result<Option<u64>, VaultError> {
+    let data = serde_json::to_value(holder).map_err(|e| VaultError::Answer(e.to_string()))?;
+    vault.kv_write_cas(&loc.mount, &loc.entry(), cas, &data)
 }
 
 /// One attempt to take the lock.
@@ -260,7 +212,7 @@ impl Held {
 
 /// Tries once to take the lock for `me`; retries internally only when
 /// another writer raced us between read and write.
-pub fn try_take(vault: &Vault, loc: &Location, me: &Holder) -> Result<Attempt, VaultFailure> {
+pub fn try_take(vault: &Vault, loc: &Location, me: &Holder) -> Result<Attempt, VaultError> {
     let mut tried_new = false;
     loop {
         let cas = match read(vault, loc)? {
@@ -281,7 +233,9 @@ pub fn try_take(vault: &Vault, loc: &Location, me: &Holder) -> Result<Attempt, V
                 tried_new = true;
                 0
             }
-            None => version_for_missing(vault, loc)?,
+            // An entry whose latest version was deleted by hand reads as
+            // missing but keeps counting versions.
+            None => vault.kv_current_version(&loc.mount, &loc.entry())?,
         };
         if let Some(version) = write(vault, loc, cas, me)? {
             return Ok(Attempt::Taken(KvLock::start(Held {
@@ -302,7 +256,7 @@ pub fn break_lock(
     loc: &Location,
     entry: &Entry,
     by: &str,
-) -> Result<bool, VaultFailure> {
+) -> Result<bool, VaultError> {
     let mut done = entry.holder.clone();
     done.released = true;
     done.released_by = by.to_string();

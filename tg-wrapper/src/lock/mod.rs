@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use crate::config::Tier0Config;
 use crate::error::TgError;
 use crate::repo::Repo;
-use crate::vault::Vault;
 
 /// A held Tier-0 lock; released when dropped.
 #[derive(Debug)]
@@ -133,7 +132,7 @@ pub fn acquire(
         None => crate::duration::parse(lock_timeout)
             .map_err(|e| TgError::Usage(format!("TG_LOCK_TIMEOUT: {e}")))?,
     };
-    let vault = Vault::from_env().map_err(|e| refuse_without_vault(&loc, e))?;
+    let vault = crate::vault::from_env().map_err(|e| refuse_without_vault(&loc, e))?;
     let me = me(verb, lease(cfg)?);
     let started = Instant::now();
     let mut said = None::<Instant>;
@@ -176,7 +175,7 @@ pub fn acquire(
 /// showing who holds it; asks for the stack name unless `-force`.
 pub fn force_unlock(cfg: &Tier0Config, stack: &str, force: bool) -> Result<i32, TgError> {
     let loc = location(cfg, stack)?;
-    let vault = Vault::from_env().map_err(|e| {
+    let vault = crate::vault::from_env().map_err(|e| {
         TgError::step(
             format!("read the Tier-0 lock {}", loc.shown()),
             e.to_string(),

@@ -180,7 +180,7 @@ impl Provider for GoldmaneProvider {
         match conn::resolve(&input, &|k| self.env.get(k)) {
             Ok(settings) => {
                 // Where the password came from, never the password itself.
-                tfplugin::server::log::info(&format!(
+                tfplugin::log::info(&format!(
                     "goldmane provider configured: {} (password from {:?})",
                     settings.target, settings.password_source
                 ));

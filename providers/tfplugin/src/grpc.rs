@@ -14,12 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tonic::{Request, Response, Status};
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::log;
 use crate::plan;
 use crate::proto::tfplugin6 as pb;
 use crate::proto::tfplugin6::provider_server::ProviderServer;
 use crate::provider::{Ctx, DataSource, MoveSource, PlanChange, Provider, Resource};
 use crate::schema::Schema;
-use crate::server::{self, log};
+use crate::server;
+use crate::validator::validate_config;
 use crate::value::{self, Type, Value};
 
 /// Serves `provider` as a Terraform provider process (the whole `main`).
@@ -71,6 +73,7 @@ struct Typed<T: ?Sized> {
 
 struct Inner {
     provider: Arc<dyn Provider>,
+    provider_schema: Schema,
     provider_ty: Type,
     resources: HashMap<String, Typed<dyn Resource>>,
     data_sources: HashMap<String, Typed<dyn DataSource>>,
@@ -150,6 +153,7 @@ impl Bridge {
         };
         Ok(Bridge(Arc::new(Inner {
             provider_ty: provider_schema.value_type(),
+            provider_schema,
             provider: Arc::new(provider),
             resources,
             data_sources,
@@ -295,7 +299,9 @@ impl pb::provider_server::Provider for Bridge {
         let r = r.into_inner();
         let res = offline(|| {
             let config = decode(r.config.as_ref(), &self.0.provider_ty)?;
-            errors_or(self.0.provider.validate_config(&config))
+            let mut d = validate_config(&self.0.provider_schema, &config);
+            d.extend(self.0.provider.validate_config(&config));
+            errors_or(d)
         });
         Ok(Response::new(pb::validate_provider_config::Response {
             diagnostics: diags_only(res),
@@ -310,7 +316,9 @@ impl pb::provider_server::Provider for Bridge {
         let res = offline(|| {
             let t = self.resource(&r.type_name)?;
             let config = decode(r.config.as_ref(), &t.ty)?;
-            errors_or(t.imp.validate(&config))
+            let mut d = validate_config(&t.schema, &config);
+            d.extend(t.imp.validate(&config));
+            errors_or(d)
         });
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics: diags_only(res),
@@ -325,7 +333,9 @@ impl pb::provider_server::Provider for Bridge {
         let res = offline(|| {
             let t = self.data_source(&r.type_name)?;
             let config = decode(r.config.as_ref(), &t.ty)?;
-            errors_or(t.imp.validate(&config))
+            let mut d = validate_config(&t.schema, &config);
+            d.extend(t.imp.validate(&config));
+            errors_or(d)
         });
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics: diags_only(res),
@@ -402,6 +412,7 @@ impl pb::provider_server::Provider for Bridge {
         let r = r.into_inner();
         let res = blocking(move || {
             let config = decode(r.config.as_ref(), &this.0.provider_ty)?;
+            errors_or(validate_config(&this.0.provider_schema, &config))?;
             errors_or(this.0.provider.configure(&this.ctx(Vec::new()), &config))
         })
         .await;
@@ -466,6 +477,8 @@ impl pb::provider_server::Provider for Bridge {
                     Diagnostics::default(),
                 ));
             }
+            // Values unknown at validation may be known now.
+            errors_or(validate_config(&t.schema, &config))?;
             let prior = (!prior.is_null()).then_some(prior);
             let (planned, requires_replace) =
                 plan::plan(&t.schema, prior.as_ref(), &proposed, &config);
@@ -645,6 +658,8 @@ impl pb::provider_server::Provider for Bridge {
         let res = blocking(move || {
             let t = this.data_source(&r.type_name)?;
             let config = decode(r.config.as_ref(), &t.ty)?;
+            // Values unknown at validation are known now.
+            errors_or(validate_config(&t.schema, &config))?;
             let state = t.imp.read(&this.ctx(Vec::new()), &config)?;
             let mut d = plan::check_applied(&config_as_plan(&t.schema, &config), &state);
             if !state.is_fully_known() {

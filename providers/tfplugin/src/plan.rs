@@ -9,97 +9,186 @@
 //! our own tests first.
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan_modifier::AttrPlan;
 use crate::schema::{AttrType, Attribute, Nesting, Schema};
 use crate::value::{AttrPath, Value};
 
 /// Runs the SDK planner for a create or update. `proposed` is Terraform's
-/// proposed new state (config merged with prior computed values).
+/// proposed new state (config merged with prior computed values). Returns
+/// the planned state and the paths whose change replaces the resource.
 pub fn plan(
     schema: &Schema,
     prior: Option<&Value>,
     proposed: &Value,
     config: &Value,
 ) -> (Value, Vec<AttrPath>) {
-    let changed = prior.is_none_or(|p| p != proposed);
-    let planned = plan_attrs(&schema.block.attributes, prior, proposed, config, changed);
-    let mut replace = Vec::new();
-    if let Some(prior) = prior {
-        for a in schema
-            .block
-            .attributes
-            .iter()
-            .filter(|a| a.requires_replace)
-        {
-            if prior.get(&a.name) != planned.get(&a.name) {
-                replace.push(AttrPath::root().attr(&a.name));
-            }
-        }
-    }
+    let mut p = Planner {
+        changed: prior.is_none_or(|p| p != proposed),
+        updating: prior.is_some(),
+        replace: Vec::new(),
+    };
+    let planned = p.attrs(
+        &schema.block.attributes,
+        &Here {
+            at: &AttrPath::root(),
+            report_at: None,
+            prior,
+            state: prior,
+        },
+        proposed,
+        config,
+    );
+    let mut replace = p.replace;
+    replace.dedup();
     (planned, replace)
 }
 
-fn plan_attrs(
-    attrs: &[Attribute],
-    prior: Option<&Value>,
-    proposed: &Value,
-    config: &Value,
+struct Planner {
+    /// False when the proposed state equals the prior one (a no-op plan
+    /// keeps every computed value).
     changed: bool,
-) -> Value {
-    let Value::Object(mut out) = proposed.clone() else {
-        return proposed.clone();
-    };
-    for a in attrs {
-        let cfg = config.get(&a.name);
-        let prior_v = prior.map(|p| p.get(&a.name));
-        let value = if !cfg.is_null() {
-            match (&a.ty, out.get(&a.name)) {
-                (AttrType::Nested(Nesting::Single, inner), Some(v)) if !v.is_unknown() => {
-                    let prior_inner = prior_v.filter(|p| !p.is_null());
-                    plan_attrs(inner, prior_inner, v, cfg, changed)
-                }
-                (AttrType::Nested(_, inner), Some(v)) => plan_elements(inner, v, cfg),
-                (_, Some(v)) => v.clone(),
-                (_, None) => cfg.clone(),
-            }
-        } else if let Some(d) = &a.default {
-            d.clone()
-        } else if !a.computed {
-            Value::Null
-        } else {
-            match prior_v {
-                None => Value::Unknown,
-                Some(p) if a.use_state_for_unknown || !changed => p.clone(),
-                Some(_) => Value::Unknown,
-            }
-        };
-        out.insert(a.name.clone(), value);
-    }
-    Value::Object(out)
+    /// A prior state exists: replacement can only be asked for an update.
+    updating: bool,
+    replace: Vec<AttrPath>,
 }
 
-/// Inside list/set/map nested attributes only configured elements exist;
-/// computed attributes of new elements become unknown, defaults apply.
-fn plan_elements(inner: &[Attribute], proposed: &Value, config: &Value) -> Value {
-    let plan_one = |p: &Value, c: &Value| {
-        let has_prior_computed = inner
-            .iter()
-            .any(|a| a.computed && !p.get(&a.name).is_null());
-        let prior = has_prior_computed.then_some(p);
-        plan_attrs(inner, prior, p, c, true)
-    };
-    match (proposed, config) {
-        (Value::List(p), Value::List(c)) => {
-            Value::List(p.iter().zip(c).map(|(p, c)| plan_one(p, c)).collect())
+/// Where the planner is in the value.
+#[derive(Clone, Copy)]
+struct Here<'a> {
+    at: &'a AttrPath,
+    /// Inside a set element, which has no path step: a replacement is
+    /// reported at the set itself.
+    report_at: Option<&'a AttrPath>,
+    /// The object the computed values are carried from (see
+    /// [`AttrPlan::prior`]).
+    prior: Option<&'a Value>,
+    /// The matching object of the prior state, for requires-replace.
+    state: Option<&'a Value>,
+}
+
+impl Planner {
+    fn attrs(
+        &mut self,
+        attrs: &[Attribute],
+        here: &Here<'_>,
+        proposed: &Value,
+        config: &Value,
+    ) -> Value {
+        let Value::Object(mut out) = proposed.clone() else {
+            return proposed.clone();
+        };
+        for a in attrs {
+            let path = here.at.clone().attr(&a.name);
+            let cfg = config.get(&a.name);
+            let prior_v = here.prior.map(|p| p.get(&a.name));
+            let state_v = here.state.map(|s| s.get(&a.name));
+            let inner = Here {
+                at: &path,
+                report_at: here.report_at,
+                prior: prior_v.filter(|p| !p.is_null()),
+                state: state_v.filter(|s| !s.is_null()),
+            };
+            let base = if !cfg.is_null() {
+                match (&a.ty, out.get(&a.name)) {
+                    (AttrType::Nested(Nesting::Single, attrs), Some(v)) if !v.is_unknown() => {
+                        self.attrs(attrs, &inner, v, cfg)
+                    }
+                    (AttrType::Nested(_, attrs), Some(v)) => self.elements(attrs, &inner, v, cfg),
+                    (_, Some(v)) => v.clone(),
+                    (_, None) => cfg.clone(),
+                }
+            } else if !a.computed {
+                Value::Null
+            } else {
+                match prior_v {
+                    Some(p) if !self.changed => p.clone(),
+                    _ => Value::Unknown,
+                }
+            };
+            let mut ap = AttrPlan {
+                path: &path,
+                config: cfg,
+                prior: prior_v,
+                planned: base,
+                replace_if_changed: false,
+            };
+            for m in &a.plan_modifiers {
+                m.modify(&mut ap);
+            }
+            let (planned, replace) = (ap.planned, ap.replace_if_changed);
+            if replace && self.updating && state_v.unwrap_or(&Value::Null) != &planned {
+                self.replace.push(here.report_at.unwrap_or(&path).clone());
+            }
+            out.insert(a.name.clone(), planned);
         }
-        (Value::Set(p), Value::Set(c)) if p.len() == c.len() => {
-            Value::set(p.iter().zip(c).map(|(p, c)| plan_one(p, c)).collect())
+        Value::Object(out)
+    }
+
+    /// Inside list/set/map nested attributes only configured elements exist;
+    /// computed attributes of new elements become unknown, defaults apply.
+    fn elements(
+        &mut self,
+        inner: &[Attribute],
+        here: &Here<'_>,
+        proposed: &Value,
+        config: &Value,
+    ) -> Value {
+        let mut plan_one = |p: &Value, c: &Value, at: &AttrPath, report_at, state| {
+            let has_prior_computed = inner
+                .iter()
+                .any(|a| a.computed && !p.get(&a.name).is_null());
+            let elem = Here {
+                at,
+                report_at,
+                prior: has_prior_computed.then_some(p),
+                state,
+            };
+            let changed = std::mem::replace(&mut self.changed, true);
+            let v = self.attrs(inner, &elem, p, c);
+            self.changed = changed;
+            v
+        };
+        let state = here.state;
+        match (proposed, config) {
+            (Value::List(p), Value::List(c)) => Value::List(
+                p.iter()
+                    .zip(c)
+                    .enumerate()
+                    .map(|(i, (p, c))| {
+                        let at = here.at.clone().index(i as i64);
+                        let st = state.and_then(|s| s.as_list()).and_then(|l| l.get(i));
+                        plan_one(p, c, &at, here.report_at, st)
+                    })
+                    .collect(),
+            ),
+            (Value::Set(p), Value::Set(c)) if p.len() == c.len() => {
+                let report_at = Some(here.report_at.unwrap_or(here.at));
+                Value::set(
+                    p.iter()
+                        .zip(c)
+                        .map(|(p, c)| {
+                            // A set element is identified by its value: the
+                            // prior element it still matches, if any.
+                            let st = state
+                                .and_then(|s| s.as_list())
+                                .and_then(|l| l.iter().find(|s| compatible(p, s)));
+                            plan_one(p, c, here.at, report_at, st)
+                        })
+                        .collect(),
+                )
+            }
+            (Value::Map(p), Value::Map(c)) => Value::Map(
+                p.iter()
+                    .map(|(k, pv)| {
+                        let at = here.at.clone().key(k);
+                        let st = state.and_then(|s| s.as_map()).and_then(|m| m.get(k));
+                        let cv = c.get(k).unwrap_or(&Value::Null);
+                        (k.clone(), plan_one(pv, cv, &at, here.report_at, st))
+                    })
+                    .collect(),
+            ),
+            _ => proposed.clone(),
         }
-        (Value::Map(p), Value::Map(c)) => Value::Map(
-            p.iter()
-                .map(|(k, pv)| (k.clone(), plan_one(pv, c.get(k).unwrap_or(&Value::Null))))
-                .collect(),
-        ),
-        _ => proposed.clone(),
     }
 }
 
@@ -409,5 +498,60 @@ mod tests {
             Value::from(true),
         );
         assert!(check_applied(&planned, &ok).is_empty());
+    }
+
+    #[test]
+    fn requires_replace_works_inside_nested_attributes() {
+        let rule_attrs = || {
+            vec![
+                Attribute::new("port", Type::Number)
+                    .required()
+                    .requires_replace(),
+                Attribute::new("note", Type::String).optional(),
+            ]
+        };
+        let schema = Schema::new(vec![
+            Attribute::nested("rules", Nesting::List, rule_attrs()).optional(),
+            Attribute::nested("one", Nesting::Single, rule_attrs()).optional(),
+            Attribute::nested("set", Nesting::Set, rule_attrs()).optional(),
+        ]);
+        let rule = |port: i64, note: &str| {
+            Value::object([("port", Value::from(port)), ("note", Value::from(note))])
+        };
+        let state = |ports: [i64; 2], note: &str| {
+            Value::object([
+                (
+                    "rules",
+                    Value::List(vec![rule(ports[0], note), rule(ports[1], note)]),
+                ),
+                ("one", rule(ports[0], note)),
+                (
+                    "set",
+                    Value::set(vec![rule(ports[0], note), rule(ports[1], note)]),
+                ),
+            ])
+        };
+        let prior = state([80, 443], "a");
+        // Only a non-replacing attribute changed: an in-place update, except
+        // in the set, where a changed element is a new element (it has no
+        // identity but its value) and a new element setting `port` replaces.
+        let notes = state([80, 443], "b");
+        let (_, replace) = plan(&schema, Some(&prior), &notes, &notes);
+        assert_eq!(replace, [AttrPath::root().attr("set")]);
+        let same = state([80, 443], "a");
+        let (_, replace) = plan(&schema, Some(&prior), &same, &same);
+        assert!(replace.is_empty(), "{replace:?}");
+        // A port changed at every depth: each path is named.
+        let ports = state([80, 8443], "a");
+        let (_, replace) = plan(&schema, Some(&prior), &ports, &ports);
+        let shown: Vec<String> = replace.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["rules[1].port", "set"]);
+        let moved = state([81, 443], "a");
+        let (_, replace) = plan(&schema, Some(&prior), &moved, &moved);
+        let shown: Vec<String> = replace.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["rules[0].port", "one.port", "set"]);
+        // On create nothing is replaced.
+        let (_, replace) = plan(&schema, None, &ports, &ports);
+        assert!(replace.is_empty());
     }
 }

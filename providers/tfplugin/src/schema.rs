@@ -1,7 +1,11 @@
 //! Schemas: what a provider, resource or data source accepts and returns,
-//! plus the plan modifiers the planner applies per attribute.
+//! plus the validators and plan modifiers attached to each attribute.
 
+use std::sync::Arc;
+
+use crate::plan_modifier::{self, PlanModifier};
 use crate::proto::tfplugin6 as pb;
+use crate::validator::Validator;
 use crate::value::{Type, Value};
 
 /// How nested attributes or blocks repeat.
@@ -20,7 +24,7 @@ pub enum AttrType {
     Nested(Nesting, Vec<Attribute>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Attribute {
     pub name: String,
     pub ty: AttrType,
@@ -30,9 +34,36 @@ pub struct Attribute {
     pub sensitive: bool,
     pub deprecated: Option<String>,
     pub description: String,
-    pub requires_replace: bool,
-    pub use_state_for_unknown: bool,
-    pub default: Option<Value>,
+    /// Run by the SDK on configuration (see [`crate::validator`]).
+    pub validators: Vec<Arc<dyn Validator>>,
+    /// Run by the SDK planner, in order (see [`crate::plan_modifier`]).
+    pub plan_modifiers: Vec<Arc<dyn PlanModifier>>,
+}
+
+/// Validators and modifiers compare by what they do (their descriptions).
+impl PartialEq for Attribute {
+    fn eq(&self, o: &Self) -> bool {
+        let v = |a: &Attribute| {
+            a.validators
+                .iter()
+                .map(|v| v.description())
+                .collect::<Vec<_>>()
+        };
+        let m = |a: &Attribute| {
+            a.plan_modifiers
+                .iter()
+                .map(|m| m.description())
+                .collect::<Vec<_>>()
+        };
+        self.name == o.name
+            && self.ty == o.ty
+            && (self.required, self.optional, self.computed, self.sensitive)
+                == (o.required, o.optional, o.computed, o.sensitive)
+            && self.deprecated == o.deprecated
+            && self.description == o.description
+            && v(self) == v(o)
+            && m(self) == m(o)
+    }
 }
 
 impl Attribute {
@@ -46,9 +77,8 @@ impl Attribute {
             sensitive: false,
             deprecated: None,
             description: String::new(),
-            requires_replace: false,
-            use_state_for_unknown: false,
-            default: None,
+            validators: Vec::new(),
+            plan_modifiers: Vec::new(),
         }
     }
 
@@ -83,21 +113,29 @@ impl Attribute {
         self.description = md.to_string();
         self
     }
-    /// A change of this attribute replaces the resource.
-    pub fn requires_replace(mut self) -> Self {
-        self.requires_replace = true;
+    /// Adds a validator (see [`crate::validator`] for the stock ones).
+    pub fn validate(mut self, v: impl Validator + 'static) -> Self {
+        self.validators.push(Arc::new(v));
         self
+    }
+    /// Adds a plan modifier (see [`crate::plan_modifier`]).
+    pub fn plan_modifier(mut self, m: impl PlanModifier + 'static) -> Self {
+        self.plan_modifiers.push(Arc::new(m));
+        self
+    }
+    /// A change of this attribute replaces the resource
+    /// ([`plan_modifier::requires_replace`]; works at any nesting depth).
+    pub fn requires_replace(self) -> Self {
+        self.plan_modifier(plan_modifier::requires_replace())
     }
     /// On update, a computed attribute keeps its prior value instead of
     /// becoming unknown (for ids and other values that never change).
-    pub fn use_state_for_unknown(mut self) -> Self {
-        self.use_state_for_unknown = true;
-        self
+    pub fn use_state_for_unknown(self) -> Self {
+        self.plan_modifier(plan_modifier::use_state_for_unknown())
     }
     /// The value an optional+computed attribute takes when not configured.
-    pub fn default(mut self, v: Value) -> Self {
-        self.default = Some(v);
-        self
+    pub fn default(self, v: Value) -> Self {
+        self.plan_modifier(plan_modifier::default(v))
     }
 
     /// The value type of this attribute.
@@ -297,11 +335,10 @@ fn lint_attrs(attrs: &[Attribute], owner: &str, out: &mut Vec<String>) {
         if a.required && (a.optional || a.computed) {
             out.push(format!("{at}: required excludes optional and computed"));
         }
-        if a.default.is_some() && !(a.optional && a.computed) {
-            out.push(format!("{at}: a default needs optional + computed"));
-        }
-        if a.use_state_for_unknown && !a.computed {
-            out.push(format!("{at}: use_state_for_unknown needs computed"));
+        for m in &a.plan_modifiers {
+            if let Some(problem) = m.check_schema(a) {
+                out.push(format!("{at}: {problem}"));
+            }
         }
         if let AttrType::Nested(_, inner) = &a.ty {
             lint_attrs(inner, &at, out);

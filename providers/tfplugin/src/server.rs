@@ -7,7 +7,6 @@
 //! handshake line) and accept exactly the client certificate Terraform gave
 //! us. In debug/reattach mode (tests) the socket is plaintext.
 
-pub mod log;
 mod tls;
 
 use std::io::Write;
@@ -35,7 +34,7 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// Runs a provider process to completion: cookie check, listener, optional
 /// AutoMTLS, handshake line, gRPC until Terraform calls Shutdown.
 pub fn run<S: PbProvider>(svc: ProviderServer<S>) -> ExitCode {
-    log::install_panic_hook();
+    crate::log::install_panic_hook();
     if std::env::var(MAGIC_COOKIE_KEY).as_deref() != Ok(MAGIC_COOKIE_VALUE) {
         eprintln!(
             "This program is a Terraform provider plugin. Terraform starts it; it is not meant to be run by hand.\n\
@@ -63,7 +62,7 @@ pub fn run<S: PbProvider>(svc: ProviderServer<S>) -> ExitCode {
     match runtime.block_on(serve_process(svc)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error(&format!("provider server failed: {e}"));
+            crate::log::error(&format!("provider server failed: {e}"));
             ExitCode::from(1)
         }
     }
@@ -169,7 +168,7 @@ impl ReattachServer {
                 .serve_with_incoming_shutdown(UnixListenerStream::new(listener), wait_true(rx))
                 .await
             {
-                log::error(&format!("reattach server failed: {e}"));
+                crate::log::error(&format!("reattach server failed: {e}"));
             }
         });
         Ok(ReattachServer {

@@ -12,9 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use crate::grpc::into_service;
+use crate::log;
 use crate::proto::tfplugin6::provider_client::ProviderClient;
 use crate::provider::Provider;
-use crate::server::{ReattachServer, log};
+use crate::server::ReattachServer;
 
 /// Computes an import ID from a resource's state values.
 pub type ImportId = dyn Fn(&serde_json::Value) -> String;

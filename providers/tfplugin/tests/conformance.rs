@@ -113,7 +113,7 @@ impl Resource for Thing {
 
     fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
         if let Some(ms) = planned.get("delay_ms").as_i64() {
-            tfplugin::server::log::info("conf_thing: slow create started");
+            tfplugin::log::info("conf_thing: slow create started");
             let until = Instant::now() + Duration::from_millis(ms as u64);
             while Instant::now() < until {
                 ctx.check_stopped()?;

@@ -173,7 +173,7 @@ pub(crate) fn accept_stream(
                     Ok(tls) => {
                         let _ = tx.send(Ok(tls)).await;
                     }
-                    Err(e) => super::log::warn(&format!("refused a TLS connection: {e}")),
+                    Err(e) => crate::log::warn(&format!("refused a TLS connection: {e}")),
                 }
             });
         }

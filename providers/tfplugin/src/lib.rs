@@ -4,7 +4,7 @@
 //! feature, for tests only) `testing`.
 //! Semantic layers: `value`, `diag`, `schema` with its `validator` and
 //! `plan_modifier` values, `provider`, `configured`, `plan`, `grpc`.
-//! Helpers for provider code: `duration`, `env`, `retry`.
+//! Helpers for provider code: `duration`, `env`.
 //!
 //! `docs/writing-a-provider.md` walks through a provider written with it.
 
@@ -18,7 +18,6 @@ pub mod plan;
 pub mod plan_modifier;
 pub mod proto;
 pub mod provider;
-pub mod retry;
 pub mod schema;
 pub mod server;
 #[cfg(feature = "testing")]

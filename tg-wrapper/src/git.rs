@@ -400,8 +400,16 @@ fn starts_with_git_crypt_header(path: &Path) -> bool {
         && &head == b"\0GITCRYPT\0"
 }
 
-fn state_only(paths: &[String]) -> bool {
-    paths.iter().all(|p| p.starts_with(STATE_DIR))
+/// The code (not `state/`) paths that changed from `base` to `to`, the
+/// first three joined for a message, or None when only Tier-0 state
+/// commits lie between: those are neither code nor refused.
+fn code_changed(git: &Git, base: &str, to: &str) -> Result<Option<String>, TgError> {
+    let code: Vec<String> = git
+        .changed(base, to)?
+        .into_iter()
+        .filter(|p| !p.starts_with(STATE_DIR))
+        .collect();
+    Ok((!code.is_empty()).then(|| code.into_iter().take(3).collect::<Vec<_>>().join(", ")))
 }
 
 /// What [`check_forge`] found: the upstream (None for a repository
@@ -504,34 +512,22 @@ pub fn check_forge(git: &Git, stack: &str, break_glass: bool) -> Result<ForgeSta
         .step("read git history", &["merge-base", "HEAD", &tracking])?
         .trim()
         .to_string();
-    let code = |paths: Vec<String>| -> String {
-        paths
-            .into_iter()
-            .filter(|p| !p.starts_with(STATE_DIR))
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if ahead > 0 {
-        let local = git.changed(&base, "HEAD")?;
-        if !state_only(&local) {
-            refuse(format!(
-                "HEAD has {ahead} commit(s) that {} does not have, changing code ({}): tg applies only what the forge has, so what runs live is code everyone sees. Push them (git push), or apply from {}",
-                up.shown(),
-                code(local),
-                up.shown()
-            ))?;
-        }
+    if ahead > 0
+        && let Some(code) = code_changed(git, &base, "HEAD")?
+    {
+        refuse(format!(
+            "HEAD has {ahead} commit(s) that {} does not have, changing code ({code}): tg applies only what the forge has, so what runs live is code everyone sees. Push them (git push), or apply from {}",
+            up.shown(),
+            up.shown()
+        ))?;
     }
-    if behind > 0 {
-        let theirs = git.changed(&base, &tracking)?;
-        if !state_only(&theirs) {
-            refuse(format!(
-                "the checkout is {behind} commit(s) behind {} (new code: {}): applying it would undo what the forge has. Run `git pull --rebase`, then apply again",
-                up.shown(),
-                code(theirs)
-            ))?;
-        }
+    if behind > 0
+        && let Some(code) = code_changed(git, &base, &tracking)?
+    {
+        refuse(format!(
+            "the checkout is {behind} commit(s) behind {} (new code: {code}): applying it would undo what the forge has. Run `git pull --rebase`, then apply again",
+            up.shown()
+        ))?;
     }
     Ok(ForgeState {
         upstream: Some(up),

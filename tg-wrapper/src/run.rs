@@ -40,13 +40,15 @@ fn resolve(inv: &Invocation, cwd: &Path) -> Result<(Option<Repo>, Option<Stack>)
             let stack = repo.stack(name)?;
             Ok((Some(repo), Some(stack)))
         }
-        None => match Repo::find(cwd) {
-            Ok(repo) => {
-                let stack = force_unlock_target(inv, &repo).or_else(|| repo.stack_containing(cwd));
-                Ok((Some(repo), stack))
-            }
-            Err(_) => Ok((None, None)),
-        },
+        // Outside any infra repo tg runs the engine as it is; inside one a
+        // root terragrunt.hcl tg cannot read is an error, not "no repo":
+        // a Tier-0 stack would otherwise run without its lock.
+        None if Repo::root_of(cwd).is_none() => Ok((None, None)),
+        None => {
+            let repo = Repo::find(cwd)?;
+            let stack = force_unlock_target(inv, &repo).or_else(|| repo.stack_containing(cwd));
+            Ok((Some(repo), stack))
+        }
     }
 }
 

@@ -119,3 +119,40 @@ pub fn select(repo: &Repo, paths: &[String]) -> Vec<Selected> {
         .map(|(stack, reasons)| Selected { stack, reasons })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stack whose terragrunt.hcl does not parse cannot have its
+    /// closure read: every change selects it (fail safe, as for any
+    /// reference tg cannot resolve), and the reason names the file.
+    #[test]
+    fn unparsable_stack_file_selects_fail_safe() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
+        write("stacks/good/main.tf", "# stack\n");
+        write("stacks/bad/main.tf", "# stack\n");
+        write(
+            "stacks/bad/terragrunt.hcl",
+            "dependency \"db\" {\n  config_path = \"../good\"\n",
+        );
+        write("elsewhere/readme.txt", "x\n");
+        let repo = Repo::find(root).unwrap();
+        let picked = select(&repo, &["elsewhere/readme.txt".to_string()]);
+        assert_eq!(picked.len(), 1, "{picked:?}");
+        assert_eq!(picked[0].stack, "bad");
+        let why = picked[0].reasons.join("\n");
+        assert!(why.contains(UNRESOLVED), "{why}");
+        assert!(
+            why.contains("stacks/bad/terragrunt.hcl cannot be read as HCL"),
+            "{why}"
+        );
+    }
+}

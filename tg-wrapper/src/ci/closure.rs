@@ -507,7 +507,7 @@ impl Walk {
 }
 
 /// A literal string (Terraform requires `module.source` to be one).
-fn literal(e: &Expression) -> Option<String> {
+pub(crate) fn literal(e: &Expression) -> Option<String> {
     match e {
         Expression::String(s) => Some(s.clone()),
         Expression::TemplateExpr(t) => {
@@ -523,7 +523,7 @@ fn literal(e: &Expression) -> Option<String> {
 }
 
 /// A short rendering of an expression for messages.
-fn short(e: &Expression) -> String {
+pub(crate) fn short(e: &Expression) -> String {
     let s = e.to_string();
     if s.chars().count() > 60 {
         format!("{}…", s.chars().take(60).collect::<String>())

@@ -184,4 +184,46 @@ mod tests {
             ["dbaas", "infra", "platform"]
         );
     }
+
+    /// Text a pattern over the file would take for dependencies: a heredoc
+    /// and a string quoting a block, and a path built by interpolation
+    /// that only the parse (and evaluation) of the expression resolves.
+    #[test]
+    fn deps_from_odd_hcl() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
+        for s in ["dbaas", "other", "quoted"] {
+            write(&format!("stacks/{s}/main.tf"), "# stack\n");
+        }
+        write(
+            "stacks/app/terragrunt.hcl",
+            concat!(
+                "locals {\n",
+                "  note = <<-EOT\n",
+                "    dependency \"x\" {\n",
+                "      config_path = \"../other\"\n",
+                "    }\n",
+                "  EOT\n",
+                "}\n",
+                "/* dependencies { paths = [\"../other\"] } */\n",
+                "dependency \"db\" {\n",
+                "  config_path = \"${get_terragrunt_dir()}/../dbaas\"\n",
+                "}\n",
+                "inputs = {\n",
+                "  doc = \"config_path = \\\"../quoted\\\"\"\n",
+                "}\n",
+            ),
+        );
+        let repo = Repo::find(root).unwrap();
+        let deps: Vec<String> = crate::graph::dependencies(&repo, "app")
+            .into_iter()
+            .collect();
+        assert_eq!(deps, vec!["dbaas"]);
+    }
 }

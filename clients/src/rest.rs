@@ -69,8 +69,8 @@ impl Auth {
 /// Everything a [`RestClient`] needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Paths given to [`Request::new`] are appended to this (after one `/`
-    /// is trimmed from its end).
+    /// Paths given to [`Request::new`] are joined to this with one `/`
+    /// (trailing ones here and a leading one there do not double it).
     pub base_url: String,
     pub auth: Auth,
     /// Extra PEM CA certificate(s) trusted besides the system's roots.
@@ -293,6 +293,12 @@ impl RestClient {
         &self.base
     }
 
+    /// `path` below the base URL, joined with exactly one `/` whether or
+    /// not it starts with one (`core/users/?page=2` and `/api/v1/x` alike).
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.strip_prefix('/').unwrap_or(path))
+    }
+
     /// `text` safe for an error: printable, capped, the token redacted.
     fn clean(&self, text: &str, max_chars: usize) -> String {
         let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
@@ -300,9 +306,7 @@ impl RestClient {
     }
 
     fn build(&self, req: &Request<'_>) -> RequestBuilder {
-        let mut b = self
-            .http
-            .request(req.method.clone(), format!("{}{}", self.base, req.path));
+        let mut b = self.http.request(req.method.clone(), self.url(&req.path));
         if let Some(auth) = &self.auth {
             b = b.header(AUTHORIZATION, auth.clone());
         }

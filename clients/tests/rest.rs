@@ -159,6 +159,20 @@ fn a_503_with_retry_after_is_retried_after_the_wait_it_asks_for() {
 }
 
 #[test]
+fn paths_join_the_base_url_with_one_slash() {
+    let server = serve(vec![json(200, "{}")]);
+    let api = client(&format!("{}/api/v3/", server.url), 0);
+    api.send(&Request::new(Method::GET, "core/users/?page=2"), "users")
+        .unwrap();
+    let api = client(&server.url, 0);
+    api.send(&Request::new(Method::GET, "/api/v1/packages/o"), "packages")
+        .unwrap();
+    let seen = server.seen.lock().unwrap();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, ["/api/v3/core/users/?page=2", "/api/v1/packages/o"]);
+}
+
+#[test]
 fn a_retry_after_beyond_the_budget_is_reported_at_once() {
     let server = serve(vec![Action::Answer(
         429,
@@ -199,6 +213,23 @@ fn a_post_whose_request_was_sent_is_not_retried_after_the_connection_drops() {
     let seen = server.seen.lock().unwrap();
     assert_eq!(seen.len(), 1, "the POST reached the server once: {seen:?}");
     assert_eq!(seen[0].method, "POST");
+}
+
+#[test]
+fn a_throttled_post_is_retried_it_was_not_processed() {
+    let server = serve(vec![
+        Action::Answer(429, vec![("Retry-After", "0".into())], String::new()),
+        json(201, r#"{"id": 1}"#),
+    ]);
+    let api = client(&server.url, 3);
+    let answer = api
+        .send(
+            &Request::new(Method::POST, "/objects").json(&serde_json::json!({"name": "a"})),
+            "object a",
+        )
+        .unwrap();
+    assert_eq!(answer["id"], 1);
+    assert_eq!(server.seen.lock().unwrap().len(), 2);
 }
 
 #[test]

@@ -8,17 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testsupport::{Postgres, require_bin, run_ok};
+use testsupport::{Postgres, output_text, require_bin, run_ok, tg::without_ambient_env};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Repo {
     dir: tempfile::TempDir,
@@ -59,8 +51,8 @@ impl Repo {
     }
 
     fn tg(&self, pg: &Postgres, args: &[&str]) -> Output {
-        Command::new(TG)
-            .args(args)
+        let mut cmd = Command::new(TG);
+        cmd.args(args)
             .current_dir(self.root())
             .env("TG_ENGINE", "terraform")
             .env("PG_CONN_STR", pg.superuser_url("terraform_state"))
@@ -68,14 +60,8 @@ impl Repo {
             .env("HOME", self.dir.path())
             .env("TG_CI_RETRY_DELAY", "0")
             .env_remove("VAULT_ADDR")
-            .env_remove("CI_REPO_URL")
-            .env_remove("CI_FORGE_URL")
-            .env_remove("CI_COMMIT_SHA")
-            .env_remove("CI_PREV_COMMIT_SHA")
-            .env_remove("CI_COMMIT_MESSAGE")
-            .env_remove("TF_DATA_DIR")
-            .output()
-            .unwrap()
+            .env_remove("TF_DATA_DIR");
+        without_ambient_env(&mut cmd).output().unwrap()
     }
 }
 
@@ -138,7 +124,7 @@ fn state_in_the_wrong_place_is_refused_with_the_cause_and_the_fix() {
 
     // No backend: refused before terraform runs; no plaintext state appears.
     let out = r.tg(&pg, &["apply", "--stack", "nobackend", "--non-interactive"]);
-    let t = text(&out);
+    let t = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains(
@@ -155,7 +141,7 @@ fn state_in_the_wrong_place_is_refused_with_the_cause_and_the_fix() {
     // Two stacks, one schema: each is refused, naming the other.
     for (s, other) in [("a", "b"), ("b", "a")] {
         let out = r.tg(&pg, &["apply", "--stack", s, "--non-interactive"]);
-        let t = text(&out);
+        let t = output_text(&out);
         assert_eq!(out.status.code(), Some(1), "{t}");
         assert!(
             t.contains("shares the schema")
@@ -169,9 +155,9 @@ fn state_in_the_wrong_place_is_refused_with_the_cause_and_the_fix() {
 
     // The correct stack applies: its state is in its own schema.
     let out = r.tg(&pg, &["init", "--stack", "good", "-input=false"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let out = r.tg(&pg, &["apply", "--stack", "good", "--non-interactive"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(r.applied("good"));
     assert_eq!(
         pg.psql(
@@ -188,7 +174,7 @@ fn state_in_the_wrong_place_is_refused_with_the_cause_and_the_fix() {
         let p = r.root().join("stacks/good").join(stray);
         std::fs::write(&p, "{\"version\": 4, \"resources\": []}").unwrap();
         let out = r.tg(&pg, &["plan", "--stack", "good"]);
-        let t = text(&out);
+        let t = output_text(&out);
         assert_eq!(out.status.code(), Some(1), "{t}");
         assert!(
             t.contains(&format!(
@@ -207,16 +193,17 @@ fn state_in_the_wrong_place_is_refused_with_the_cause_and_the_fix() {
     .unwrap();
     let out = r.tg(&pg, &["output", "--stack", "good"]);
     assert!(
-        text(&out).contains("plaintext state in the working tree: stacks/good/terraform.tfstate"),
+        output_text(&out)
+            .contains("plaintext state in the working tree: stacks/good/terraform.tfstate"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     std::fs::remove_file(r.root().join("stacks/good/terraform.tfstate")).unwrap();
     let out = r.tg(&pg, &["plan", "--stack", "good"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 
     // tg doctor: every stack's tier, backend and schema.
-    let t = text(&r.tg(&pg, &["doctor"]));
+    let t = output_text(&r.tg(&pg, &["doctor"]));
     for line in [
         "PASS backend infra: Tier-0, SOPS-encrypted state in git (state/stacks/infra/terraform.tfstate)",
         "PASS backend good: Tier-1, pg, schema good (stacks/good/main.tf)",
@@ -242,7 +229,7 @@ fn ci_apply_fails_the_misplaced_stacks_and_applies_the_rest() {
             r.dir.path().join("report.json").to_str().unwrap(),
         ],
     );
-    let t = text(&out);
+    let t = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     for s in ["nobackend", "a", "b"] {
         assert!(t.contains(&format!("[{s}] FAILED")), "{s}:\n{t}");
@@ -285,10 +272,10 @@ fn the_fix_moves_plaintext_state_into_the_schema() {
     r.commit();
     let out = r.tg(&pg, &["plan", "--stack", "nobackend"]);
     assert!(
-        text(&out)
+        output_text(&out)
             .contains("plaintext state in the working tree: stacks/nobackend/terraform.tfstate"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let out = r.tg(
         &pg,
@@ -301,7 +288,7 @@ fn the_fix_moves_plaintext_state_into_the_schema() {
             "-input=false",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(
         pg.psql(
             "terraform_state",
@@ -319,7 +306,7 @@ fn the_fix_moves_plaintext_state_into_the_schema() {
         out.status.code(),
         Some(0),
         "the migrated state knows the resource: no changes\n{}",
-        text(&out)
+        output_text(&out)
     );
     assert!(!r.applied("nobackend"));
 
@@ -328,7 +315,7 @@ fn the_fix_moves_plaintext_state_into_the_schema() {
     r.stack("nobackend", &pg_backend("nobackend_v2"));
     r.commit();
     let out = r.tg(&pg, &["plan", "--stack", "nobackend"]);
-    let t = text(&out);
+    let t = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("was initialised for the pg backend (schema nobackend), but the configuration says pg, schema nobackend_v2"),

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use testsupport::{OpenBao, Postgres, require_bin, run_ok};
+use testsupport::{
+    OpenBao, Postgres, git, output_text, require_bin, run_ok,
+    tg::{stub_engine, without_ambient_env},
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -38,10 +41,9 @@ impl Repo {
                 ),
             );
         }
-        let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(r.root()));
-        git(&["init", "-q", "-b", "main"]);
-        git(&["config", "user.email", "ci@example.invalid"]);
-        git(&["config", "user.name", "ci"]);
+        git(&r.root(), &["init", "-q", "-b", "main"]);
+        git(&r.root(), &["config", "user.email", "ci@example.invalid"]);
+        git(&r.root(), &["config", "user.name", "ci"]);
         r.commit("init");
         r
     }
@@ -57,27 +59,9 @@ impl Repo {
     }
 
     fn commit(&self, msg: &str) -> String {
-        run_ok(
-            Command::new("git")
-                .args(["add", "-A"])
-                .current_dir(self.root()),
-        );
-        run_ok(
-            Command::new("git")
-                .args(["commit", "-q", "--allow-empty", "-m", msg])
-                .current_dir(self.root()),
-        );
-        String::from_utf8(
-            run_ok(
-                Command::new("git")
-                    .args(["rev-parse", "HEAD"])
-                    .current_dir(self.root()),
-            )
-            .stdout,
-        )
-        .unwrap()
-        .trim()
-        .to_string()
+        git(&self.root(), &["add", "-A"]);
+        git(&self.root(), &["commit", "-q", "--allow-empty", "-m", msg]);
+        git(&self.root(), &["rev-parse", "HEAD"])
     }
 
     /// A stub engine: the destroy brake's `plan -out=` and `show -json`
@@ -86,14 +70,10 @@ impl Repo {
     /// order of starts and ends. `init` only logs to `S.inits`.
     fn stub(&self) -> PathBuf {
         let d = self.dir.path();
-        let path = d.join("engine");
-        std::fs::write(
-            &path,
-            format!(
-                r#"#!/usr/bin/env bash
-s=$(basename "$PWD"); d='{d}'
-case " $* " in *" -out="*) for a in "$@"; do case "$a" in -out=*) : > "${{a#-out=}}";; esac; done; exit 0;; esac
-[ "$1" = show ] && {{ echo '{{"format_version":"1.2","resource_changes":[]}}'; exit 0; }}
+        stub_engine(
+            &d.join("engine"),
+            &format!(
+                r#"s=$(basename "$PWD"); d='{d}'
 if [ "$1" = init ]; then echo "$*" >> "$d/$s.inits"; mkdir -p .terraform; exit 0; fi
 echo "start $s" >> "$d/order.log"
 n=$(($(cat "$d/$s.count" 2>/dev/null || echo 0) + 1)); echo $n > "$d/$s.count"
@@ -111,9 +91,6 @@ esac
                 d = d.display()
             ),
         )
-        .unwrap();
-        run_ok(Command::new("chmod").arg("+x").arg(&path));
-        path
     }
 
     fn script(&self, stack: &str, lines: &[&str]) {
@@ -146,30 +123,12 @@ esac
             .env("PG_CONN_STR", "postgres://stub")
             .env("TG_CI_RETRY_DELAY", "0")
             .env("HOME", self.dir.path());
-        for k in [
-            "CI_REPO_URL",
-            "CI_FORGE_URL",
-            "CI_COMMIT_MESSAGE",
-            "CI_PREV_COMMIT_SHA",
-            "CI_COMMIT_SHA",
-            "TG_CI_ATTEMPTS",
-            "TG_LOCK_TIMEOUT",
-        ] {
-            cmd.env_remove(k);
-        }
+        without_ambient_env(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
         cmd.output().unwrap()
     }
-}
-
-fn stdout(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn summary_line<'a>(out: &'a str, stack: &str) -> &'a str {
@@ -187,7 +146,11 @@ fn forge_guard_skips_the_mirror_and_fails_open() {
         &[("CI_REPO_URL", "https://github.com/viktorbarzin/infra")],
     );
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("[forge-guard]"), "{}", stdout(&out));
+    assert!(
+        output_text(&out).contains("[forge-guard]"),
+        "{}",
+        output_text(&out)
+    );
     assert_eq!(r.count("a"), 0, "nothing applied on the mirror");
     // The canonical forge applies, and so does an unknown one (fail-open).
     r.write(
@@ -213,7 +176,7 @@ fn ci_skip_in_the_commit_message() {
     for msg in ["docs: typo [ci skip]", "chore [CI SKIP]"] {
         let out = r.tg(&["ci", "apply", "--all"], &[("CI_COMMIT_MESSAGE", msg)]);
         assert!(out.status.success());
-        assert!(stdout(&out).contains("[ci skip]"));
+        assert!(output_text(&out).contains("[ci skip]"));
     }
     assert_eq!(r.count("a"), 0);
 }
@@ -238,7 +201,7 @@ fn retries_transient_failures_skips_locks_fails_fast_on_fatal() {
         ],
         &[],
     );
-    let text = stdout(&out);
+    let text = output_text(&out);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -272,7 +235,7 @@ fn retries_transient_failures_skips_locks_fails_fast_on_fatal() {
     // Without the fatal stack the run is green.
     r.script("held", &[]);
     let out = r.tg(&["ci", "apply", "--all"], &[]);
-    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 }
 
 #[test]
@@ -302,7 +265,7 @@ fn changed_stacks_from_the_pushed_range() {
         (r.count("a"), r.count("b"), r.count("c")),
         (1, 0, 0),
         "{}",
-        stdout(&out)
+        output_text(&out)
     );
     r.write("modules/net/main.tf", "# changed module\n");
     let head2 = r.commit("change module");
@@ -327,7 +290,7 @@ fn changed_stacks_from_the_pushed_range() {
         "root config fans out to every stack"
     );
     let out = r.tg(&["ci", "apply", "--base", &head3, "--head", &head3], &[]);
-    assert!(stdout(&out).contains("nothing to apply"));
+    assert!(output_text(&out).contains("nothing to apply"));
 }
 
 #[test]
@@ -343,7 +306,7 @@ fn platform_stacks_first_and_dependencies_respected_in_parallel() {
         &["ci", "apply", "--all", "--jobs", "3"],
         &[("STUB_SLEEP", "0.3")],
     );
-    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let order = r.order();
     let pos = |e: &str| {
         order
@@ -368,9 +331,9 @@ fn platform_stacks_first_and_dependencies_respected_in_parallel() {
     let out = r.tg(&["ci", "apply", "--all", "--jobs", "2"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("[app2] SKIPPED (dependency app1 did not apply)"),
+        output_text(&out).contains("[app2] SKIPPED (dependency app1 did not apply)"),
         "{}",
-        stdout(&out)
+        output_text(&out)
     );
 }
 
@@ -380,7 +343,7 @@ fn drift_maps_exit_2_and_locks_are_not_drift() {
     r.script("a", &["drift"]);
     r.script("b", &["locked"]);
     let out = r.tg(&["ci", "drift"], &[]);
-    let text = stdout(&out);
+    let text = output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(summary_line(&text, "a").contains("DRIFT"));
     assert!(summary_line(&text, "b").contains("SKIPPED"));
@@ -423,14 +386,8 @@ fn tg_real(r: &Repo, env: &[(String, String)], args: &[&str]) -> Command {
         .current_dir(r.root())
         .env("HOME", r.dir.path())
         .env("TG_CI_RETRY_DELAY", "0");
-    for k in [
-        "CI_REPO_URL",
-        "CI_FORGE_URL",
-        "CI_COMMIT_MESSAGE",
-        "TG_LOCK_TIMEOUT",
-        "VAULT_TOKEN",
-        "VAULT_ADDR",
-    ] {
+    without_ambient_env(&mut cmd);
+    for k in ["VAULT_TOKEN", "VAULT_ADDR"] {
         cmd.env_remove(k);
     }
     for (k, v) in env {
@@ -474,11 +431,11 @@ fn pg_backend_concurrent_applies_wait_or_skip() {
     .output()
     .unwrap();
     let first = first.wait_with_output().unwrap();
-    assert!(first.status.success(), "{}", stdout(&first));
+    assert!(first.status.success(), "{}", output_text(&first));
     assert!(
         second.status.success(),
         "the second apply waited for the lock: {}",
-        stdout(&second)
+        output_text(&second)
     );
 
     // TG_LOCK_TIMEOUT=0: the contended stack is classified locked → SKIPPED.
@@ -497,11 +454,11 @@ fn pg_backend_concurrent_applies_wait_or_skip() {
     let ci = tg_real(&r, &env0, &["ci", "apply", "--all"])
         .output()
         .unwrap();
-    let text = stdout(&ci);
+    let text = output_text(&ci);
     assert!(ci.status.success(), "a lock is not a failure: {text}");
     assert!(summary_line(&text, "shared").contains("SKIPPED"), "{text}");
     let holder = holder.wait_with_output().unwrap();
-    assert!(holder.status.success(), "{}", stdout(&holder));
+    assert!(holder.status.success(), "{}", output_text(&holder));
 }
 
 #[test]
@@ -559,7 +516,7 @@ fn pg_lock_of_a_sigkilled_run_does_not_block_the_next() {
     )
     .output()
     .unwrap();
-    assert!(next.status.success(), "{}", stdout(&next));
+    assert!(next.status.success(), "{}", output_text(&next));
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "not blocked beyond the lock timeout"
@@ -583,7 +540,7 @@ fn vault_sealed_is_transient_and_retried_permission_denied_is_fatal() {
     let mut cmd = tg_real(&r, &base("not-a-valid-token"), &["ci", "apply", "--all"]);
     cmd.env_remove("PG_CONN_STR");
     let out = cmd.output().unwrap();
-    let text = stdout(&out);
+    let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text.contains("Code: 403") && summary_line(&text, "app").contains(" 1 "),
@@ -594,7 +551,7 @@ fn vault_sealed_is_transient_and_retried_permission_denied_is_fatal() {
     let mut cmd = tg_real(&r, &base(bao.token()), &["ci", "apply", "--all"]);
     cmd.env_remove("PG_CONN_STR");
     let out = cmd.output().unwrap();
-    let text = stdout(&out);
+    let text = output_text(&out);
     assert!(text.contains("Code: 503"), "{text}");
     assert!(
         text.contains("transient error") && text.contains("attempt 2/3"),

@@ -4,21 +4,12 @@
 //! without writing state). The engine sees only the terminal's SIGINT; the running
 //! stack is INTERRUPTED and `tg ci` exits 130.
 
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use testsupport::{require_bin, run_ok};
+use testsupport::{git, require_bin, tg::without_ambient_env, wait_for, write_executable};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
-
-fn wait_for(p: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !p.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", p.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn ctrl_c_reaches_the_engine_once_and_the_stack_is_interrupted() {
@@ -31,19 +22,21 @@ fn ctrl_c_reaches_the_engine_once_and_the_stack_is_interrupted() {
     )
     .unwrap();
     std::fs::write(root.join("stacks/a/terragrunt.hcl"), "# stack\n").unwrap();
-    let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(&root));
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&[
-        "-c",
-        "user.email=ci@example.invalid",
-        "-c",
-        "user.name=ci",
-        "commit",
-        "-q",
-        "-m",
-        "init",
-    ]);
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.email=ci@example.invalid",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-q",
+            "-m",
+            "init",
+        ],
+    );
     let sigs = dir.path().join("signals.txt");
     let pidfile = dir.path().join("engine.pid");
     let engine = dir.path().join("engine");
@@ -51,9 +44,9 @@ fn ctrl_c_reaches_the_engine_once_and_the_stack_is_interrupted() {
     // ask). The apply blocks SIGINT and takes each one with sigtimedwait,
     // recording who sent it (SI_KERNEL = the terminal, else the sender's
     // pid), and ends 1 s after the first.
-    std::fs::write(
+    write_executable(
         &engine,
-        format!(
+        &format!(
             r#"#!/usr/bin/env python3
 import os, signal, sys, time
 args = sys.argv[1:]
@@ -79,9 +72,7 @@ sys.exit(7)
             sigs = sigs.display(),
             pid = pidfile.display()
         ),
-    )
-    .unwrap();
-    run_ok(Command::new("chmod").arg("+x").arg(&engine));
+    );
     let report = dir.path().join("report.json");
 
     let pty = nix::pty::openpty(None, None).unwrap();
@@ -103,12 +94,10 @@ sys.exit(7)
     .env("TG_ENGINE", &engine)
     .env("PG_CONN_STR", "postgres://unused")
     .env("HOME", dir.path())
-    .env_remove("CI_REPO_URL")
-    .env_remove("CI_FORGE_URL")
-    .env_remove("CI_COMMIT_MESSAGE")
     .stdin(slave.try_clone().unwrap())
     .stdout(slave.try_clone().unwrap())
     .stderr(slave);
+    without_ambient_env(&mut cmd);
     let mut tg = cmd.spawn().unwrap();
     wait_for(&pidfile);
     std::thread::sleep(Duration::from_millis(200));

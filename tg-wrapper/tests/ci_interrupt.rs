@@ -5,28 +5,15 @@
 //! and the next `--since last-success` run applies everything the
 //! cancelled one did not finish.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testsupport::{OpenBao, Postgres, require_bin, run_ok};
+use testsupport::{
+    OpenBao, Postgres, git, output_text, require_bin, run_ok, tg::without_ambient_env,
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    String::from_utf8(run_ok(Command::new("git").args(args).current_dir(dir)).stdout)
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -95,17 +82,8 @@ impl Setup {
             .env("TG_TEST_SLEEP", sleep.to_string())
             .env("TG_CI_RETRY_DELAY", "0")
             .env("TG_PLUGIN_CACHE_DIR", self.dir.path().join("plugin-cache"));
-        for k in [
-            "CI_REPO_URL",
-            "CI_FORGE_URL",
-            "CI_COMMIT_MESSAGE",
-            "CI_PREV_COMMIT_SHA",
-            "CI_COMMIT_SHA",
-            "TG_LOCK_TIMEOUT",
-            "TF_PLUGIN_CACHE_DIR",
-        ] {
-            cmd.env_remove(k);
-        }
+        without_ambient_env(&mut cmd);
+        cmd.env_remove("TF_PLUGIN_CACHE_DIR");
         cmd
     }
 
@@ -194,7 +172,7 @@ fn sigterm_mid_apply_interrupts_cleanly_and_the_next_run_recovers() {
 
     // Run 1 applies everything and records the last success.
     let out = s.tg(&since, 0).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(s.provisioned(), ["a0", "a1", "b", "c"]);
     assert_eq!(s.state_commits("a0"), 1);
 
@@ -231,7 +209,7 @@ fn sigterm_mid_apply_interrupts_cleanly_and_the_next_run_recovers() {
     }
     run_ok(Command::new("kill").args(["-TERM", &run2.id().to_string()]));
     let out = run2.wait_with_output().unwrap();
-    let t = text(&out);
+    let t = output_text(&out);
     assert_eq!(out.status.code(), Some(143), "128 + SIGTERM:\n{t}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -324,7 +302,7 @@ fn sigterm_mid_apply_interrupts_cleanly_and_the_next_run_recovers() {
     s.write("README.md", "# infra\n");
     s.commit("docs");
     let out = s.tg(&since, 0).output().unwrap();
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert_eq!(s.provisioned(), ["a0", "a0", "a1", "a1", "b", "c"], "{t}");
     assert_eq!(s.state_commits("a0"), 3);

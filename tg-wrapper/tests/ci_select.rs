@@ -5,16 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testsupport::run_ok;
+use testsupport::{
+    git, output_text, run_ok,
+    tg::{stub_engine, without_ambient_env},
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    String::from_utf8(run_ok(Command::new("git").args(args).current_dir(dir)).stdout)
-        .unwrap()
-        .trim()
-        .to_string()
-}
 
 struct Infra {
     dir: tempfile::TempDir,
@@ -69,16 +65,8 @@ impl Infra {
             .env("PG_CONN_STR", "postgres://stub")
             .env("TG_CI_RETRY_DELAY", "0")
             .env("HOME", self.dir.path());
-        for k in [
-            "CI_REPO_URL",
-            "CI_FORGE_URL",
-            "CI_COMMIT_MESSAGE",
-            "CI_PREV_COMMIT_SHA",
-            "CI_COMMIT_SHA",
-            "TG_CI_ATTEMPTS",
-            "VAULT_ADDR",
-            "VAULT_TOKEN",
-        ] {
+        without_ambient_env(&mut cmd);
+        for k in ["VAULT_ADDR", "VAULT_TOKEN"] {
             cmd.env_remove(k);
         }
         for (k, v) in env {
@@ -98,15 +86,13 @@ impl Infra {
         let d = self.dir.path();
         let path = d.join("engine");
         if !path.exists() {
-            std::fs::write(
+            stub_engine(
                 &path,
-                format!(
-                    "#!/usr/bin/env bash\ns=$(basename \"$PWD\"); d='{}'\ncase \" $* \" in *\" -out=\"*) for a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\";; esac; done; exit 0;; esac\n[ \"$1\" = show ] && {{ echo '{{\"format_version\":\"1.2\",\"resource_changes\":[]}}'; exit 0; }}\necho \"$s $1\" >> \"$d/engine.log\"\n[ \"$1\" = init ] && mkdir -p .terraform\n[ -e \"$d/$s.fail\" ] && {{ echo 'Error: Missing required argument' >&2; exit 1; }}\nexit 0\n",
+                &format!(
+                    "s=$(basename \"$PWD\"); d='{}'\necho \"$s $1\" >> \"$d/engine.log\"\n[ \"$1\" = init ] && mkdir -p .terraform\n[ -e \"$d/$s.fail\" ] && {{ echo 'Error: Missing required argument' >&2; exit 1; }}\nexit 0\n",
                     d.display()
                 ),
-            )
-            .unwrap();
-            run_ok(Command::new("chmod").arg("+x").arg(&path));
+            );
         }
         path
     }
@@ -120,18 +106,10 @@ impl Infra {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// The stack names `tg ci plan-set` printed (the unindented lines).
 fn plan_set(i: &Infra, base: &str, head: &str) -> (Vec<String>, String) {
     let out = i.tg(&["ci", "plan-set", "--base", base, "--head", head]);
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     let stacks = t
         .lines()
@@ -296,18 +274,22 @@ fn plan_set_says_why_and_unresolvable_references_select_fail_safe() {
 fn stacks_and_exclude_for_humans() {
     let i = fixture();
     let out = i.tg(&["ci", "plan-set", "--stacks", "web,db", "--exclude", "db"]);
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
         t.contains("web\n    named with --stacks") && t.contains("db (excluded with --exclude)"),
         "{t}"
     );
     let out = i.tg(&["ci", "apply", "--stacks", "web,db", "--exclude", "db"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(i.engine_calls(), ["web init", "web apply"]);
     let out = i.tg(&["ci", "plan-set", "--stacks", "nope"]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("no stack \"nope\""), "{}", text(&out));
+    assert!(
+        output_text(&out).contains("no stack \"nope\""),
+        "{}",
+        output_text(&out)
+    );
 }
 
 #[test]
@@ -341,7 +323,7 @@ fn since_last_success_recovers_what_an_unfinished_run_left() {
 
     // First run: nothing recorded yet → every stack; success → recorded.
     let out = i.tg(&since);
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
         t.contains("no refs/tg/last-success yet: every stack"),
@@ -356,7 +338,7 @@ fn since_last_success_recovers_what_an_unfinished_run_left() {
     let c2 = i.commit("a and b");
     std::fs::write(i.dir.path().join("a.fail"), "").unwrap();
     let out = i.tg(&since);
-    let t = text(&out);
+    let t = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("not recording") && t.contains("not applied: a"),
@@ -375,7 +357,7 @@ fn since_last_success_recovers_what_an_unfinished_run_left() {
         &since,
         &[("CI_PREV_COMMIT_SHA", &c2), ("CI_COMMIT_SHA", &c3)],
     );
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert_eq!(i.engine_calls(), ["a apply", "b apply", "c apply"], "{t}");
     assert_eq!(forge_ref(), c3);
@@ -390,7 +372,7 @@ fn since_last_success_recovers_what_an_unfinished_run_left() {
             .arg(&pod),
     );
     let out = i.tg_in(&pod, &["ci", "plan-set", "--since", "last-success"], &[]);
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(
         t.contains(&format!("last success: {c3}")) && t.contains("No stack selected."),
         "{t}"
@@ -402,7 +384,7 @@ fn since_last_success_recovers_what_an_unfinished_run_left() {
         &["ci", "apply", "--since", "last-success", "--head", &c2],
         &[],
     );
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("stays at"), "{t}");
     assert_eq!(forge_ref(), c3);
@@ -421,7 +403,7 @@ fn init_runs_only_when_dot_terraform_is_not_current() {
     let run = |i: &Infra| {
         i.commit("edit");
         let out = i.tg(&["ci", "apply", "--all"]);
-        assert!(out.status.success(), "{}", text(&out));
+        assert!(out.status.success(), "{}", output_text(&out));
         i.engine_calls()
     };
     assert_eq!(run(&i), ["s init", "s apply"], "no .terraform yet");
@@ -453,6 +435,6 @@ fn init_runs_only_when_dot_terraform_is_not_current() {
         &["ci", "apply", "--all"],
         &[("TG_ENGINE", tg_stub.to_str().unwrap())],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(i.engine_calls(), ["s apply"]);
 }

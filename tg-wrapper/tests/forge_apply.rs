@@ -7,22 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{Postgres, require_bin, run_ok};
+use testsupport::{
+    Postgres, git, output_text, require_bin, tg::without_ambient_env, write_executable,
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run_ok(Command::new("git").args(args).current_dir(dir));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Forge {
     dir: tempfile::TempDir,
@@ -80,7 +69,7 @@ impl Forge {
             Self::identity(&p, h);
         }
         let init = f.tg("a", &["init", "--stack", "web", "-input=false"], &[]);
-        assert!(init.status.success(), "{}", text(&init));
+        assert!(init.status.success(), "{}", output_text(&init));
         f
     }
 
@@ -133,18 +122,8 @@ impl Forge {
             .env("TG_TMPDIR", self.dir.path())
             .env("TG_CI_RETRY_DELAY", "0")
             .stdin(Stdio::null());
-        for k in [
-            "CI_REPO_URL",
-            "CI_FORGE_URL",
-            "CI_COMMIT_MESSAGE",
-            "CI_PREV_COMMIT_SHA",
-            "CI_COMMIT_SHA",
-            "CI_COMMIT_BRANCH",
-            "CI_REPO_DEFAULT_BRANCH",
-            "TG_LOCK_TIMEOUT",
-            "VAULT_ADDR",
-            "VAULT_TOKEN",
-        ] {
+        without_ambient_env(&mut cmd);
+        for k in ["VAULT_ADDR", "VAULT_TOKEN"] {
             cmd.env_remove(k);
         }
         for (k, v) in env {
@@ -202,7 +181,7 @@ impl Forge {
 /// The refusal names the cause (`needle`), says nothing was applied, and
 /// the state did not move.
 fn refused(f: &Forge, out: &Output, needle: &str, before: &[String]) {
-    let t = text(out);
+    let t = output_text(out);
     assert!(!out.status.success(), "{t}");
     assert!(t.contains(needle), "expected {needle:?}:\n{t}");
     assert!(t.to_lowercase().contains("nothing was applied"), "{t}");
@@ -222,7 +201,7 @@ fn every_tier_applies_only_what_the_forge_has() {
     git(&a, &["commit", "-q", "-am", "postiz config"]);
     git(&a, &["push", "-q", "-u", "origin", "wizard/postiz"]);
     let plan = f.tg("a", &["plan", "--stack", "web", "-input=false"], &[]);
-    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(plan.status.success(), "{}", output_text(&plan));
     refused(
         &f,
         &f.apply("a"),
@@ -305,7 +284,7 @@ fn every_tier_applies_only_what_the_forge_has() {
 
     // What the forge has applies.
     let out = f.apply("a");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(f.names(), ["a", "e"]);
 
     // CI: a detached checkout of the pushed commit passes by construction;
@@ -316,7 +295,7 @@ fn every_tier_applies_only_what_the_forge_has() {
         &["ci", "apply", "--stacks", "web"],
         &[("CI_COMMIT_BRANCH", "main")],
     );
-    assert!(ci.status.success(), "{}", text(&ci));
+    assert!(ci.status.success(), "{}", output_text(&ci));
     git(&a, &["checkout", "-q", "--detach", "origin/wizard/postiz"]);
     let before = f.applied();
     refused(
@@ -346,13 +325,13 @@ fn every_tier_applies_only_what_the_forge_has() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
-        text(&out).contains(
+        output_text(&out).contains(
             "WARNING (--from-unpushed, break-glass): applying anyway: HEAD has 1 commit(s)"
         ),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert_eq!(f.names(), ["a", "e", "hotfix"]);
 }
@@ -362,7 +341,7 @@ fn destroy_brake_refuses_in_ci_and_applies_only_what_is_allowed() {
     let f = Forge::new(&["keep", "gone"]);
     let a = f.host("a");
     let out = f.apply("a");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let full = f.applied();
     assert_eq!(f.names(), ["gone", "keep"]);
 
@@ -414,10 +393,10 @@ fn destroy_brake_refuses_in_ci_and_applies_only_what_is_allowed() {
     let out = ci(&head);
     refused(&f, &out, "protected", &full);
     assert!(
-        text(&out)
+        output_text(&out)
             .contains("terraform_data.gone (delete; protected: address = \"terraform_data.gone\")"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     // A message allowing another stack, or another address, allows nothing.
@@ -434,7 +413,7 @@ fn destroy_brake_refuses_in_ci_and_applies_only_what_is_allowed() {
         "web: drop gone\n\ntg-allow-destroy: web terraform_data.gone",
     );
     let out = ci(&head);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(f.names(), ["keep"]);
 
     // A replacement allowed by a .tg.toml rule for the stack and type.
@@ -447,11 +426,11 @@ fn destroy_brake_refuses_in_ci_and_applies_only_what_is_allowed() {
     .unwrap();
     let head = f.push("a", "web: bump keep");
     let out = ci(&head);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
-        text(&out).contains("1 added, 0 changed, 1 destroyed"),
+        output_text(&out).contains("1 added, 0 changed, 1 destroyed"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     assert_eq!(f.names(), ["keep"]);
     assert_ne!(f.applied(), before, "keep was replaced (new id)");
@@ -461,15 +440,13 @@ fn destroy_brake_refuses_in_ci_and_applies_only_what_is_allowed() {
 /// check and the apply.
 fn hooked_engine(f: &Forge) -> PathBuf {
     let path = f.dir.path().join("engine");
-    std::fs::write(
+    write_executable(
         &path,
-        format!(
+        &format!(
             "#!/usr/bin/env bash\n{} \"$@\"; rc=$?\nif [ \"$1\" = show ] && [ -n \"$AFTER_SHOW\" ]; then bash -c \"$AFTER_SHOW\" >&2; fi\nexit $rc\n",
             require_bin("terraform").display()
         ),
-    )
-    .unwrap();
-    run_ok(Command::new("chmod").arg("+x").arg(&path));
+    );
     path
 }
 
@@ -491,8 +468,8 @@ fn the_applied_plan_is_the_checked_one() {
         &["apply", "--stack", "web", "--non-interactive"],
         &[("TG_ENGINE", engine), ("AFTER_SHOW", &sneak)],
     );
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(f.names(), ["keep"], "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(f.names(), ["keep"], "{}", output_text(&out));
     git(&a, &["checkout", "-q", "--", "stacks/web/main.tf"]);
 
     // Another apply changing the state after every check: terraform
@@ -511,7 +488,7 @@ fn the_applied_plan_is_the_checked_one() {
         &["apply", "--stack", "web", "--non-interactive"],
         &[("TG_ENGINE", engine), ("AFTER_SHOW", &racer)],
     );
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("Saved plan is stale"), "{t}");
     assert_eq!(t.matches("planning again").count(), 7, "{t}");
@@ -534,7 +511,7 @@ fn the_applied_plan_is_the_checked_one() {
         &["apply", "--stack", "web", "--non-interactive"],
         &[("TG_ENGINE", engine), ("AFTER_SHOW", &racer_once)],
     );
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("Saved plan is stale"), "{t}");
     assert!(t.contains("planning again (2/8)"), "{t}");
@@ -547,7 +524,7 @@ fn the_applied_plan_is_the_checked_one() {
 fn locally_a_deletion_needs_the_stack_name_typed() {
     let f = Forge::new(&["keep", "gone"]);
     let out = f.apply("a");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let full = f.applied();
     f.write_stack(&f.host("a"), &["keep"], "1");
     f.push("a", "web: drop gone");
@@ -608,7 +585,7 @@ fn locally_a_deletion_needs_the_stack_name_typed() {
 fn ctrl_c_at_the_confirmation_applies_nothing() {
     let f = Forge::new(&["keep", "gone"]);
     let out = f.apply("a");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let full = f.applied();
     f.write_stack(&f.host("a"), &["keep"], "1");
     f.push("a", "web: drop gone");

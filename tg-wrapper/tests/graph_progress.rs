@@ -6,21 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testsupport::{require_bin, run_ok};
+use testsupport::{
+    git, output_text, require_bin, run_ok,
+    tg::{stub_engine, without_ambient_env},
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run_ok(Command::new("git").args(args).current_dir(dir));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", stdout(o), String::from_utf8_lossy(&o.stderr))
 }
 
 struct Infra {
@@ -76,15 +70,10 @@ impl Infra {
     /// A stub engine (kind terraform) answering the destroy brake with an
     /// empty plan; an apply sleeps 0.3 s.
     fn stub(&self) -> PathBuf {
-        let path = self.dir.path().join("engine");
-        std::fs::write(
-            &path,
-            "#!/usr/bin/env bash\ncase \" $* \" in *\" -out=\"*) for a in \"$@\"; do case \"$a\" in -out=*) : > \"${a#-out=}\";; esac; done; exit 0;; esac\n[ \"$1\" = show ] && { echo '{\"format_version\":\"1.2\",\"resource_changes\":[]}'; exit 0; }\n[ \"$1\" = init ] && mkdir -p .terraform\n[ \"$1\" = apply ] && sleep 0.3\nexit 0\n",
+        stub_engine(
+            &self.dir.path().join("engine"),
+            "[ \"$1\" = init ] && mkdir -p .terraform\n[ \"$1\" = apply ] && sleep 0.3\nexit 0\n",
         )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
     }
 
     fn tg(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -95,17 +84,8 @@ impl Infra {
             .env("PG_CONN_STR", "postgres://stub")
             .env("TG_CI_RETRY_DELAY", "0")
             .env("HOME", self.dir.path());
-        for k in [
-            "CI_REPO_URL",
-            "CI_FORGE_URL",
-            "CI_COMMIT_MESSAGE",
-            "CI_PREV_COMMIT_SHA",
-            "CI_COMMIT_SHA",
-            "TG_CI_ATTEMPTS",
-            "TG_PROGRESS",
-            "VAULT_ADDR",
-            "VAULT_TOKEN",
-        ] {
+        without_ambient_env(&mut cmd);
+        for k in ["VAULT_ADDR", "VAULT_TOKEN"] {
             cmd.env_remove(k);
         }
         for (k, v) in env {
@@ -174,7 +154,7 @@ fn render(dot: &str, name: &str, dir: &Path) -> String {
 fn graph_of_nested_dependencies_as_dot_and_mermaid() {
     let i = nested();
     let out = i.tg(&["graph"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let dot = stdout(&out);
     for edge in [
         // dependency chain web → api → db → net; api's comes from an include
@@ -205,7 +185,7 @@ fn graph_of_nested_dependencies_as_dot_and_mermaid() {
     assert!(svg.contains("after the platform stacks"), "{svg}");
 
     let out = i.tg(&["graph", "--format", "mermaid"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let m = stdout(&out);
     assert!(
         m.starts_with("%% tg graph") && m.contains("\nflowchart LR\n"),
@@ -230,7 +210,7 @@ fn graph_changed_marks_what_ci_would_select_and_why() {
     );
     i.commit("net module");
     let out = i.tg(&["graph", "--changed", &format!("{base}..HEAD")], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let dot = stdout(&out);
     // Selected exactly as `tg ci plan-set` selects: web (the module chain)
     // and nothing else.
@@ -256,7 +236,7 @@ fn graph_changed_marks_what_ci_would_select_and_why() {
     // Hostile or broken ranges are refused.
     for bad in ["--upload-pack=x..HEAD", "nope..HEAD", "..HEAD"] {
         let out = i.tg(&["graph", &format!("--changed={bad}")], &[]);
-        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", output_text(&out));
     }
 }
 
@@ -269,7 +249,7 @@ fn graph_of_the_example_repo_renders() {
         .env("TG_ENGINE", "terraform")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let dot = stdout(&out);
     for s in [
         "\"stacks/bootstrap\" [label=\"bootstrap\\nTier-0 · state in git (SOPS)\"",
@@ -324,7 +304,7 @@ fn progress_lines_over_several_stacks() {
         &[],
     );
     let t = stdout(&out);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         !t.contains('\r') && !t.contains('\x1b'),
         "plain lines in a log:\n{t}"
@@ -393,7 +373,7 @@ fn progress_lines_over_several_stacks() {
         &[],
     );
     let t = stdout(&out);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let lines = progress_lines(&t);
     // One job: after a, four stacks of ten minutes are left.
     assert_eq!(lines[0], "[1/5] running: none | left: 4 | ETA ~40m", "{t}");
@@ -404,17 +384,17 @@ fn progress_lines_over_several_stacks() {
         &["ci", "apply", "--all", "--eta-from", "/nonexistent/r.json"],
         &[],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         stdout(&out).contains("[progress] --eta-from /nonexistent/r.json"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
 
     // On a terminal (forced here): one line redrawn in place.
     let out = i.tg(&["ci", "apply", "--all"], &[("TG_PROGRESS", "live")]);
     let t = stdout(&out);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         t.contains("\r\x1b[2K[5/5] running: none | left: 0 | ETA ~0s\n"),
         "{t:?}"
@@ -477,7 +457,7 @@ fn help_lists_the_engine_verbs_and_completions_generate() {
         .arg(format!("{script}\ncomplete -p tg"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 }
 
 /// On a real terminal (stdout a pty), without TG_PROGRESS: one live line.
@@ -497,15 +477,10 @@ fn progress_is_one_live_line_on_a_terminal() {
         .env("TG_ENGINE", i.stub())
         .env("PG_CONN_STR", "postgres://stub")
         .env("HOME", i.dir.path())
-        .env_remove("TG_PROGRESS")
-        .env_remove("CI_COMMIT_SHA")
-        .env_remove("CI_PREV_COMMIT_SHA")
-        .env_remove("CI_REPO_URL")
-        .env_remove("CI_FORGE_URL")
-        .env_remove("CI_COMMIT_MESSAGE")
         .stdin(std::process::Stdio::null())
         .stdout(slave.try_clone().unwrap())
         .stderr(std::process::Stdio::null());
+    without_ambient_env(&mut cmd);
     let mut child = cmd.spawn().unwrap();
     // The parent's copies of the slave must go, or the master never ends.
     drop(cmd);

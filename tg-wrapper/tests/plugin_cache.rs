@@ -5,20 +5,12 @@
 //! nothing here runs it).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use testsupport::{require_bin, run_ok};
+use testsupport::{output_text, require_bin, write_executable};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 const PROVIDER: &str = "registry.terraform.io/test/fake/1.0.0/linux_amd64";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 struct Infra {
     dir: tempfile::TempDir,
@@ -35,8 +27,7 @@ impl Infra {
             .join(PROVIDER)
             .join("terraform-provider-fake_v1.0.0");
         std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
-        std::fs::write(&bin, "#!/bin/sh\nexit 1\n").unwrap();
-        run_ok(Command::new("chmod").arg("+x").arg(&bin));
+        write_executable(&bin, "#!/bin/sh\nexit 1\n");
         std::fs::write(
             i.dir.path().join("cli.tfrc"),
             format!(
@@ -87,8 +78,8 @@ impl Infra {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-        text(&out)
+        assert!(out.status.success(), "{}", output_text(&out));
+        output_text(&out)
     }
 }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testsupport::{require_bin, run_ok};
+use testsupport::{output_text, require_bin, run_ok};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 const TYPES: [&str; 3] = [
@@ -15,14 +15,6 @@ const TYPES: [&str; 3] = [
     "goldmane-edges",
     "forgejo-retention",
 ];
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// The mirror providers-install.sh lays out from the built binaries, plus
 /// a darwin_arm64 package per provider. No cross toolchain here: the
@@ -145,7 +137,7 @@ fn every_stack_is_locked_for_both_platforms_from_the_mirror() {
         &["providers", "lock", &mirror_arg, "--jobs", "2"],
         "/dev/null",
     );
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
         t.contains("Locking 3 stack(s) for linux_amd64, darwin_arm64"),
@@ -179,7 +171,7 @@ fn every_stack_is_locked_for_both_platforms_from_the_mirror() {
         &["init", "--stack", "registry", "-input=false", "-no-color"],
         cli.to_str().unwrap(),
     );
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 
     // One stack, one platform; a platform that is not os_arch is refused.
     let out = tg(
@@ -195,19 +187,27 @@ fn every_stack_is_locked_for_both_platforms_from_the_mirror() {
         "/dev/null",
     );
     assert!(
-        text(&out).contains("Locking 1 stack(s) for linux_amd64"),
+        output_text(&out).contains("Locking 1 stack(s) for linux_amd64"),
         "{}",
-        text(&out)
+        output_text(&out)
     );
     let out = tg(
         &["providers", "lock", "--platform", "linux;rm"],
         "/dev/null",
     );
     assert!(!out.status.success());
-    assert!(text(&out).contains("is not a platform"), "{}", text(&out));
+    assert!(
+        output_text(&out).contains("is not a platform"),
+        "{}",
+        output_text(&out)
+    );
 
     // A provider only the mirror has, locked without it, fails and says so.
     let out = tg(&["providers", "lock", "--stacks", "edges"], "/dev/null");
-    assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("[edges] FAILED"), "{}", text(&out));
+    assert!(!out.status.success(), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("[edges] FAILED"),
+        "{}",
+        output_text(&out)
+    );
 }

@@ -4,25 +4,12 @@
 //! state, the forge and the lock as they were, and no plaintext (the plan
 //! file lives in the decrypted state's private folder).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{OpenBao, require_bin, run_ok};
+use testsupport::{OpenBao, git, output_text, require_bin, run_ok, tg::without_ambient_env};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run_ok(Command::new("git").args(args).current_dir(dir));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn stack_tf(resources: &[&str]) -> String {
     resources
@@ -106,18 +93,7 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
             .env("HOME", d)
             .env("TG_CI_RETRY_DELAY", "0")
             .stdin(Stdio::null());
-        for k in [
-            "CI_REPO_URL",
-            "CI_FORGE_URL",
-            "CI_COMMIT_MESSAGE",
-            "CI_PREV_COMMIT_SHA",
-            "CI_COMMIT_SHA",
-            "CI_COMMIT_BRANCH",
-            "TG_LOCK_TIMEOUT",
-            "TG_LOCK_WAIT",
-        ] {
-            cmd.env_remove(k);
-        }
+        without_ambient_env(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -172,7 +148,7 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
     };
 
     let out = tg(&["init", "--stack", "infra", "-input=false"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
 
     // The forge check is the same for Tier-0: an unmerged branch, pushed,
     // is refused before the lock, and nothing reaches the forge.
@@ -182,7 +158,7 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
     git(&pod, &["commit", "-q", "-m", "feature"]);
     git(&pod, &["push", "-q", "-u", "origin", "feature"]);
     let out = tg(&["apply", "--stack", "infra", "--non-interactive"], &[]);
-    let t = text(&out);
+    let t = output_text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(
         t.contains("not the forge's default branch origin/main")
@@ -198,14 +174,14 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
     git(&pod, &["switch", "-q", "main"]);
 
     let out = tg(&["apply", "--stack", "infra", "--non-interactive"], &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(forge_state(), ["gone", "keep"]);
 
     // A commit drops `gone`: refused; no state commit, the forge as it was.
     let head = push(&stack_tf(&["keep"]), "infra: drop gone");
     let tip = forge_tip();
     let out = ci(&head);
-    let t = text(&out);
+    let t = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("destroy-refused") && t.contains("Tg-Allow-Destroy: infra terraform_data.gone"),
@@ -235,7 +211,7 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
     git(&pod, &["push", "-q"]);
     let head = git(&pod, &["rev-parse", "HEAD"]);
     let out = ci(&head);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(forge_state(), ["keep"]);
     assert!(std::fs::read_dir(&tmp).unwrap().next().is_none());
 }

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use testsupport::{OpenBao, free_port, require_bin, run_ok};
+use testsupport::{
+    OpenBao, assert_ok, free_port, git, require_bin, run_ok, wait_for, write_executable,
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -56,11 +58,6 @@ state = {"version": 4, "serial": len(applies), "lineage": "l",
 with open(st, "w") as f:
     json.dump(state, f)
 "#;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run_ok(Command::new("git").args(args).current_dir(dir));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 impl Hosts {
     /// A forge with the infra repo (Tier-0 stack `infra`), cloned as hosts
@@ -109,8 +106,7 @@ impl Hosts {
         git(&seed, &["remote", "add", "origin", forge.to_str().unwrap()]);
         git(&seed, &["push", "-q", "-u", "origin", "main"]);
         let stub = dir.path().join("stub-engine");
-        std::fs::write(&stub, STUB).unwrap();
-        run_ok(Command::new("chmod").arg("+x").arg(&stub));
+        write_executable(&stub, STUB);
         let hosts = Hosts {
             dir,
             bao,
@@ -301,23 +297,6 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn ok(out: &Output) {
-    assert!(out.status.success(), "tg failed: {}", text(out));
-}
-
-fn wait_for(path: &Path) -> String {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.trim().is_empty()
-        {
-            return s.trim().to_string();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{} never appeared", path.display());
-}
-
 fn assert_linear(h: &Hosts) {
     assert_eq!(
         h.forge_git(&["rev-list", "--merges", "main"]),
@@ -339,8 +318,8 @@ fn two_hosts_at_once_twenty_rounds_nothing_lost() {
         let a = h.spawn_apply("a", &[("TAG", &ta)]);
         let b = h.spawn_apply("b", &[("TAG", &tb)]);
         let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-        ok(&a);
-        ok(&b);
+        assert_ok(&a);
+        assert_ok(&b);
         let both = format!("{}{}", text(&a), text(&b));
         if both.contains("is locked by") {
             waited += 1;
@@ -399,7 +378,7 @@ fn ci_skips_a_stack_another_host_holds() {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let out = String::from_utf8_lossy(&run.stdout);
     assert!(out.contains("[infra] SKIPPED"), "{}", text(&run));
-    ok(&laptop.wait_with_output().unwrap());
+    assert_ok(&laptop.wait_with_output().unwrap());
     assert_eq!(h.forge_applies(), vec!["laptop"]);
     git(&h.host("a"), &["checkout", "-q", "--detach"]);
 
@@ -470,7 +449,7 @@ fn a_killed_holder_blocks_only_until_its_lease_ends() {
     run_ok(Command::new("kill").args(["-KILL", &engine]));
     let started = Instant::now();
     let next = h.apply("b", &[lease[0], ("TG_LOCK_WAIT", "30s")]);
-    ok(&next);
+    assert_ok(&next);
     let err = String::from_utf8_lossy(&next.stderr);
     assert!(err.contains("ran out of lease"), "{err}");
     assert!(
@@ -539,7 +518,7 @@ fn stale_dirty_and_locked_checkouts_are_refused() {
     std::fs::write(h.host("a").join("stacks/infra/secrets.tfvars"), "x = 1\n").unwrap();
     git(&h.host("a"), &["commit", "-q", "-am", "unlocked by hand"]);
     git(&h.host("a"), &["push", "-q"]);
-    ok(&h.apply("a", &[("TG_LOCK_WAIT", "0")]));
+    assert_ok(&h.apply("a", &[("TG_LOCK_WAIT", "0")]));
     assert_eq!(h.forge_applies(), vec!["a"]);
     h.assert_no_plaintext();
 }
@@ -555,7 +534,7 @@ fn a_push_race_ends_rebased_and_pushed() {
         b.display()
     );
     let out = h.apply("a", &[("STUB_HOOK", &hook)]);
-    ok(&out);
+    assert_ok(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("moved during the run: rebasing"), "{err}");
     assert_eq!(h.forge_applies(), vec!["a"]);
@@ -618,7 +597,7 @@ fn vault_down_refuses_before_anything_is_decrypted() {
         )
         .output()
         .unwrap();
-    ok(&glass);
+    assert_ok(&glass);
     assert!(String::from_utf8_lossy(&glass.stderr).contains("BREAK-GLASS"));
     assert!(
         h.forge_git(&["log", "-1", "--format=%B", "main"])
@@ -645,9 +624,9 @@ fn force_unlock_and_the_broken_holder_cannot_fork_the_state() {
         .tg("b", &["force-unlock", "infra", "-force"], &[])
         .output()
         .unwrap();
-    ok(&forced);
+    assert_ok(&forced);
     assert!(String::from_utf8_lossy(&forced.stdout).contains("Broke the Tier-0 lock of infra"));
-    ok(&h.apply("b", &[("TG_LOCK_WAIT", "0")]));
+    assert_ok(&h.apply("b", &[("TG_LOCK_WAIT", "0")]));
     let broken = holder.wait_with_output().unwrap();
     assert!(!broken.status.success(), "{}", text(&broken));
     let err = String::from_utf8_lossy(&broken.stderr);
@@ -676,17 +655,18 @@ fn real_terraform_state_follows_the_forge_between_hosts() {
     git(&h.host("b"), &["pull", "-q", "--rebase"]);
     let tf = [("TG_ENGINE", "terraform")];
     for host in ["a", "b"] {
-        ok(&h
-            .tg(host, &["init", "--stack", "infra", "-input=false"], &tf)
-            .output()
-            .unwrap());
+        assert_ok(
+            &h.tg(host, &["init", "--stack", "infra", "-input=false"], &tf)
+                .output()
+                .unwrap(),
+        );
     }
     let first = h.apply("a", &tf);
-    ok(&first);
+    assert_ok(&first);
     assert!(String::from_utf8_lossy(&first.stdout).contains("1 added"));
     let tip = h.forge_git(&["rev-parse", "main"]);
     let second = h.apply("b", &tf);
-    ok(&second);
+    assert_ok(&second);
     let out = String::from_utf8_lossy(&second.stdout);
     assert!(out.contains("No changes"), "{}", text(&second));
     assert!(String::from_utf8_lossy(&second.stderr).contains("took 1 new state commit(s)"));

@@ -13,10 +13,10 @@
 //! step markers of `tg-wrapper/src/phase.rs` to kill at an exact step.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{OpenBao, require_bin, run_ok};
+use testsupport::{OpenBao, git, require_bin, run_ok, write_executable};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 const STATE: &str = "state/stacks/infra/terraform.tfstate";
@@ -51,11 +51,6 @@ struct Repo {
     key: PathBuf,
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run_ok(Command::new("git").args(args).current_dir(dir));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 impl Repo {
     fn new() -> Repo {
         require_bin("python3");
@@ -82,8 +77,7 @@ impl Repo {
             std::fs::write(seed.join(name), text).unwrap();
         }
         let stub = dir.path().join("stub-engine");
-        std::fs::write(&stub, STUB).unwrap();
-        run_ok(Command::new("chmod").arg("+x").arg(&stub));
+        write_executable(&stub, STUB);
         git(&seed, &["init", "-q", "-b", "main"]);
         git(&seed, &["add", "-A"]);
         git(

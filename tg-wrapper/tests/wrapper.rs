@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use testsupport::{OpenBao, Postgres, require_bin, run_ok};
+use testsupport::{OpenBao, Postgres, assert_ok, require_bin, run_ok, wait_for, write_executable};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -89,16 +89,14 @@ impl Fixture {
         let capture = self.dir.path().join("args.txt");
         let envcap = self.dir.path().join("env.txt");
         let path = bin.join(name);
-        std::fs::write(
+        write_executable(
             &path,
-            format!(
+            &format!(
                 "#!/usr/bin/env bash\n{PLAN_AND_SHOW}for a in \"$@\"; do echo \"$a\" >> '{}'; done\necho \"PG_CONN_STR=$PG_CONN_STR\" >> '{}'\n{extra}\nexit 0\n",
                 capture.display(),
                 envcap.display()
             ),
-        )
-        .unwrap();
-        run_ok(Command::new("chmod").arg("+x").arg(&path));
+        );
         path
     }
 
@@ -207,16 +205,6 @@ impl Fixture {
     }
 }
 
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "tg failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 // ---- the seeds' five pytest cases (stub terragrunt on PATH, PG_CONN_STR preset)
 
 fn seeds_case(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
@@ -224,7 +212,7 @@ fn seeds_case(args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
     f.stub("terragrunt", "");
     let mut env = env.to_vec();
     env.push(("PG_CONN_STR", "postgres://stub"));
-    ok(&f.tg(&f.stack("faketest"), args, &env));
+    assert_ok(&f.tg(&f.stack("faketest"), args, &env));
     f.recorded_args()
 }
 
@@ -292,7 +280,7 @@ fn lock_timeout_is_env_overridable() {
 fn stack_flag_works_from_anywhere_and_args_are_forwarded_untouched() {
     let f = Fixture::new();
     f.stub("terragrunt", "pwd >> \"$(dirname \"$0\")/../cwd.txt\"");
-    ok(&f.tg(
+    assert_ok(&f.tg(
         &f.root(),
         &[
             "plan",
@@ -383,7 +371,7 @@ fn mutating_verbs_are_refused_in_a_linked_worktree() {
         "{err}"
     );
     assert!(f.recorded_args().is_empty(), "the engine never ran");
-    ok(&f.tg(
+    assert_ok(&f.tg(
         &wt.join("stacks/faketest"),
         &["plan"],
         &[("PG_CONN_STR", "postgres://stub")],
@@ -398,7 +386,7 @@ fn tier1_conn_string_goes_by_environment_only() {
     f.stub("terragrunt", "");
     let secret = "postgres://u:very-secret-pw@db:5432/s";
     let out = f.tg(&f.stack("faketest"), &["plan"], &[("PG_CONN_STR", secret)]);
-    ok(&out);
+    assert_ok(&out);
     assert!(
         !f.recorded_args()
             .iter()
@@ -524,9 +512,9 @@ fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
         ("TG_PG_HOST", "127.0.0.1"),
         ("TG_PG_PORT", port.as_str()),
     ];
-    ok(&f.tg(&f.stack("faketest"), &["init", "-input=false"], &env));
+    assert_ok(&f.tg(&f.stack("faketest"), &["init", "-input=false"], &env));
     let out = f.tg(&f.stack("faketest"), &["apply", "--non-interactive"], &env);
-    ok(&out);
+    assert_ok(&out);
     let rows = pg.psql(
         "terraform_state",
         "SELECT count(*) FROM faketest.states WHERE data LIKE '%tier1-value%'",
@@ -667,8 +655,8 @@ fn tier1_ci_logs_in_to_vault_with_its_service_account_token() {
         service_account_jwt(&key, "system:serviceaccount:woodpecker:ci"),
     )
     .unwrap();
-    ok(&f.tg(&f.stack("faketest"), &["init", "-input=false"], &env));
-    ok(&f.tg(&f.stack("faketest"), &["apply", "--non-interactive"], &env));
+    assert_ok(&f.tg(&f.stack("faketest"), &["init", "-input=false"], &env));
+    assert_ok(&f.tg(&f.stack("faketest"), &["apply", "--non-interactive"], &env));
     let rows = pg.psql(
         "terraform_state",
         "SELECT count(*) FROM faketest.states WHERE data LIKE '%via-sa-token%'",
@@ -695,8 +683,8 @@ fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
     // Committed by the helper: Tier-0 applies only committed code.
     terraform_data_stack(&f.stack("infra"), "", "${upper(\"tier0-marker-7f3a\")}");
     let env = [("TG_ENGINE", "terraform")];
-    ok(&f.tg(&f.stack("infra"), &["init", "-input=false"], &env));
-    ok(&f.tg(
+    assert_ok(&f.tg(&f.stack("infra"), &["init", "-input=false"], &env));
+    assert_ok(&f.tg(
         &f.stack("infra"),
         &["apply", "--non-interactive", "--local-lock"],
         &env,
@@ -728,7 +716,7 @@ fn tier0_apply_encrypts_commits_and_leaves_no_plaintext() {
             .current_dir(f.root()),
     )
     .stdout;
-    ok(&f.tg(
+    assert_ok(&f.tg(
         &f.stack("infra"),
         &["apply", "--non-interactive", "--local-lock"],
         &env,
@@ -787,7 +775,7 @@ fn tier0_lock_contention_says_who_holds_it() {
         format!("bob@{} pid 999999 (apply) since then", host.trim()),
     )
     .unwrap();
-    ok(&f.tg(&f.stack("infra"), &["apply", "--local-lock"], &[]));
+    assert_ok(&f.tg(&f.stack("infra"), &["apply", "--local-lock"], &[]));
     assert!(!locks.join("infra.lock").exists(), "released after the run");
 }
 
@@ -802,19 +790,6 @@ fn slow_state_writer(f: &Fixture, marker: &str) -> PathBuf {
             pidfile.display()
         ),
     )
-}
-
-fn wait_for(path: &Path) -> String {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(20) {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.trim().is_empty()
-        {
-            return s.trim().to_string();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{} never appeared", path.display());
 }
 
 #[test]
@@ -844,7 +819,7 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
     let f = Fixture::new();
     // A first state, encrypted and committed.
     let engine = f.stub("terraform", "for a in \"$@\"; do case \"$a\" in -state=*) echo '{\"version\":4,\"serial\":1,\"lineage\":\"l\",\"outputs\":{},\"resources\":[]}' > \"${a#-state=}\";; esac; done");
-    ok(&f.tg(
+    assert_ok(&f.tg(
         &f.stack("infra"),
         &["apply", "--local-lock"],
         &[("TG_ENGINE", engine.to_str().unwrap())],
@@ -876,7 +851,7 @@ fn sigkill_of_tg_leaves_no_plaintext_in_the_repo_and_the_old_state_valid() {
         "the killed run's folder is still there"
     );
     let quick = f.stub("terraform", "");
-    ok(&f.tg(
+    assert_ok(&f.tg(
         &f.stack("infra"),
         &["apply", "--local-lock"],
         &[("TG_ENGINE", quick.to_str().unwrap())],

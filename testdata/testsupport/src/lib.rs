@@ -1,4 +1,5 @@
-//! Real servers for tests, started on loopback by the tests themselves.
+//! Real servers for tests, started on loopback by the tests themselves,
+//! and the command helpers tests share ([`git`], [`wait_for`], [`tg`]).
 //!
 //! Every starter panics with a message naming the missing tool or the server's
 //! own log when something is wrong: a test that needs a real component must
@@ -13,6 +14,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use std::os::unix::process::CommandExt;
+
+mod commands;
+pub mod tg;
+
+pub use commands::{assert_ok, git, output_text, wait_for, write_executable};
 
 /// Superuser password of every [`Postgres`] started here (TCP logins use
 /// scram-sha-256, so credentials are really checked).

@@ -8,6 +8,7 @@
 # Usage: reliability/run.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 quick=0
 for a in "$@"; do
   case "$a" in
@@ -18,7 +19,7 @@ done
 export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo build --quiet -p tg-wrapper --bin tg
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+target="$(target_dir)"
 tg="$target/debug/tg"
 rows=$(mktemp); trap 'rm -f "$rows"' EXIT
 status=0
@@ -70,6 +71,21 @@ if [ "$quick" = 0 ]; then
   python3 reliability/provider_faults.py "$bins" --hosts 100 --every 10 | tee -a "$rows" || status=1
   rm -rf "$bins"
 fi
+
+# 5b. Provider faults, Forgejo: a forgejo-retention run over 10,000 versions
+# (400 in the quick run) in a real registry behind the same proxy; the full
+# run adds faults on deletions only with no retries, so runs stop half-way
+# and the next one must finish the job.
+echo "=== 5b. provider faults: Forgejo retention" >&2
+cargo build --quiet -p forgejo-emulator -p terraform-provider-forgejo-retention
+bins=$(mktemp -d); cp "$target/debug/forgejo-emulator" "$target/debug/terraform-provider-forgejo-retention" "$bins/"
+if [ "$quick" = 1 ]; then
+  python3 reliability/retention_faults.py "$bins" --quick | tee -a "$rows" || status=1
+else
+  python3 reliability/retention_faults.py "$bins" --versions 10000 --images 250 --every 100 --cap 600 | tee -a "$rows" || status=1
+  python3 reliability/retention_faults.py "$bins" --versions 1000 --images 20 --every 60 --faults deletions --retries 0 --applies 3 --cap 180 | tee -a "$rows" || status=1
+fi
+rm -rf "$bins"
 
 elapsed=$(( $(date +%s) - started ))
 machine="$(nproc) CPU, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sm), $(terraform version 2>/dev/null | sed -n 1p)"

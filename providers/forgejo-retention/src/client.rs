@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use infra_clients::retry::{Backoff, Verdict, retry_after};
 use reqwest::blocking::{Client as Http, RequestBuilder, Response};
 use serde_json::Value;
-use infra_clients::retry::{Backoff, Verdict, retry_after};
 
 use crate::graph::Package;
 

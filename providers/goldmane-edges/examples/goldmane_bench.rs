@@ -19,8 +19,8 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use goldmane_edges::conn::{self, Input};
-use goldmane_edges::trail::{ALLOWLIST_SQL, Db, MATRIX_SQL};
+use goldmane_edges::db::{ALLOWLIST_SQL, Db, MATRIX_SQL};
+use goldmane_edges::settings::{self, Input};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -94,7 +94,7 @@ fn main() {
     let ns = args
         .next()
         .expect("usage: goldmane_bench <iterations> <namespace>");
-    let settings = conn::resolve(
+    let settings = settings::resolve(
         &Input {
             sslmode: Some("disable".into()),
             ..Input::default()

@@ -1,17 +1,21 @@
 //! Terraform provider `goldmane-edges`: the Goldmane who-talks-to-whom trail
 //! (PostgreSQL table `edge`, see ADR-0014) as read-only HCL data.
 //!
-//! Layers: `validate` (inputs), `conn` + `tls` (where credentials and
-//! connection settings come from; the Vault static role is read with
-//! `infra_clients::vault`), `trail` (the SQL), and the Terraform surface in
-//! `provider`, `data_sources` and `snapshot`.
+//! Layout (imports run one way, top to bottom):
+//! - `provider`: configuration schema, configure, registration;
+//! - `data_sources` (one file each) and `resources` (one file each): the
+//!   Terraform surface;
+//! - `db`: the SQL over the trail, behind a `tfplugin::Configured` cell;
+//! - `settings` + `tls`: where connection settings and credentials come
+//!   from (the Vault static role is read with `infra_clients::vault`);
+//! - `validate`: the goldmane-specific input rules and validators.
 
-pub mod conn;
 pub mod data_sources;
+pub mod db;
 pub mod provider;
-pub mod snapshot;
+pub mod resources;
+pub mod settings;
 pub mod tls;
-pub mod trail;
 pub mod validate;
 
 pub use provider::GoldmaneProvider;

@@ -1,46 +1,34 @@
-//! The provider: configuration schema, credential resolution at configure
-//! time, and the shared connection handle every data source and resource uses.
+//! The provider: configuration schema (with the validators the SDK runs on
+//! it), credential resolution at configure time, and the registration of
+//! every data source and resource with the database cell they read through.
 
-use std::sync::{Arc, RwLock};
-use tfplugin::env::Env;
+use std::sync::Arc;
 
+use tfplugin::Configured;
 use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::env::Env;
 use tfplugin::provider::{Ctx, DataSource, Provider, Resource};
 use tfplugin::schema::{Attribute, Schema};
+use tfplugin::validator::{duration, i64_in, one_of};
 use tfplugin::value::{AttrPath, Type, Value};
 
-use crate::conn::{self, Input};
-use crate::trail::Db;
-use crate::{data_sources, snapshot, validate};
-
-/// State shared between the provider and its data sources and resources.
-#[derive(Default)]
-pub struct Shared {
-    db: RwLock<Option<Arc<Db>>>,
-}
-
-impl Shared {
-    /// The configured database, or an error saying the provider is not configured.
-    pub fn db(&self) -> Result<Arc<Db>, Diagnostics> {
-        self.db
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .ok_or_else(|| {
-                Diagnostic::error(
-                    "goldmane provider is not configured",
-                    "Terraform called the provider before ConfigureProvider succeeded; check the provider block for errors.",
-                )
-                .into()
-            })
-    }
-}
+use crate::db::{Db, DbCell};
+use crate::settings::{self, Input};
+use crate::{data_sources, resources};
 
 /// The `goldmane-edges` provider (local name `goldmane`).
-#[derive(Default)]
 pub struct GoldmaneProvider {
-    shared: Arc<Shared>,
+    db: DbCell,
     env: Env,
+}
+
+impl Default for GoldmaneProvider {
+    fn default() -> Self {
+        GoldmaneProvider {
+            db: Arc::new(Configured::new("goldmane")),
+            env: Env::default(),
+        }
+    }
 }
 
 impl GoldmaneProvider {
@@ -59,8 +47,11 @@ impl GoldmaneProvider {
     }
 }
 
-fn opt_string(config: &Value, attr: &str) -> Option<String> {
-    config.get(attr).as_str().map(str::to_string)
+/// libpq's sslmode values this provider implements.
+const SSLMODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+fn config_string(config: &Value, attr: &str) -> Option<String> {
+    config.get(attr).string()
 }
 
 const CONFIG_STRINGS: [&str; 10] = [
@@ -91,6 +82,7 @@ impl Provider for GoldmaneProvider {
             s("host", "PostgreSQL host. Falls back to `database_url`, `DATABASE_URL`, then `PGHOST`."),
             Attribute::new("port", Type::Number)
                 .optional()
+                .validate(i64_in(1..=65535))
                 .description("PostgreSQL port (default 5432, or `PGPORT`)."),
             s("database", "Database name (default `goldmane_edges`, or `PGDATABASE`)."),
             s("username", "Login role (default `goldmane_edges`, or `PGUSER`). A Vault static role supplies its own username."),
@@ -98,45 +90,15 @@ impl Provider for GoldmaneProvider {
                 .sensitive(),
             s("database_url", "A `postgres://user:password@host:port/db?sslmode=…` URL (the same form as the aggregator's `DATABASE_URL`).")
                 .sensitive(),
-            s("sslmode", "`disable`, `prefer` (default), `require`, `verify-ca` or `verify-full` (libpq meanings). Or `PGSSLMODE`."),
+            s("sslmode", "`disable`, `prefer` (default), `require`, `verify-ca` or `verify-full` (libpq meanings). Or `PGSSLMODE`.")
+                .validate(one_of(&SSLMODES)),
             s("sslrootcert", "Path of the CA certificate (PEM) for `verify-ca`/`verify-full`. Or `PGSSLROOTCERT`."),
             s("vault_static_role", "Vault database static role read when no password is configured and `VAULT_ADDR`/`VAULT_TOKEN` are set (default `pg-goldmane-edges`)."),
             s("vault_mount", "Mount path of Vault's database secrets engine (default `database`)."),
-            s("statement_timeout", "Per-query time limit, e.g. `30s` (default), `2m`."),
+            s("statement_timeout", "Per-query time limit, e.g. `30s` (default), `2m`.")
+                .validate(duration()),
         ])
         .description("Reads the Calico Goldmane who-talks-to-whom trail (PostgreSQL table `edge`) as data for network policies. Read-only: every query runs in a READ ONLY transaction.")
-    }
-
-    fn validate_config(&self, config: &Value) -> Diagnostics {
-        let mut diags = Diagnostics::default();
-        if let Some(m) = config.get("sslmode").as_str()
-            && !["disable", "prefer", "require", "verify-ca", "verify-full"].contains(&m)
-        {
-            diags.push(
-                Diagnostic::error(
-                    "Invalid sslmode",
-                    format!("sslmode {m:?} is not one of disable, prefer, require, verify-ca, verify-full"),
-                )
-                .at(AttrPath::root().attr("sslmode")),
-            );
-        }
-        if let Some(t) = config.get("statement_timeout").as_str()
-            && let Err(e) = validate::duration(t)
-        {
-            diags.push(
-                Diagnostic::error("Invalid statement_timeout", &e)
-                    .at(AttrPath::root().attr("statement_timeout")),
-            );
-        }
-        if let Some(p) = config.get("port").as_i64()
-            && !(1..=65535).contains(&p)
-        {
-            diags.push(
-                Diagnostic::error("Invalid port", format!("port {p} is not in 1-65535"))
-                    .at(AttrPath::root().attr("port")),
-            );
-        }
-        diags
     }
 
     fn configure(&self, _ctx: &Ctx, config: &Value) -> Diagnostics {
@@ -150,43 +112,39 @@ impl Provider for GoldmaneProvider {
                 .into();
             }
         }
-        let statement_timeout = match config.get("statement_timeout").as_str() {
-            Some(t) => match validate::duration(t) {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    return Diagnostic::error("Invalid statement_timeout", &e)
-                        .at(AttrPath::root().attr("statement_timeout"))
-                        .into();
-                }
-            },
-            None => None,
+        // The SDK ran the schema's validators on this config just before.
+        let statement_timeout = match config.get("statement_timeout").duration() {
+            Ok(d) => d,
+            Err(e) => {
+                return Diagnostic::error("Invalid statement_timeout", &e)
+                    .at(AttrPath::root().attr("statement_timeout"))
+                    .into();
+            }
         };
         let input = Input {
-            host: opt_string(config, "host"),
+            host: config_string(config, "host"),
             port: config
                 .get("port")
                 .as_i64()
                 .and_then(|p| u16::try_from(p).ok()),
-            database: opt_string(config, "database"),
-            username: opt_string(config, "username"),
-            password: opt_string(config, "password"),
-            database_url: opt_string(config, "database_url"),
-            sslmode: opt_string(config, "sslmode"),
-            sslrootcert: opt_string(config, "sslrootcert"),
-            vault_static_role: opt_string(config, "vault_static_role"),
-            vault_mount: opt_string(config, "vault_mount"),
+            database: config_string(config, "database"),
+            username: config_string(config, "username"),
+            password: config_string(config, "password"),
+            database_url: config_string(config, "database_url"),
+            sslmode: config_string(config, "sslmode"),
+            sslrootcert: config_string(config, "sslrootcert"),
+            vault_static_role: config_string(config, "vault_static_role"),
+            vault_mount: config_string(config, "vault_mount"),
             statement_timeout,
         };
-        match conn::resolve(&input, &|k| self.env.get(k)) {
+        match settings::resolve(&input, &|k| self.env.get(k)) {
             Ok(settings) => {
                 // Where the password came from, never the password itself.
                 tfplugin::log::info(&format!(
                     "goldmane provider configured: {} (password from {:?})",
                     settings.target, settings.password_source
                 ));
-                if let Ok(mut g) = self.shared.db.write() {
-                    *g = Some(Arc::new(Db::new(settings)));
-                }
+                self.db.set(Db::new(settings));
                 Diagnostics::default()
             }
             Err(e) => Diagnostic::error("Cannot configure the goldmane provider", &e).into(),
@@ -194,13 +152,11 @@ impl Provider for GoldmaneProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(snapshot::AllowlistSnapshot::new(
-            self.shared.clone(),
-        ))]
+        resources::all(&self.db)
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        data_sources::all(&self.shared)
+        data_sources::all(&self.db)
     }
 }
 
@@ -258,7 +214,7 @@ mod tests {
             diags.0
         );
         assert!(
-            p.shared.db().is_err(),
+            p.db.get().is_err(),
             "a failed configure leaves no connection"
         );
     }

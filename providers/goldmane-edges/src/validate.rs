@@ -1,4 +1,7 @@
-//! Validation of every value a configuration hands to the provider.
+//! Validation of every value a configuration hands to the provider: the
+//! goldmane-specific rules, and the attribute validators the schemas attach
+//! (the SDK runs them at validation, plan and read time, see
+//! `tfplugin::validator`).
 //!
 //! Namespaces are checked against the Kubernetes namespace charset (RFC 1123
 //! label) before anything reaches SQL. The checks are belt and braces: every
@@ -9,6 +12,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
+use tfplugin::duration;
+use tfplugin::validator::{self, FnValidator};
 
 /// Normalised Goldmane actions stored in `edge.action` (runbook, seeds/001 line 8330).
 pub const ACTIONS: [&str; 4] = ["allow", "deny", "pass", "unspecified"];
@@ -53,34 +58,6 @@ pub fn action(s: &str) -> Result<(), String> {
     }
 }
 
-/// Parses a duration such as `90s`, `30m`, `24h`, `7d`, `2w` (one number, one unit).
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "{s:?} is not a duration: write a whole number followed by s, m, h, d or w (e.g. 24h, 7d)"
-        )
-    };
-    let unit = s.chars().last().ok_or_else(bad)?;
-    let digits = &s[..s.len() - unit.len_utf8()];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        's' => Some(n),
-        'm' => n.checked_mul(60),
-        'h' => n.checked_mul(3600),
-        'd' => n.checked_mul(86_400),
-        'w' => n.checked_mul(604_800),
-        _ => return Err(bad()),
-    };
-    // Anything past a century is a typo, and keeps interval arithmetic in range.
-    match secs {
-        Some(v) if v <= 100 * 365 * 86_400 => Ok(Duration::from_secs(v)),
-        _ => Err(format!("duration {s:?} is longer than 100 years")),
-    }
-}
-
 static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?$")
         .expect("date regex")
@@ -97,7 +74,7 @@ pub enum Since {
 /// Parses the `first_seen_since` grammar of the `homelab edges --new-since`
 /// flag (seeds/001 lines 5630-5645): a duration or an ISO date/timestamp.
 pub fn since(s: &str) -> Result<Since, String> {
-    if let Ok(d) = duration(s) {
+    if let Ok(d) = duration::parse(s) {
         return Ok(Since::Ago(d));
     }
     if DATE_RE.is_match(s) {
@@ -106,6 +83,35 @@ pub fn since(s: &str) -> Result<Since, String> {
     Err(format!(
         "{s:?} is neither a duration (24h, 7d, 30m) nor a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z])"
     ))
+}
+
+/// Validator: a Kubernetes namespace name (also on each element of a set,
+/// with `tfplugin::validator::each`).
+pub fn namespace_name() -> FnValidator {
+    validator::from_fn("a Kubernetes namespace name", |v, _| match v.as_str() {
+        Some(s) => namespace(s),
+        None => Ok(()),
+    })
+    .summary("Invalid namespace name")
+}
+
+/// Validator: one of [`ACTIONS`].
+pub fn action_name() -> FnValidator {
+    validator::one_of(&ACTIONS)
+}
+
+/// Validator: a duration (`24h`, `7d`; see `tfplugin::duration`).
+pub fn window() -> FnValidator {
+    validator::duration().summary("Invalid duration")
+}
+
+/// Validator: the `first_seen_since` grammar ([`since`]).
+pub fn time_bound() -> FnValidator {
+    validator::from_fn("a duration or a date", |v, _| match v.as_str() {
+        Some(s) => since(s).map(drop),
+        None => Ok(()),
+    })
+    .summary("Invalid time bound")
 }
 
 /// Renders seconds as a short human duration (`3d 4h`), for error messages.
@@ -171,8 +177,10 @@ mod tests {
         }
     }
 
+    /// The grammar this provider documented before the SDK parser existed.
     #[test]
     fn durations() {
+        let duration = duration::parse;
         assert_eq!(duration("90s").unwrap().as_secs(), 90);
         assert_eq!(duration("30m").unwrap().as_secs(), 1800);
         assert_eq!(duration("24h").unwrap().as_secs(), 86_400);

@@ -6,8 +6,8 @@ mod common;
 use std::collections::HashMap;
 use std::process::Command;
 
-use goldmane_edges::conn::{self, Input, PasswordSource};
-use goldmane_edges::trail::Db;
+use goldmane_edges::db::Db;
+use goldmane_edges::settings::{self, Input, PasswordSource};
 use testsupport::{OpenBao, Postgres};
 
 #[test]
@@ -27,7 +27,7 @@ fn vault_static_role_supplies_the_password_at_configure_time() {
         sslmode: Some("disable".into()),
         ..Input::default()
     };
-    let settings = conn::resolve(&input, &|k| env.get(k).cloned()).unwrap();
+    let settings = settings::resolve(&input, &|k| env.get(k).cloned()).unwrap();
     assert_eq!(settings.password_source, PasswordSource::Vault);
     assert!(
         settings
@@ -40,7 +40,7 @@ fn vault_static_role_supplies_the_password_at_configure_time() {
 
     // After a rotation the next configure reads the new password.
     bao.bao(&["write", "-f", "database/rotate-role/pg-goldmane-edges"]);
-    let settings = conn::resolve(&input, &|k| env.get(k).cloned()).unwrap();
+    let settings = settings::resolve(&input, &|k| env.get(k).cloned()).unwrap();
     Db::new(settings).status().unwrap();
 
     // Wrong role: Vault's own error, no token, no body.
@@ -48,7 +48,7 @@ fn vault_static_role_supplies_the_password_at_configure_time() {
         vault_static_role: Some("no-such-role".into()),
         ..input.clone()
     };
-    let err = conn::resolve(&bad, &|k| env.get(k).cloned()).unwrap_err();
+    let err = settings::resolve(&bad, &|k| env.get(k).cloned()).unwrap_err();
     assert!(err.contains("database/static-creds/no-such-role"), "{err}");
     assert!(
         err.contains("HTTP 400") || err.contains("HTTP 404"),
@@ -60,7 +60,7 @@ fn vault_static_role_supplies_the_password_at_configure_time() {
         ("VAULT_TOKEN", "not-a-token".to_string()),
     ]
     .into();
-    let err = conn::resolve(&input, &|k| denied.get(k).cloned()).unwrap_err();
+    let err = settings::resolve(&input, &|k| denied.get(k).cloned()).unwrap_err();
     assert!(err.contains("HTTP 403"), "{err}");
     assert!(!err.contains("not-a-token"), "{err}");
 }
@@ -142,7 +142,7 @@ fn sslmodes_against_a_tls_postgres() {
             sslrootcert: Some(ca_path.display().to_string()),
             ..common::input(&pg, common::NARROW_DB)
         };
-        let db = Db::new(conn::resolve(&input, &|_| None).unwrap());
+        let db = Db::new(settings::resolve(&input, &|_| None).unwrap());
         assert!(used_tls(&db), "{mode} did not use TLS");
         assert_eq!(db.allowlist("app", "allow", None, &[]).unwrap().len(), 3);
     }
@@ -152,7 +152,7 @@ fn sslmodes_against_a_tls_postgres() {
         sslmode: Some("prefer".into()),
         ..common::input(&plain, common::NARROW_DB)
     };
-    let db = Db::new(conn::resolve(&input, &|_| None).unwrap());
+    let db = Db::new(settings::resolve(&input, &|_| None).unwrap());
     assert!(!used_tls(&db), "prefer without server TLS is plaintext");
     // verify-full checks the name: the certificate does not name 127.0.0.2.
     let input = Input {
@@ -161,7 +161,7 @@ fn sslmodes_against_a_tls_postgres() {
         sslrootcert: Some(ca_path.display().to_string()),
         ..common::input(&pg, common::NARROW_DB)
     };
-    let err = Db::new(conn::resolve(&input, &|_| None).unwrap())
+    let err = Db::new(settings::resolve(&input, &|_| None).unwrap())
         .status()
         .unwrap_err();
     assert!(err.0.contains("cannot connect"), "{err}");
@@ -177,7 +177,7 @@ fn sslmodes_against_a_tls_postgres() {
         sslrootcert: Some(other_path.display().to_string()),
         ..common::input(&pg, common::NARROW_DB)
     };
-    let err = Db::new(conn::resolve(&input, &|_| None).unwrap())
+    let err = Db::new(settings::resolve(&input, &|_| None).unwrap())
         .status()
         .unwrap_err();
     assert!(err.0.contains("cannot connect"), "{err}");

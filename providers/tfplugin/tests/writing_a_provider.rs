@@ -124,3 +124,21 @@ fn defaults_state_for_unknown_and_nested_requires_replace() {
     assert!(!after.contains_key(id), "replaced: a new id");
     h.assert_plan_empty();
 }
+
+/// Every Rust snippet of docs/writing-a-provider.md is quoted verbatim from
+/// examples/service_provider.rs, which this test file compiles and runs.
+#[test]
+fn the_page_quotes_the_example_verbatim() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = std::fs::read_to_string(root.join("../../docs/writing-a-provider.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/service_provider.rs")).unwrap();
+    let snippets: Vec<&str> = page
+        .split("```rust\n")
+        .skip(1)
+        .map(|rest| rest.split("\n```").next().unwrap())
+        .collect();
+    assert!(snippets.len() >= 3, "the page shows the example's code");
+    for s in snippets {
+        assert!(example.contains(s), "not in the example:\n{s}");
+    }
+}

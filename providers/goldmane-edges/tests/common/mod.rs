@@ -1,7 +1,7 @@
 //! Seeds a real PostgreSQL with both shapes of the `edge` table.
 #![allow(dead_code)]
 
-use goldmane_edges::conn::{self, Input, Settings};
+use goldmane_edges::settings::{self, Input, Settings};
 use testsupport::{OpenBao, PG_SUPERUSER_PASSWORD, Postgres};
 
 pub const NARROW_DB: &str = "goldmane_edges";
@@ -66,7 +66,7 @@ pub fn seeded() -> Postgres {
 
 /// Settings for `db` as the superuser over TCP (password authenticated).
 pub fn settings(pg: &Postgres, db: &str) -> Settings {
-    conn::resolve(&input(pg, db), &|_| None).expect("resolve settings")
+    settings::resolve(&input(pg, db), &|_| None).expect("resolve settings")
 }
 
 pub fn input(pg: &Postgres, db: &str) -> Input {

@@ -67,8 +67,9 @@ pub const DEFAULT_VAULT_ROLE: &str = "pg-goldmane-edges";
 pub const DEFAULT_VAULT_MOUNT: &str = "database";
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Parts of a `postgres://` URL that matter here. Parsed by hand because the
-/// `postgres` crate rejects `sslmode=verify-full`, which libpq accepts.
+/// Parts of a `postgres://` URL that matter here. The `postgres` crate's own
+/// parser is not used because it rejects `sslmode=verify-full`, which libpq
+/// accepts.
 #[derive(Default)]
 struct Url {
     host: Option<String>,
@@ -80,76 +81,64 @@ struct Url {
     sslrootcert: Option<String>,
 }
 
+/// Percent-decodes one URL component. A `%` not followed by two hex digits
+/// is an error, as in libpq (the decoder alone would keep it literally).
 fn percent_decode(s: &str, what: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
+    let malformed = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !bytes
                 .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("{what}: bad percent-escape in the URL"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err(format!("{what}: bad percent-escape in the URL"));
     }
-    String::from_utf8(out).map_err(|_| format!("{what}: the URL decodes to invalid UTF-8"))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| format!("{what}: the URL decodes to invalid UTF-8"))
 }
 
 /// Parses `postgres[ql]://[user[:password]@]host[:port][/database][?k=v&…]`.
 /// Errors name the URL's source but never echo the URL (it may hold a password).
 fn parse_url(url: &str, source: &str) -> Result<Url, String> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| format!("{source} must start with postgres:// or postgresql://"))?;
-    let (main, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, path) = main.split_once('/').unwrap_or((main, ""));
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
-    };
+    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(format!(
+            "{source} must start with postgres:// or postgresql://"
+        ));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| match e {
+        url::ParseError::InvalidPort => format!("{source}: the port is not a number 1-65535"),
+        // The parser's messages name the problem, never the input.
+        other => format!("{source} is not a valid URL: {other}"),
+    })?;
     let mut out = Url::default();
-    if let Some(u) = userinfo {
-        let (user, pass) = match u.split_once(':') {
-            Some((a, b)) => (a, Some(b)),
-            None => (u, None),
-        };
-        if !user.is_empty() {
-            out.username = Some(percent_decode(user, source)?);
-        }
-        if let Some(p) = pass {
-            out.password = Some(percent_decode(p, source)?);
-        }
+    if !parsed.username().is_empty() {
+        out.username = Some(percent_decode(parsed.username(), source)?);
     }
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("{source}: unterminated [IPv6] host"))?;
-        (h.to_string(), after.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (hostport.to_string(), None),
-        }
+    if let Some(p) = parsed.password() {
+        out.password = Some(percent_decode(p, source)?);
+    }
+    out.host = match parsed.host() {
+        Some(url::Host::Domain(h)) if !h.is_empty() => Some(percent_decode(h, source)?),
+        Some(url::Host::Ipv4(a)) => Some(a.to_string()),
+        Some(url::Host::Ipv6(a)) => Some(a.to_string()),
+        _ => None,
     };
-    if !host.is_empty() {
-        out.host = Some(percent_decode(&host, source)?);
-    }
-    if let Some(p) = port.filter(|p| !p.is_empty()) {
-        out.port = Some(
-            p.parse()
-                .map_err(|_| format!("{source}: the port is not a number 1-65535"))?,
-        );
-    }
+    out.port = parsed.port();
+    let path = parsed.path().strip_prefix('/').unwrap_or(parsed.path());
     if !path.is_empty() {
         out.database = Some(percent_decode(path, source)?);
     }
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
+    // libpq decodes query values with plain percent-decoding ('+' stays '+'),
+    // not as an HTML form would, so `query_pairs` does not fit.
+    for pair in parsed
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_decode(v, source)?;
         match k {
@@ -379,6 +368,38 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("sslrootcert"), "{e}");
+    }
+
+    #[test]
+    fn url_forms_libpq_accepts() {
+        let url = |u: &str| parse_url(u, "DATABASE_URL");
+        let u = url("postgresql://me:p%40ss%2Bw+ord@[::1]:6543/my%20db?sslmode=verify-full&sslrootcert=/ca%2B.pem&application_name=x").unwrap();
+        assert_eq!(u.username.as_deref(), Some("me"));
+        assert_eq!(u.password.as_deref(), Some("p@ss+w+ord"));
+        assert_eq!(u.host.as_deref(), Some("::1"));
+        assert_eq!(u.port, Some(6543));
+        assert_eq!(u.database.as_deref(), Some("my db"));
+        assert_eq!(u.sslmode.as_deref(), Some("verify-full"));
+        assert_eq!(u.sslrootcert.as_deref(), Some("/ca+.pem"));
+        let u =
+            url("postgres:///db?host=/run/postgresql&port=5433&user=a&password=b%2Bc+d").unwrap();
+        assert_eq!(u.host.as_deref(), Some("/run/postgresql"));
+        assert_eq!((u.port, u.database.as_deref()), (Some(5433), Some("db")));
+        assert_eq!(u.password.as_deref(), Some("b+c+d"), "'+' is not a space");
+        let u = url("postgres://10.0.0.5").unwrap();
+        assert_eq!(u.host.as_deref(), Some("10.0.0.5"));
+        assert!(u.database.is_none() && u.username.is_none() && u.password.is_none());
+        for bad in [
+            "postgres://u:s3cret%zz@h/db",
+            "postgres://u:s3cret@h:99999/db",
+            "postgres://u:s3cret@h/db?port=x",
+            "postgres://u:s3cret@h/db%",
+            "postgres://u:s3cret@[::1/db",
+        ] {
+            let e = url(bad).map(|_| ()).unwrap_err();
+            assert!(!e.contains("s3cret"), "{e}");
+            assert!(e.starts_with("DATABASE_URL"), "{e}");
+        }
     }
 
     #[test]

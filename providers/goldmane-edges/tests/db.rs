@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use goldmane_edges::conn::{self, Input};
-use goldmane_edges::trail::{Db, EdgeFilter, TableShape};
+use goldmane_edges::db::{Db, EdgeFilter, TableShape};
+use goldmane_edges::settings::{self, Input};
 use goldmane_edges::validate::Since;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -209,7 +209,7 @@ fn transactions_are_read_only_and_time_limited() {
     assert!(err.0.contains("read-only transaction"), "{err}");
     let mut input = common::input(&pg, common::NARROW_DB);
     input.statement_timeout = Some(Duration::from_millis(200));
-    let db = Db::new(conn::resolve(&input, &|_| None).unwrap());
+    let db = Db::new(settings::resolve(&input, &|_| None).unwrap());
     let err = db
         .read(|tx| tx.query("SELECT pg_sleep(5)", &[]))
         .unwrap_err();
@@ -226,7 +226,7 @@ fn connection_errors_never_carry_the_password() {
         password: Some(secret.into()),
         ..common::input(&pg, common::NARROW_DB)
     };
-    let err = Db::new(conn::resolve(&input, &|_| None).unwrap())
+    let err = Db::new(settings::resolve(&input, &|_| None).unwrap())
         .allowlist("app", "allow", None, &[])
         .unwrap_err();
     assert!(err.0.contains("password authentication failed"), "{err}");

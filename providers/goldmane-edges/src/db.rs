@@ -11,13 +11,14 @@
 //! - every result has a total `ORDER BY`, so nightly plans do not flap.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
+use tfplugin::Configured;
 
-use crate::conn::Settings;
+use crate::settings::Settings;
 use crate::validate::{self, Since};
 
 /// UTC RFC 3339 text of a timestamptz expression, computed by the server.
@@ -189,6 +190,10 @@ impl Session<'_> {
         self.conn.client.execute(&st, params)
     }
 }
+
+/// The database handle as resources and data sources hold it: set by
+/// ConfigureProvider, an error naming the cause before that.
+pub type DbCell = Arc<Configured<Db>>;
 
 /// Connections to the trail database: a small pool of idle connections.
 pub struct Db {

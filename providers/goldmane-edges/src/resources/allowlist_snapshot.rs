@@ -8,26 +8,25 @@
 //! namespace to `approved` (observe-then-enforce, seeds/001 lines 8476-8478).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{Ctx, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Schema};
+use tfplugin::validator::each;
 use tfplugin::value::{AttrPath, Type, Value};
 
-use crate::data_sources::{Check, check};
-use crate::provider::Shared;
+use crate::db::DbCell;
 use crate::validate;
 
 const DEFAULT_STALE_AFTER: &str = "30d";
 
 pub struct AllowlistSnapshot {
-    shared: Arc<Shared>,
+    db: DbCell,
 }
 
 impl AllowlistSnapshot {
-    pub fn new(shared: Arc<Shared>) -> Self {
-        AllowlistSnapshot { shared }
+    pub fn new(db: DbCell) -> Self {
+        AllowlistSnapshot { db }
     }
 
     /// Fills the computed attributes of `obj` from the live trail.
@@ -43,12 +42,12 @@ impl AllowlistSnapshot {
             .as_str()
             .unwrap_or(DEFAULT_STALE_AFTER)
             .to_string();
-        let window = validate::duration(&stale_after).map_err(|e| {
+        let window = tfplugin::duration::parse(&stale_after).map_err(|e| {
             Diagnostics::from(
                 Diagnostic::error("Invalid duration", &e).at(AttrPath::root().attr("stale_after")),
             )
         })?;
-        let db = self.shared.db()?;
+        let db = self.db.get()?;
         let edges = db.allowlist(&ns, &action, None, &[]).map_err(|e| {
             Diagnostics::from(Diagnostic::error(
                 "Reading the goldmane edge trail failed",
@@ -67,12 +66,7 @@ impl AllowlistSnapshot {
                 .with_attr("unapproved_new", Value::Unknown)
                 .with_attr("stale", Value::Unknown));
         }
-        let approved: BTreeSet<String> = approved
-            .as_list()
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        let approved: BTreeSet<String> = approved.strings().into_iter().collect();
         let fresh: BTreeSet<&str> = edges
             .iter()
             .filter(|e| {
@@ -93,13 +87,6 @@ impl AllowlistSnapshot {
     }
 }
 
-const CHECKS: &[Check] = &[
-    Check::Namespace("namespace"),
-    Check::Action("action"),
-    Check::NamespaceSet("approved"),
-    Check::Duration("stale_after"),
-];
-
 impl Resource for AllowlistSnapshot {
     fn type_name(&self) -> &'static str {
         "goldmane_allowlist_snapshot"
@@ -118,21 +105,25 @@ impl Resource for AllowlistSnapshot {
                 .description("`<namespace>/<action>`."),
             Attribute::new("namespace", Type::String)
                 .required()
+                .validate(validate::namespace_name())
                 .requires_replace()
                 .description("Source namespace the allowlist is for."),
             Attribute::new("action", Type::String)
                 .optional()
                 .computed()
                 .default(Value::from("allow"))
+                .validate(validate::action_name())
                 .requires_replace()
                 .description("Edge action observed (default `allow`)."),
             Attribute::new("approved", Type::set(Type::String))
                 .required()
+                .validate(each(validate::namespace_name()))
                 .description("The reviewed destination namespaces. Build policies from this attribute: it changes only when a person edits it."),
             Attribute::new("stale_after", Type::String)
                 .optional()
                 .computed()
                 .default(Value::from(DEFAULT_STALE_AFTER))
+                .validate(validate::window())
                 .description("An approved destination not seen for this long is reported in `stale` (default `30d`)."),
             Attribute::new("fail_on_unapproved", Type::Bool)
                 .optional()
@@ -146,17 +137,10 @@ impl Resource for AllowlistSnapshot {
         .description("A reviewed egress allowlist snapshot: the approved set in state, with the live trail's differences computed at every plan, so new edges show up in plans without widening any policy.")
     }
 
-    fn validate(&self, config: &Value) -> Diagnostics {
-        check(config, CHECKS)
-    }
-
     fn modify_plan(&self, ctx: &Ctx, plan: &mut PlanChange) -> Diagnostics {
+        // The SDK ran the attribute validators on the config already.
         if plan.planned.is_null() {
             return Diagnostics::default();
-        }
-        let diags = check(&plan.config, CHECKS);
-        if diags.has_errors() {
-            return diags;
         }
         if plan.planned.get("namespace").is_unknown()
             || plan.planned.get("action").is_unknown()

@@ -52,7 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fault_proxy import FaultProxy  # noqa: E402
 
 OWNER, PACKAGE, TOKEN = "homelab", "app", "retention-campaign-token"
-KEEP_LAST = 20
+KEEP_LAST = 100
 ACCEPT = ", ".join([
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -137,25 +137,36 @@ def listed(api):
         page += 1
 
 
-def registry_serves(registry, digest):
-    req = urllib.request.Request(f"{registry}/v2/{OWNER}/{PACKAGE}/manifests/{digest}",
-                                 headers={"Accept": ACCEPT})
+def registry_get(registry, what, digest, method="GET"):
+    """The registry's own answer (not the emulator's): the body, or None on 404."""
+    req = urllib.request.Request(f"{registry}/v2/{OWNER}/{PACKAGE}/{what}/{digest}",
+                                 headers={"Accept": ACCEPT}, method=method)
     try:
-        return urllib.request.urlopen(req, timeout=30).status == 200
+        return urllib.request.urlopen(req, timeout=30).read()
     except urllib.error.HTTPError as e:
         if e.code == 404:
-            return False
+            return None
         raise
 
 
 def wrong_now(api, registry, kept, live, untagged):
-    """Kept things that are gone: tags, untagged children, registry manifests."""
+    """Kept things that are gone: tags, untagged children, and in the
+    registry itself the live manifests and the config and layer blobs
+    their image manifests name."""
     have = listed(api)
     wrong = [f"kept tag {t} deleted" for t in sorted(kept - have)]
     wrong += [f"child {d} of a live index is no longer a version"
               for d in sorted((live & untagged) - have)]
-    wrong += [f"the registry no longer serves live manifest {d}"
-              for d in sorted(live) if not registry_serves(registry, d)]
+    for d in sorted(live):
+        body = registry_get(registry, "manifests", d)
+        if body is None:
+            wrong.append(f"the registry no longer serves live manifest {d}")
+            continue
+        m = json.loads(body)
+        for blob in [m.get("config", {})] + m.get("layers", []):
+            if blob.get("digest") and registry_get(registry, "blobs", blob["digest"],
+                                                   "HEAD") is None:
+                wrong.append(f"blob {blob['digest']} of live manifest {d} is gone")
     return wrong, have
 
 

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testsupport::{Postgres, output_text, require_bin, run_ok, tg::without_ambient_env};
+use testsupport::{
+    Postgres, output_text, require_bin, run_ok, tg::without_ambient_env, write_file,
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -22,9 +24,7 @@ impl Repo {
     }
 
     fn write(&self, rel: &str, body: &str) {
-        let p = self.root().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
+        write_file(&self.root(), rel, body);
     }
 
     /// A stack whose apply leaves `<tmp>/<name>.applied` behind (a

@@ -7,8 +7,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use testsupport::{
-    OpenBao, Postgres, git, output_text, require_bin, run_ok,
+    OpenBao, Postgres, commit_all, git, output_text, require_bin, run_ok,
     tg::{stub_engine, without_ambient_env},
+    write_file,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -53,15 +54,11 @@ impl Repo {
     }
 
     fn write(&self, rel: &str, text: &str) {
-        let p = self.root().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
+        write_file(&self.root(), rel, text);
     }
 
     fn commit(&self, msg: &str) -> String {
-        git(&self.root(), &["add", "-A"]);
-        git(&self.root(), &["commit", "-q", "--allow-empty", "-m", msg]);
-        git(&self.root(), &["rev-parse", "HEAD"])
+        commit_all(&self.root(), msg)
     }
 
     /// A stub engine: the destroy brake's `plan -out=` and `show -json`

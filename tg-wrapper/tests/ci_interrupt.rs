@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testsupport::{
-    OpenBao, Postgres, git, output_text, require_bin, run_ok, tg::without_ambient_env,
+    OpenBao, Postgres, git, output_text, require_bin, run_ok, tg::without_ambient_env, write_file,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -38,9 +38,7 @@ impl Setup {
     }
 
     fn write(&self, rel: &str, body: &str) {
-        let p = self.root().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, body).unwrap();
+        write_file(&self.root(), rel, body);
     }
 
     /// A stack whose one resource is replaced when `version` changes; its

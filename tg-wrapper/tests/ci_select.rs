@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use testsupport::{
-    git, output_text, run_ok,
+    commit_all, git, output_text, run_ok,
     tg::{stub_engine, without_ambient_env},
+    write_file,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -40,9 +41,7 @@ impl Infra {
     }
 
     fn write(&self, rel: &str, text: &str) {
-        let p = self.root().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
+        write_file(&self.root(), rel, text);
     }
 
     fn append(&self, rel: &str, text: &str) {
@@ -52,9 +51,7 @@ impl Infra {
     }
 
     fn commit(&self, msg: &str) -> String {
-        git(&self.root(), &["add", "-A"]);
-        git(&self.root(), &["commit", "-q", "--allow-empty", "-m", msg]);
-        git(&self.root(), &["rev-parse", "HEAD"])
+        commit_all(&self.root(), msg)
     }
 
     fn tg_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use testsupport::{
-    git, output_text, require_bin, run_ok,
+    commit_all, git, output_text, require_bin, run_ok,
     tg::{stub_engine, without_ambient_env},
+    write_file,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -47,9 +48,7 @@ impl Infra {
     }
 
     fn write(&self, rel: &str, text: &str) {
-        let p = self.root().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
+        write_file(&self.root(), rel, text);
     }
 
     /// A Tier-1 stack in its own schema, plus `extra` terragrunt HCL.
@@ -62,9 +61,7 @@ impl Infra {
     }
 
     fn commit(&self, msg: &str) -> String {
-        git(&self.root(), &["add", "-A"]);
-        git(&self.root(), &["commit", "-q", "--allow-empty", "-m", msg]);
-        git(&self.root(), &["rev-parse", "HEAD"])
+        commit_all(&self.root(), msg)
     }
 
     /// A stub engine (kind terraform) answering the destroy brake with an

@@ -15,7 +15,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use testsupport::{
-    OpenBao, assert_ok, free_port, git, require_bin, run_ok, wait_for, write_executable,
+    OpenBao, assert_ok, free_port, git, require_bin, run_ok, tg::TIER0_STUB_ENGINE, wait_for,
+    write_executable,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -26,38 +27,6 @@ struct Hosts {
     age_key: PathBuf,
     stub: PathBuf,
 }
-
-const STUB: &str = r#"#!/usr/bin/env python3
-# Stand-in engine: on apply, reads -state=, waits STUB_SLEEP seconds, runs
-# STUB_HOOK (shell), writes the state with TAG appended.
-import json, os, subprocess, sys, time
-# The destroy brake: `plan -out=F` writes F, `show -json F` reads a plan
-# without changes; the apply of F is the run.
-out = [a[len("-out="):] for a in sys.argv if a.startswith("-out=")]
-if sys.argv[1:2] == ["plan"] and out:
-    open(out[0], "w").close()
-    sys.exit(0)
-if sys.argv[1:2] == ["show"]:
-    print('{"format_version":"1.2","resource_changes":[]}')
-    sys.exit(0)
-if "apply" not in sys.argv[1:2]:
-    sys.exit(0)
-with open(os.environ["STUB_PIDFILE"], "w") as f:
-    f.write(str(os.getpid()))
-st = next(a[len("-state="):] for a in sys.argv if a.startswith("-state="))
-applies = []
-if os.path.exists(st) and os.path.getsize(st) > 0:
-    applies = json.load(open(st))["outputs"]["applies"]["value"]
-time.sleep(float(os.environ.get("STUB_SLEEP", "0.2")))
-if os.environ.get("STUB_HOOK"):
-    subprocess.run(os.environ["STUB_HOOK"], shell=True, check=True)
-applies.append(os.environ["TAG"])
-state = {"version": 4, "serial": len(applies), "lineage": "l",
-         "outputs": {"applies": {"value": applies, "type": ["list", "string"]}},
-         "resources": []}
-with open(st, "w") as f:
-    json.dump(state, f)
-"#;
 
 impl Hosts {
     /// A forge with the infra repo (Tier-0 stack `infra`), cloned as hosts
@@ -106,7 +75,7 @@ impl Hosts {
         git(&seed, &["remote", "add", "origin", forge.to_str().unwrap()]);
         git(&seed, &["push", "-q", "-u", "origin", "main"]);
         let stub = dir.path().join("stub-engine");
-        write_executable(&stub, STUB);
+        write_executable(&stub, TIER0_STUB_ENGINE);
         let hosts = Hosts {
             dir,
             bao,
@@ -175,6 +144,7 @@ impl Hosts {
             .env("USER", name)
             .env("TAG", name)
             .env("STUB_PIDFILE", self.pidfile(name))
+            .env("STUB_SLEEP", "0.2")
             .env_remove("TG_LOCK_WAIT")
             .env_remove("TG_LOCK_LEASE")
             .env_remove("TG_LOCK_TIMEOUT")

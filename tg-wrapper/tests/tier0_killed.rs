@@ -16,34 +16,10 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{OpenBao, git, require_bin, run_ok, write_executable};
+use testsupport::{OpenBao, git, require_bin, run_ok, tg::TIER0_STUB_ENGINE, write_executable};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 const STATE: &str = "state/stacks/infra/terraform.tfstate";
-
-const STUB: &str = r#"#!/usr/bin/env python3
-# Stand-in engine: `plan -out=F` writes an empty plan, `show -json` shows no
-# change (the destroy brake's questions); apply appends TAG to -state=.
-import json, os, sys
-out = [a[len("-out="):] for a in sys.argv if a.startswith("-out=")]
-if sys.argv[1:2] == ["plan"] and out:
-    open(out[0], "w").close()
-    sys.exit(0)
-if sys.argv[1:2] == ["show"]:
-    print('{"format_version":"1.2","resource_changes":[]}')
-    sys.exit(0)
-if "apply" not in sys.argv[1:2]:
-    sys.exit(0)
-st = next(a[len("-state="):] for a in sys.argv if a.startswith("-state="))
-applies = []
-if os.path.exists(st) and os.path.getsize(st) > 0:
-    applies = json.load(open(st))["outputs"]["applies"]["value"]
-applies.append(os.environ["TAG"])
-with open(st, "w") as f:
-    json.dump({"version": 4, "serial": len(applies), "lineage": "l",
-               "outputs": {"applies": {"value": applies, "type": ["list", "string"]}},
-               "resources": []}, f)
-"#;
 
 struct Repo {
     dir: tempfile::TempDir,
@@ -77,7 +53,7 @@ impl Repo {
             std::fs::write(seed.join(name), text).unwrap();
         }
         let stub = dir.path().join("stub-engine");
-        write_executable(&stub, STUB);
+        write_executable(&stub, TIER0_STUB_ENGINE);
         git(&seed, &["init", "-q", "-b", "main"]);
         git(&seed, &["add", "-A"]);
         git(

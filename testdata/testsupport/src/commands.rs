@@ -14,6 +14,24 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Commits everything in the work tree at `dir` (an empty commit when
+/// nothing changed) and returns the new commit's id.
+pub fn commit_all(dir: &Path, msg: &str) -> String {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "--allow-empty", "-m", msg]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// Writes `text` at `root/rel`, creating the folders on the way.
+pub fn write_file(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent)
+            .unwrap_or_else(|e| panic!("create {}: {e}", parent.display()));
+    }
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+}
+
 /// A finished command's stdout followed by its stderr: what a user sees,
 /// for `contains` checks and failure messages.
 pub fn output_text(o: &Output) -> String {

@@ -18,7 +18,9 @@ use std::os::unix::process::CommandExt;
 mod commands;
 pub mod tg;
 
-pub use commands::{assert_ok, git, output_text, wait_for, write_executable};
+pub use commands::{
+    assert_ok, commit_all, git, output_text, wait_for, write_executable, write_file,
+};
 
 /// Superuser password of every [`Postgres`] started here (TCP logins use
 /// scram-sha-256, so credentials are really checked).

@@ -23,6 +23,42 @@ pub fn stub_engine(path: &Path, body: &str) -> PathBuf {
     )
 }
 
+/// A stand-in engine (python) for Tier-0 runs, whose state tg decrypts,
+/// hands over with `-state=` and encrypts again. The destroy brake's
+/// `plan -out=F` writes F and `show -json` shows no change; `apply`
+/// writes its pid to `$STUB_PIDFILE` (when set), sleeps `$STUB_SLEEP`
+/// seconds (default 0), runs `$STUB_HOOK` in a shell (when set), then
+/// appends `$TAG` to the list in the state's `applies` output, so a test
+/// reads from the state which runs applied, in which order.
+pub const TIER0_STUB_ENGINE: &str = r#"#!/usr/bin/env python3
+import json, os, subprocess, sys, time
+out = [a[len("-out="):] for a in sys.argv if a.startswith("-out=")]
+if sys.argv[1:2] == ["plan"] and out:
+    open(out[0], "w").close()
+    sys.exit(0)
+if sys.argv[1:2] == ["show"]:
+    print('{"format_version":"1.2","resource_changes":[]}')
+    sys.exit(0)
+if "apply" not in sys.argv[1:2]:
+    sys.exit(0)
+if os.environ.get("STUB_PIDFILE"):
+    with open(os.environ["STUB_PIDFILE"], "w") as f:
+        f.write(str(os.getpid()))
+st = next(a[len("-state="):] for a in sys.argv if a.startswith("-state="))
+applies = []
+if os.path.exists(st) and os.path.getsize(st) > 0:
+    applies = json.load(open(st))["outputs"]["applies"]["value"]
+time.sleep(float(os.environ.get("STUB_SLEEP", "0")))
+if os.environ.get("STUB_HOOK"):
+    subprocess.run(os.environ["STUB_HOOK"], shell=True, check=True)
+applies.append(os.environ["TAG"])
+state = {"version": 4, "serial": len(applies), "lineage": "l",
+         "outputs": {"applies": {"value": applies, "type": ["list", "string"]}},
+         "resources": []}
+with open(st, "w") as f:
+    json.dump(state, f)
+"#;
+
 /// Variables a CI runner or a developer's shell may hold that change what
 /// tg does (the forge, the pushed range and message, retries, lock waits,
 /// the progress display). A test sets the ones it means; the rest must not

@@ -779,10 +779,8 @@ mod tests {
 
     fn repo_with(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        for (p, text) in files {
-            let p = dir.path().join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
+        for (rel, text) in files {
+            testsupport::write_file(dir.path(), rel, text);
         }
         dir
     }

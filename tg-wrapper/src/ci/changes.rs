@@ -131,11 +131,7 @@ mod tests {
     fn unparsable_stack_file_selects_fail_safe() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |rel: &str, text: &str| {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
+        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
         write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
         write("stacks/good/main.tf", "# stack\n");
         write("stacks/bad/main.tf", "# stack\n");

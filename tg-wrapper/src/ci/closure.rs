@@ -642,11 +642,7 @@ mod tests {
     fn terragrunt_path_functions_in_an_included_file() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |rel: &str, text: &str| {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
+        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
         write(
             "root.hcl",
             "locals {\n  env = read_terragrunt_config(\"${get_parent_terragrunt_dir()}/envs/${path_relative_to_include()}/env.hcl\")\n  shared = read_terragrunt_config(\"${get_terragrunt_dir()}/${get_path_to_repo_root()}/shared.hcl\")\n}\n",

@@ -152,11 +152,7 @@ mod tests {
     fn deps_from_terragrunt_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |rel: &str, text: &str| {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
+        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
         write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
         for s in ["dbaas", "platform", "infra", "other"] {
             write(&format!("stacks/{s}/main.tf"), "# stack\n");
@@ -192,11 +188,7 @@ mod tests {
     fn deps_from_odd_hcl() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let write = |rel: &str, text: &str| {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
+        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
         write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
         for s in ["dbaas", "other", "quoted"] {
             write(&format!("stacks/{s}/main.tf"), "# stack\n");

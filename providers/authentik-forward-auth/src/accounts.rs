@@ -28,8 +28,8 @@
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::value::{AttrPath, Value};
 
-use crate::policy::{Rule, UserIds};
-use crate::provider::{Conn, api_diag};
+use crate::client::{Api, ApiError};
+use crate::host_rules::{Rule, UserIds};
 
 /// One Authentik account as the restriction records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,11 +94,9 @@ pub fn to_state(ids: &UserIds) -> Value {
 }
 
 /// Every account in Authentik (`GET /api/v3/core/users/`, all pages).
-pub fn list(conn: &Conn) -> Result<Vec<Account>, Diagnostics> {
-    Ok(conn
-        .api
-        .list("core/users/", "", "user list")
-        .map_err(|e| api_diag("Cannot list users", e))?
+pub fn all(api: &Api) -> Result<Vec<Account>, ApiError> {
+    Ok(api
+        .list("core/users/", "", "user list")?
         .iter()
         .filter_map(Account::from_api)
         .collect())

@@ -34,15 +34,6 @@ pub struct Create<'a> {
     pub import: String,
 }
 
-/// Whether the request may have been processed though no success came back.
-fn uncertain(e: &ApiError) -> bool {
-    match e {
-        ApiError::Transport { .. } => true,
-        ApiError::Status { status, .. } => *status >= 500,
-        _ => false,
-    }
-}
-
 /// The body fields whose value on `found` differs from what was sent.
 fn differing(body: &Json, found: &Json) -> Vec<String> {
     body.as_object()
@@ -72,7 +63,7 @@ pub fn create(api: &Api, c: &Create<'_>) -> Result<Json, Diagnostics> {
         };
         let already =
             matches!(&err, ApiError::Invalid { detail, .. } if detail.contains("already exists"));
-        if !uncertain(&err) && !already {
+        if !err.is_uncertain() && !already {
             return Err(Diagnostics::error(c.summary, err.to_string()));
         }
         let found = api
@@ -86,7 +77,7 @@ pub fn create(api: &Api, c: &Create<'_>) -> Result<Json, Diagnostics> {
             .into_iter()
             .find(|o| c.key.iter().all(|k| o.get(*k) == c.body.get(*k)));
         let Some(found) = found else {
-            if uncertain(&err) && sent < SENDS {
+            if err.is_uncertain() && sent < SENDS {
                 earlier_uncertain = true;
                 continue;
             }
@@ -94,7 +85,7 @@ pub fn create(api: &Api, c: &Create<'_>) -> Result<Json, Diagnostics> {
         };
         let pk = found.get("pk").map(Json::to_string).unwrap_or_default();
         let diff = differing(c.body, &found);
-        if (uncertain(&err) || earlier_uncertain) && diff.is_empty() {
+        if (err.is_uncertain() || earlier_uncertain) && diff.is_empty() {
             return Ok(found);
         }
         let why = if already {

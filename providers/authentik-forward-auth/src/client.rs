@@ -1,22 +1,43 @@
-//! A small blocking client for Authentik's `/api/v3/`: Bearer auth (the token
-//! is never logged or put in errors), JSON bodies, pagination, and retries of
-//! transient failures only (connection errors, 502/503/504, and 500 on
-//! idempotent methods) with exponential backoff. Rate limits (429, and 503
-//! with `Retry-After`) are retried for every method after the wait the
-//! server asks for, within [`RATE_LIMIT_BUDGET`]: a throttled request was
-//! not processed, so repeating even a POST creates nothing twice.
+//! Authentik's `/api/v3/` as this provider speaks it, on the shared
+//! [`RestClient`] (Bearer token in a sensitive header that never reaches an
+//! error, custom CA, no redirects): errors worded for Authentik and naming
+//! the object concerned ([`ApiError`]), pagination, and which requests may
+//! be sent again.
+//!
+//! Retries are of transient failures only, with exponential backoff:
+//! - a connection that never opened, for every method (the server saw
+//!   nothing);
+//! - rate limits (429, and 503 with `Retry-After`) for every method, after
+//!   the wait the server asks for, within [`RATE_LIMIT_BUDGET`]: a
+//!   throttled request was not processed, so repeating even a POST creates
+//!   nothing twice;
+//! - a gateway's 502/504 and a 503 without `Retry-After` for every method
+//!   (Authentik's server answers none of them itself: the request did not
+//!   reach it);
+//! - resets, timeouts and the other 5xx for GET, PATCH (each sets fields to
+//!   fixed values) and DELETE only.
+//!
+//! [`Api::patch_once`] is the exception: a read-modify-write whose body was
+//! computed from an earlier read is never sent again once it may have
+//! reached the server (see `outpost::set_membership`).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use infra_clients::retry::{Backoff, Verdict, retry_after};
+use infra_clients::rest::{Auth, Config, Request, RestClient, RestError};
+use infra_clients::retry::Backoff;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
-use reqwest::blocking::{Client, Response};
 use serde_json::Value;
+use tfplugin::diag::Diagnostics;
 
 /// All the waiting one request may do between its attempts (backoff and
 /// `Retry-After` together). A server asking for longer is reported at once
 /// rather than holding a `terraform plan` for it.
 pub const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(60);
+
+/// Statuses retried for a POST too: answered by a gateway in front of
+/// Authentik when the request did not reach it.
+const GATEWAY_STATUSES: [u16; 3] = [502, 503, 504];
 
 /// Connection settings for [`Api::new`].
 #[derive(Clone)]
@@ -79,14 +100,113 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, ApiError::NotFound { .. })
     }
+
+    /// Whether the request may have been processed though no success came
+    /// back (5xx, reset or timeout after sending): its effect is learnt by
+    /// reading again.
+    pub fn is_uncertain(&self) -> bool {
+        match self {
+            ApiError::Transport { .. } => true,
+            ApiError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// Authentik's wording of a client error; `base` is the API's base URL.
+    fn from_rest(e: RestError, base: &str) -> ApiError {
+        match e {
+            RestError::Transport {
+                what,
+                attempts,
+                cause,
+                ..
+            } => ApiError::Transport {
+                what,
+                url: base.to_string(),
+                attempts,
+                cause,
+            },
+            RestError::RateLimited {
+                what,
+                status,
+                attempts,
+                asked,
+                refused,
+            } => ApiError::RateLimited {
+                what,
+                status,
+                attempts,
+                asked,
+                refused,
+            },
+            RestError::Status {
+                what,
+                status: status @ (401 | 403),
+                body,
+                ..
+            } => ApiError::Auth {
+                what,
+                status,
+                detail: body,
+            },
+            RestError::Status {
+                what, status: 404, ..
+            } => ApiError::NotFound { what },
+            RestError::Status {
+                what,
+                status: 400,
+                body,
+                ..
+            } => ApiError::Invalid { what, detail: body },
+            RestError::Status {
+                what,
+                status,
+                attempts,
+                body,
+            } => ApiError::Status {
+                what,
+                status,
+                attempts,
+                detail: body,
+            },
+            RestError::Decode {
+                what,
+                status,
+                cause,
+            } => ApiError::Status {
+                what,
+                status,
+                attempts: 1,
+                detail: format!("response is not JSON: {cause}"),
+            },
+            RestError::Setup(why) => ApiError::Transport {
+                what: "request".into(),
+                url: base.to_string(),
+                attempts: 0,
+                cause: why,
+            },
+        }
+    }
+}
+
+/// An API error as a Terraform diagnostic.
+pub fn api_diag(summary: &str, e: ApiError) -> Diagnostics {
+    Diagnostics::error(summary, e.to_string())
+}
+
+/// A string field of an API object, or "".
+pub fn js(v: &Value, f: &str) -> String {
+    v[f].as_str().unwrap_or_default().to_string()
 }
 
 /// The API handle.
 pub struct Api {
+    /// `<url>/api/v3/`, for messages.
     base: String,
-    auth_header: String,
-    http: Client,
-    backoff: Backoff,
+    rest: RestClient,
+    /// The same connection settings without the gateway retries of a
+    /// non-idempotent request, for [`Api::patch_once`].
+    once: RestClient,
 }
 
 impl std::fmt::Debug for Api {
@@ -98,144 +218,35 @@ impl std::fmt::Debug for Api {
     }
 }
 
-fn trimmed_body(resp: Response) -> String {
-    let text = resp.text().unwrap_or_default();
-    let mut t: String = text.chars().take(500).collect();
-    if t.len() < text.len() {
-        t.push('…');
-    }
-    t
-}
-
 impl Api {
     pub fn new(s: &Settings) -> Result<Api, String> {
-        let mut b = Client::builder()
-            .timeout(s.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .danger_accept_invalid_certs(s.insecure);
-        if let Some(pem) = &s.ca_pem {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| format!("ca_cert_file is not a PEM certificate: {e}"))?;
-            b = b.add_root_certificate(cert);
-        }
-        let http = b
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Api {
-            base: format!("{}/api/v3/", s.url.trim_end_matches('/')),
-            auth_header: format!("Bearer {}", s.token),
-            http,
-            backoff: Backoff {
-                retries: s.retries,
-                base: s.backoff,
-                max_wait: RATE_LIMIT_BUDGET,
-            },
-        })
+        let base = format!("{}/api/v3/", s.url.trim_end_matches('/'));
+        let mut config = Config::new(&base, Auth::Bearer(s.token.clone()));
+        config.ca_pem = s.ca_pem.clone();
+        config.insecure = s.insecure;
+        config.timeout = s.timeout;
+        config.backoff = Backoff {
+            retries: s.retries,
+            base: s.backoff,
+            max_wait: RATE_LIMIT_BUDGET,
+        };
+        let once = RestClient::new(&config).map_err(|e| e.to_string())?;
+        config.retry_unsafe_on = GATEWAY_STATUSES.to_vec();
+        let rest = RestClient::new(&config).map_err(|e| e.to_string())?;
+        Ok(Api { base, rest, once })
     }
 
     /// Sends one request (path relative to `/api/v3/`), retrying transient
-    /// failures; `what` names the object for error messages.
-    pub fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        what: &str,
-    ) -> Result<Value, ApiError> {
-        self.send_with(method, path, body, what, false)
-    }
-
-    /// [`send`](Api::send); with `once`, a request that may have reached
-    /// the server (reset or timeout after sending, any 5xx) is not sent
-    /// again, whatever its method. A request that never connected, or that
-    /// was rate limited, was not processed and is always sent again.
-    fn send_with(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        what: &str,
-        once: bool,
-    ) -> Result<Value, ApiError> {
-        let url = format!("{}{}", self.base, path);
-        let idempotent = !once && method != Method::POST;
-        let finished = self.backoff.run_limited(
-            |_| {
-                let mut req = self
-                    .http
-                    .request(method.clone(), &url)
-                    .header("Authorization", &self.auth_header);
-                if let Some(b) = body {
-                    req = req.json(b);
-                }
-                req.send()
-            },
-            |r| match r {
-                // A request that never connected is safe to retry for any method.
-                Err(e) if idempotent || e.is_connect() => Verdict::Transient,
-                Err(_) => Verdict::Done,
-                Ok(resp) => match resp.status().as_u16() {
-                    429 => Verdict::RateLimited(asked_wait(resp)),
-                    503 => match asked_wait(resp) {
-                        Some(wait) => Verdict::RateLimited(Some(wait)),
-                        None if !once => Verdict::Transient,
-                        None => Verdict::Done,
-                    },
-                    502 | 504 if !once => Verdict::Transient,
-                    500 if idempotent => Verdict::Transient,
-                    _ => Verdict::Done,
-                },
-            },
-        );
-        let attempts = finished.attempts;
-        let resp = finished.result.map_err(|e| ApiError::Transport {
-            what: what.into(),
-            url: self.base.clone(),
-            attempts,
-            cause: std::error::Error::source(&e)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| e.to_string()),
-        })?;
-        let status = resp.status().as_u16();
-        let asked = asked_wait(&resp);
-        if status == 429 || (status == 503 && asked.is_some()) {
-            return Err(ApiError::RateLimited {
-                what: what.into(),
-                status,
-                attempts,
-                asked,
-                refused: finished.refused_wait.is_some(),
-            });
-        }
-        match status {
-            204 => Ok(Value::Null),
-            200..=299 => resp.json::<Value>().map_err(|e| ApiError::Status {
-                what: what.into(),
-                status,
-                attempts,
-                detail: format!("response is not JSON: {e}"),
-            }),
-            401 | 403 => Err(ApiError::Auth {
-                what: what.into(),
-                status,
-                detail: trimmed_body(resp),
-            }),
-            404 => Err(ApiError::NotFound { what: what.into() }),
-            400 => Err(ApiError::Invalid {
-                what: what.into(),
-                detail: trimmed_body(resp),
-            }),
-            _ => Err(ApiError::Status {
-                what: what.into(),
-                status,
-                attempts,
-                detail: trimmed_body(resp),
-            }),
-        }
+    /// failures (see the module doc); `what` names the object for error
+    /// messages.
+    pub fn send(&self, req: &Request<'_>, what: &str) -> Result<Value, ApiError> {
+        self.rest
+            .send(req, what)
+            .map_err(|e| ApiError::from_rest(e, &self.base))
     }
 
     pub fn get(&self, path: &str, what: &str) -> Result<Value, ApiError> {
-        self.send(Method::GET, path, None, what)
+        self.send(&Request::new(Method::GET, path), what)
     }
 
     /// GET that maps 404 to `None`.
@@ -248,25 +259,36 @@ impl Api {
     }
 
     pub fn post(&self, path: &str, body: &Value, what: &str) -> Result<Value, ApiError> {
-        self.send(Method::POST, path, Some(body), what)
+        self.send(&Request::new(Method::POST, path).json(body), what)
     }
 
+    /// PATCH of fields to fixed values: repeating it changes nothing more.
     pub fn patch(&self, path: &str, body: &Value, what: &str) -> Result<Value, ApiError> {
-        self.send(Method::PATCH, path, Some(body), what)
+        let req = Request::new(Method::PATCH, path)
+            .json(body)
+            .idempotent(true);
+        self.send(&req, what)
     }
 
     /// PATCH of a value computed from an earlier read (a read-modify-write),
     /// never sent again once it may have reached the server: repeated after
     /// a 5xx, reset or timeout, it would carry what was read before and undo
-    /// whatever another writer wrote in between. The caller re-reads and
-    /// recomputes instead (see `outpost::set_membership`).
+    /// whatever another writer wrote in between. Only a request that never
+    /// connected, or that was rate limited, is sent again (neither was
+    /// processed). The caller re-reads and recomputes instead (see
+    /// `outpost::set_membership`).
     pub fn patch_once(&self, path: &str, body: &Value, what: &str) -> Result<Value, ApiError> {
-        self.send_with(Method::PATCH, path, Some(body), what, true)
+        let req = Request::new(Method::PATCH, path)
+            .json(body)
+            .idempotent(false);
+        self.once
+            .send(&req, what)
+            .map_err(|e| ApiError::from_rest(e, &self.base))
     }
 
     /// DELETE; an object already gone counts as deleted.
     pub fn delete(&self, path: &str, what: &str) -> Result<(), ApiError> {
-        match self.send(Method::DELETE, path, None, what) {
+        match self.send(&Request::new(Method::DELETE, path), what) {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -274,7 +296,7 @@ impl Api {
     }
 
     /// Every result of a list endpoint, following Authentik's `pagination.next`.
-    /// `query` is already URL-encoded (`name=x&...`).
+    /// `query` is already URL-encoded (`name=x&...`, see [`enc`]).
     pub fn list(&self, collection: &str, query: &str, what: &str) -> Result<Vec<Value>, ApiError> {
         let mut out = Vec::new();
         let mut page = 1u64;
@@ -295,23 +317,16 @@ impl Api {
     }
 }
 
-/// The wait a response's `Retry-After` asks for, if it has a usable one.
-fn asked_wait(resp: &Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?;
-    retry_after(v.to_str().ok()?, SystemTime::now())
-}
+/// Every byte but RFC 3986's unreserved characters is escaped.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Percent-encodes a query or path value.
 pub fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, ESCAPED).to_string()
 }
 
 #[cfg(test)]

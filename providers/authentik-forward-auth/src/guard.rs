@@ -18,9 +18,9 @@ use serde_json::Value as Json;
 use tfplugin::diag::{Diagnostic, Diagnostics, Severity};
 use tfplugin::value::AttrPath;
 
-use crate::client::enc;
-use crate::policy::{self, Rule};
-use crate::provider::{Conn, api_diag, js};
+use crate::client::{api_diag, enc, js};
+use crate::connection::Conn;
+use crate::host_rules::{self, Rule};
 
 /// What Authentik says the documented limitation is, quoted in errors.
 pub const DOMAIN_LIMITATION: &str = "Authentik runs an application's policies once, when a user is authorized for it, and a forward_domain provider logs a user in once for every host under its cookie domain, so \"domain-level forward auth cannot enforce different application-level authorization rules for each protected application\" (Authentik proxy provider docs)";
@@ -170,7 +170,7 @@ fn read_one(
     }
     let external = js(&prov, "external_host");
     let Some(host) = outpost_host(&external) else {
-        let detail = match policy::url_host(&external) {
+        let detail = match host_rules::url_host(&external) {
             Some(h) => format!(
                 "The outpost picks the application for a request by comparing the request's host with the host[:port] of each external_host, exactly (internal/outpost/proxyv2/handlers.go, lookupApp); browsers ask for {h:?}, which would not select this application (a forward_domain provider covering the host would serve it instead), so the rules bound here would not apply. Write external_host as \"https://{h}\"."
             ),
@@ -201,7 +201,7 @@ fn read_one(
 /// URL's `host[:port]` and compares the request's host to it as is
 /// (`internal/outpost/proxyv2/refresh.go`, `handlers.go`).
 pub fn outpost_host(external_host: &str) -> Option<String> {
-    let host = policy::url_host(external_host)?;
+    let host = host_rules::url_host(external_host)?;
     let (_, rest) = external_host.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     (authority == host).then_some(host)
@@ -265,7 +265,7 @@ fn coverage(
 ) -> Result<(), Diagnostics> {
     let mut domain_providers: Option<Vec<Json>> = None;
     for (i, r) in rules.iter().enumerate() {
-        if found.iter().any(|g| policy::matches(&r.host, &g.host)) {
+        if found.iter().any(|g| host_rules::matches(&r.host, &g.host)) {
             continue;
         }
         let domains = match &domain_providers {
@@ -317,7 +317,7 @@ fn coverage(
     }
     for g in found {
         let h = &g.host;
-        if !default_allow && policy::deciding_rule(rules, h).is_none() {
+        if !default_allow && host_rules::deciding_rule(rules, h).is_none() {
             d.push(
                 Diagnostic::warning(
                     format!("Application {:?} denies everyone", g.slug),

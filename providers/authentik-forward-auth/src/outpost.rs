@@ -68,16 +68,6 @@ fn outpost_lock(name: &str) -> Arc<Mutex<()>> {
     locks.entry(name.to_string()).or_default().clone()
 }
 
-/// Whether a failed write may have been applied (5xx, reset or timeout
-/// after sending): its effect is learnt by reading the list again.
-fn uncertain(e: &ApiError) -> bool {
-    match e {
-        ApiError::Transport { .. } => true,
-        ApiError::Status { status, .. } => *status >= 500,
-        _ => false,
-    }
-}
-
 /// Adds (`want = true`) or removes our provider `pk`, verified.
 ///
 /// Within this process (all hosts of one apply) changes to one outpost are
@@ -125,7 +115,7 @@ pub fn set_membership(
                 &what,
             ) {
                 Ok(_) => last_write = None,
-                Err(e) if uncertain(&e) => {
+                Err(e) if e.is_uncertain() => {
                     last_write = Some(e.to_string());
                     std::thread::sleep(jitter(pk, round));
                     continue;

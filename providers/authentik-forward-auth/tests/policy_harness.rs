@@ -21,7 +21,7 @@ use access_cases::{
 };
 use authentik_emulator::access::{PolicyResult, evaluate_expressions};
 use authentik_forward_auth::accounts;
-use authentik_forward_auth::policy::{self, Rule, UserIds};
+use authentik_forward_auth::host_rules::{self, Rule, UserIds};
 use serde_json::{Value, json};
 
 fn rules() -> Vec<Rule> {
@@ -55,7 +55,7 @@ fn run(cases: &[Value]) -> Vec<PolicyResult> {
 #[test]
 fn every_decision_of_the_table() {
     for default_allow in [false, true] {
-        let text = policy::compile(
+        let text = host_rules::compile(
             "admin-services-restriction",
             &rules(),
             &ids(),
@@ -106,8 +106,8 @@ fn rust_host_parsing_agrees_with_the_policy() {
     for (slug, key, deny_default, _) in DECISIONS {
         let u = user(key);
         let named = !u.username.is_empty() || !u.email.is_empty();
-        let admitted = policy::url_host(app(slug).external_host).is_some_and(|h| {
-            policy::deciding_rule(&rules, &h).is_some_and(|r| {
+        let admitted = host_rules::url_host(app(slug).external_host).is_some_and(|h| {
+            host_rules::deciding_rule(&rules, &h).is_some_and(|r| {
                 named
                     && (r.users.iter().any(|e| ids.get(e) == Some(&u.pk))
                         || u.groups.iter().any(|g| r.groups.contains(*g)))
@@ -151,7 +151,7 @@ fn hostile_accounts_fail_the_next_plan() {
 /// string, a float, a bool, which Python would compare equal to 1) denies.
 #[test]
 fn only_the_primary_key_admits() {
-    let text = policy::compile("r", &rules(), &ids(), false);
+    let text = host_rules::compile("r", &rules(), &ids(), false);
     let chrome = app_json("chrome", "https://chrome.example.com", "a");
     let as_pk = |pk: Value, who: &str| {
         let mut u = user_json(user(who), 0);
@@ -182,7 +182,7 @@ fn only_the_primary_key_admits() {
 
 #[test]
 fn what_the_policy_cannot_decide_denies() {
-    let text = policy::compile("r", &rules(), &ids(), true);
+    let text = host_rules::compile("r", &rules(), &ids(), true);
     let viktor = user_json(user("viktor"), 5);
     let no_provider = json!({"pk": "a", "slug": "chrome", "name": "chrome", "provider": null});
     let not_a_url = app_json("x", "chrome.example.com", "a");
@@ -298,7 +298,7 @@ fn rule_values_cannot_inject_code() {
         .enumerate()
         .map(|(i, e)| (e.to_string(), 40 + i as i64))
         .collect();
-    let text = policy::compile("name\nreturn True", &rules, &ids, false);
+    let text = host_rules::compile("name\nreturn True", &rules, &ids, false);
     assert!(text.is_ascii(), "{text}");
     let chrome = app_json("chrome", "https://chrome.example.com", "a");
     let named = |pk: i64| json!({"pk": pk, "username": evil[0], "email": "", "groups": []});

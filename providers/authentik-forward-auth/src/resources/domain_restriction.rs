@@ -3,7 +3,7 @@
 //! bound to each protected host's own application (`applications`). Authentik
 //! runs it when a user is authorized for one of them, with `request.obj` =
 //! that application, and the policy finds the host from it (see
-//! `policy.rs`). The compiled text is known at plan time, so the plan shows
+//! `host_rules.rs`). The compiled text is known at plan time, so the plan shows
 //! exactly which lines change. Import ID: the policy name.
 //!
 //! Users are listed by username or e-mail address but admitted by primary
@@ -25,69 +25,118 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::json;
+use tfplugin::Configured;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{Ctx, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Nesting, Schema};
+use tfplugin::validator::{FnValidator, from_fn, i64_in};
 use tfplugin::value::{AttrPath, Type, Value};
 
-use crate::accounts;
+use crate::accounts::{self, Account};
 use crate::adopt::{self, Create};
-use crate::client::enc;
+use crate::client::{api_diag, enc, js};
+use crate::connection::Conn;
 use crate::guard;
-use crate::policy::{self, Rule, UserIds};
-use crate::provider::{Conn, Shared, api_diag, js};
+use crate::host_rules::{self, Rule, UserIds};
+use crate::validators::{NoBlankName, host_pattern};
 
 pub struct DomainRestriction {
-    pub shared: Arc<Shared>,
+    pub conn: Arc<Configured<Conn>>,
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_list()
-        .map(|l| {
-            l.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// A restriction as planned or stored: what the policy and its bindings
+/// are made from.
+struct Restriction {
+    name: String,
+    rules: Vec<Rule>,
+    default_allow: bool,
+    applications: Vec<String>,
+    binding_order: i64,
 }
 
-fn rules(v: &Value) -> Vec<Rule> {
-    v.get("rules")
-        .as_list()
-        .unwrap_or_default()
-        .iter()
-        .map(|r| Rule {
-            host: r.get("host").as_str().unwrap_or_default().to_string(),
-            users: strings(r.get("users")).into_iter().collect(),
-            groups: strings(r.get("groups")).into_iter().collect(),
-        })
-        .collect()
+impl Restriction {
+    fn read(v: &Value) -> Restriction {
+        Restriction {
+            name: v.get("name").string().unwrap_or_default(),
+            rules: v
+                .get("rules")
+                .as_list()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| Rule {
+                    host: r.get("host").string().unwrap_or_default(),
+                    users: r.get("users").strings().into_iter().collect(),
+                    groups: r.get("groups").strings().into_iter().collect(),
+                })
+                .collect(),
+            default_allow: v.get("default_allow").as_bool().unwrap_or(false),
+            applications: v.get("applications").strings(),
+            binding_order: v.get("binding_order").as_i64().unwrap_or(0),
+        }
+    }
+
+    /// The policy text admitting the accounts in `ids`.
+    fn expression(&self, ids: &UserIds) -> String {
+        host_rules::compile(&self.name, &self.rules, ids, self.default_allow)
+    }
 }
 
-fn default_allow(v: &Value) -> bool {
-    v.get("default_allow").as_bool().unwrap_or(false)
-}
-
-fn expression(v: &Value, ids: &UserIds) -> String {
-    policy::compile(
-        v.get("name").as_str().unwrap_or_default(),
-        &rules(v),
-        ids,
-        default_allow(v),
-    )
+/// Every account in Authentik, as a diagnostic when the list fails.
+fn all_accounts(conn: &Conn) -> Result<Vec<Account>, Diagnostics> {
+    accounts::all(&conn.api).map_err(|e| api_diag("Cannot list users", e))
 }
 
 /// The accounts the rules' user entries name now, keeping each entry of
 /// `prior` (a state value) on its account; see `accounts::resolve`.
-fn resolve_users(conn: &Conn, planned: &Value, prior: Option<&Value>) -> (UserIds, Diagnostics) {
-    let all = match accounts::list(conn) {
+fn resolve_users(conn: &Conn, rules: &[Rule], prior: Option<&Value>) -> (UserIds, Diagnostics) {
+    let all = match all_accounts(conn) {
         Ok(a) => a,
         Err(d) => return (UserIds::new(), d),
     };
     let kept = prior
         .map(|p| accounts::from_state(p.get("resolved_users")))
         .unwrap_or_default();
-    accounts::resolve(&all, &rules(planned), &kept)
+    accounts::resolve(&all, rules, &kept)
+}
+
+/// `name`: ExpressionPolicyRequest.name is not blank, and is stored with
+/// its surrounding white space stripped (DRF CharField), which would read
+/// back as another name.
+fn policy_name() -> FnValidator {
+    from_fn("a name without surrounding white space", |v, _| {
+        match v.as_str() {
+            Some(n) if n.trim().is_empty() || n.trim() != n => Err(format!(
+                "name {n:?} must be non-empty without white space at its start or end: Authentik strips it when it stores the policy, so the name read back would differ."
+            )),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// `applications`: at least one, none empty.
+fn application_slugs() -> FnValidator {
+    from_fn("a non-empty set of slugs", |v, _| {
+        match v.as_list() {
+            Some([]) => Err("applications is empty: the rules would be enforced nowhere. List the slugs of the fwdauth_protected_host resources they protect.".into()),
+            _ => Ok(()),
+        }
+    })
+    .summary("No applications")
+}
+
+fn no_empty_slug() -> FnValidator {
+    from_fn("no empty slug", |v, _| {
+        if v.as_list()
+            .unwrap_or_default()
+            .iter()
+            .any(|s| s.as_str() == Some(""))
+        {
+            Err("applications holds an empty string.".into())
+        } else {
+            Ok(())
+        }
+    })
+    .summary("Empty application slug")
 }
 
 /// The `bindings` map of a state value: application slug → binding pk.
@@ -124,20 +173,21 @@ impl DomainRestriction {
         prior: Option<&Value>,
         policy_pk: &str,
     ) -> Result<(Vec<guard::Guarded>, UserIds), Diagnostics> {
-        let mut d = groups_exist(conn, &rules(planned));
+        let want = Restriction::read(planned);
+        let mut d = groups_exist(conn, &want.rules);
         let at_plan = planned.get("resolved_users");
         let resolved = if at_plan.is_fully_known() && !at_plan.is_null() {
             accounts::from_state(at_plan)
         } else {
-            let (resolved, more) = resolve_users(conn, planned, prior);
+            let (resolved, more) = resolve_users(conn, &want.rules, prior);
             d.extend(more);
             resolved
         };
         let (found, more) = guard::check(
             conn,
-            &strings(planned.get("applications")),
-            &rules(planned),
-            default_allow(planned),
+            &want.applications,
+            &want.rules,
+            want.default_allow,
             policy_pk,
             true,
         )?;
@@ -246,6 +296,7 @@ impl Resource for DomainRestriction {
                 .description("UUID of the expression policy."),
             Attribute::new("name", Type::String)
                 .required()
+                .validate(policy_name())
                 .description("Name of the expression policy (unique in Authentik), e.g. `admin-services-restriction`."),
             Attribute::nested(
                 "rules",
@@ -253,12 +304,15 @@ impl Resource for DomainRestriction {
                 vec![
                     Attribute::new("host", Type::String)
                         .required()
+                        .validate(host_pattern())
                         .description("Lower-case RFC 1123 host `app.example.com`, `label.*` (that first label on any domain) or `*.suffix` (any host under the suffix)."),
                     Attribute::new("users", Type::set(Type::String))
                         .optional()
+                        .validate(NoBlankName)
                         .description("Users admitted to this host, each written as a username or an e-mail address that names exactly one Authentik account (username exactly, or e-mail address ignoring case; none or several fail the plan). The policy admits the account's primary key, never the name: Authentik lets a new account take any free username, including another user's e-mail address, and keeps e-mail addresses neither unique nor verified. `resolved_users` shows which account each entry names."),
                     Attribute::new("groups", Type::set(Type::String))
                         .optional()
+                        .validate(NoBlankName)
                         .description("Groups whose members (and members of their child groups) are admitted to this host (each must exist)."),
                 ],
             )
@@ -271,11 +325,16 @@ impl Resource for DomainRestriction {
                 .description("Whether a guarded application whose host no rule matches admits every user (default false: it denies). What the policy cannot decide (no application, no provider, a malformed host, a user without an integer primary key or with neither username nor e-mail) denies regardless."),
             Attribute::new("applications", Type::set(Type::String))
                 .required()
+                .validate(application_slugs())
+                .validate(no_empty_slug())
                 .description("Slugs of the applications the policy is bound to: the `fwdauth_protected_host`s (single-host, `forward_single`) these rules protect, e.g. `[fwdauth_protected_host.chrome.slug]`. A `forward_domain` application is refused."),
             Attribute::new("binding_order", Type::Number)
                 .optional()
                 .computed()
                 .default(Value::from(0i64))
+                // PolicyBindingRequest.order is an int32 in Authentik's
+                // OpenAPI document.
+                .validate(i64_in(i64::from(i32::MIN)..=i64::from(i32::MAX)))
                 .description("Order of the bindings (default 0)."),
             Attribute::new("bindings", Type::map(Type::String))
                 .computed()
@@ -291,6 +350,8 @@ impl Resource for DomainRestriction {
         .description("The per-host forward-auth restrictions of a domain in one place: host → allowed users/groups rules compiled into one Authentik expression policy, bound to each protected host's own application.")
     }
 
+    /// The checks across rules (each attribute's own are the schema's
+    /// validators): no host twice, and each rule names someone.
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::default();
         let mut seen = BTreeSet::new();
@@ -301,40 +362,22 @@ impl Resource for DomainRestriction {
             .iter()
             .enumerate()
         {
-            let at = |a: &str| AttrPath::root().attr("rules").index(i as i64).attr(a);
-            if let Some(h) = r.get("host").as_str() {
-                if let Err(e) = policy::validate_host(h) {
-                    d.push(Diagnostic::error("Invalid host", e).at(at("host")));
-                }
-                if !seen.insert(h.to_string()) {
-                    d.push(
-                        Diagnostic::error(
-                            "Duplicate host rule",
-                            format!("host {h:?} appears in more than one rule"),
-                        )
-                        .at(at("host")),
-                    );
-                }
+            let at = AttrPath::root().attr("rules").index(i as i64);
+            if let Some(h) = r.get("host").as_str()
+                && !seen.insert(h.to_string())
+            {
+                d.push(
+                    Diagnostic::error(
+                        "Duplicate host rule",
+                        format!("host {h:?} appears in more than one rule"),
+                    )
+                    .at(at.clone().attr("host")),
+                );
             }
-            let mut known_empty = true;
-            for attr in ["users", "groups"] {
+            let known_empty = ["users", "groups"].iter().all(|attr| {
                 let v = r.get(attr);
-                if !v.is_fully_known() {
-                    known_empty = false;
-                    continue;
-                }
-                let names = strings(v);
-                known_empty &= names.is_empty();
-                if names.iter().any(|n| n.trim().is_empty()) {
-                    d.push(
-                        Diagnostic::error(
-                            format!("Empty name in {attr}"),
-                            format!("rules[{i}].{attr} holds an empty string; name users by username or e-mail address, groups by name."),
-                        )
-                        .at(at(attr)),
-                    );
-                }
-            }
+                v.is_fully_known() && v.strings().is_empty()
+            });
             if known_empty {
                 d.push(
                     Diagnostic::error(
@@ -344,58 +387,9 @@ impl Resource for DomainRestriction {
                             r.get("host").as_str().unwrap_or_default()
                         ),
                     )
-                    .at(AttrPath::root().attr("rules").index(i as i64)),
+                    .at(at),
                 );
             }
-        }
-        let apps = config.get("applications");
-        if apps.is_fully_known() {
-            let slugs = strings(apps);
-            if slugs.is_empty() {
-                d.push(
-                    Diagnostic::error(
-                        "No applications",
-                        "applications is empty: the rules would be enforced nowhere. List the slugs of the fwdauth_protected_host resources they protect.",
-                    )
-                    .at(AttrPath::root().attr("applications")),
-                );
-            }
-            if slugs.iter().any(|s| s.is_empty()) {
-                d.push(
-                    Diagnostic::error(
-                        "Empty application slug",
-                        "applications holds an empty string.",
-                    )
-                    .at(AttrPath::root().attr("applications")),
-                );
-            }
-        }
-        // ExpressionPolicyRequest.name: not blank, and stored with its
-        // surrounding white space stripped (DRF CharField), which would
-        // read back as another name.
-        if let Some(n) = config.get("name").as_str()
-            && (n.trim().is_empty() || n.trim() != n)
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid name",
-                    format!("name {n:?} must be non-empty without white space at its start or end: Authentik strips it when it stores the policy, so the name read back would differ."),
-                )
-                .at(AttrPath::root().attr("name")),
-            );
-        }
-        // PolicyBindingRequest.order is an int32 (-2147483648..2147483647
-        // in Authentik's OpenAPI document); a whole number only.
-        if let Some(n) = config.get("binding_order").as_f64()
-            && (n.fract() != 0.0 || n < f64::from(i32::MIN) || n > f64::from(i32::MAX))
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid binding_order",
-                    format!("binding_order {n} must be a whole number from -2147483648 to 2147483647 (Authentik stores it as a 32-bit integer)."),
-                )
-                .at(AttrPath::root().attr("binding_order")),
-            );
         }
         d
     }
@@ -408,12 +402,13 @@ impl Resource for DomainRestriction {
         if plan.planned.is_null() || !plan.config.is_fully_known() {
             return Diagnostics::default();
         }
-        let conn = match self.shared.conn() {
+        let conn = match self.conn.get() {
             Ok(c) => c,
             Err(d) => return d,
         };
-        let mut d = groups_exist(&conn, &rules(&plan.planned));
-        let (resolved, more) = resolve_users(&conn, &plan.planned, plan.prior.as_ref());
+        let want = Restriction::read(&plan.planned);
+        let mut d = groups_exist(&conn, &want.rules);
+        let (resolved, more) = resolve_users(&conn, &want.rules, plan.prior.as_ref());
         d.extend(more);
         let policy_pk = plan
             .prior
@@ -423,9 +418,9 @@ impl Resource for DomainRestriction {
             .to_string();
         match guard::check(
             &conn,
-            &strings(plan.planned.get("applications")),
-            &rules(&plan.planned),
-            default_allow(&plan.planned),
+            &want.applications,
+            &want.rules,
+            want.default_allow,
             &policy_pk,
             false,
         ) {
@@ -436,13 +431,8 @@ impl Resource for DomainRestriction {
             .planned
             .clone()
             .with_attr("resolved_users", accounts::to_state(&resolved))
-            .with_attr(
-                "expression",
-                Value::from(expression(&plan.planned, &resolved)),
-            );
-        let want: BTreeSet<String> = strings(plan.planned.get("applications"))
-            .into_iter()
-            .collect();
+            .with_attr("expression", Value::from(want.expression(&resolved)));
+        let want: BTreeSet<String> = want.applications.into_iter().collect();
         let unchanged = plan.prior.as_ref().is_some_and(|p| {
             p.get("binding_order") == plan.planned.get("binding_order")
                 && bindings(p).keys().cloned().collect::<BTreeSet<_>>() == want
@@ -457,10 +447,11 @@ impl Resource for DomainRestriction {
     }
 
     fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         let (guarded, resolved) = self.checked(&conn, planned, None, "")?;
-        let name = planned.get("name").as_str().unwrap_or_default().to_string();
-        let text = expression(planned, &resolved);
+        let want = Restriction::read(planned);
+        let name = &want.name;
+        let text = want.expression(&resolved);
         let p = adopt::create(
             &conn.api,
             &Create {
@@ -468,7 +459,7 @@ impl Resource for DomainRestriction {
                 body: &json!({"name": name, "expression": text, "execution_logging": false}),
                 what: &format!("expression policy {name:?}"),
                 summary: "Cannot create expression policy",
-                query: format!("name={}", enc(&name)),
+                query: format!("name={}", enc(name)),
                 key: &["name"],
                 import: format!(
                     "terraform import <address of this fwdauth_domain_restriction> {name}"
@@ -476,7 +467,7 @@ impl Resource for DomainRestriction {
             },
         )?;
         let pk = js(&p, "pk");
-        let order = planned.get("binding_order").as_i64().unwrap_or(0);
+        let order = want.binding_order;
         let bound = match self.sync(&conn, &pk, &guarded, BTreeMap::new(), order, false) {
             Ok(b) => b,
             Err(d) => {
@@ -496,7 +487,7 @@ impl Resource for DomainRestriction {
     }
 
     fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         let pk = state.get("id").as_str().unwrap_or_default();
         let Some(p) = conn
             .api
@@ -535,7 +526,7 @@ impl Resource for DomainRestriction {
         let resolved_users = if recorded.is_empty() {
             state.get("resolved_users").clone()
         } else {
-            let all = accounts::list(&conn)?;
+            let all = all_accounts(&conn)?;
             let live: UserIds = recorded
                 .into_iter()
                 .filter(|(_, pk)| all.iter().any(|a| a.pk == *pk))
@@ -559,11 +550,12 @@ impl Resource for DomainRestriction {
         planned: &Value,
         _config: &Value,
     ) -> Result<Value, Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         let pk = prior.get("id").as_str().unwrap_or_default().to_string();
         let (guarded, resolved) = self.checked(&conn, planned, Some(prior), &pk)?;
-        let name = planned.get("name").as_str().unwrap_or_default().to_string();
-        let text = expression(planned, &resolved);
+        let want = Restriction::read(planned);
+        let name = &want.name;
+        let text = want.expression(&resolved);
         conn.api
             .patch(
                 &format!("policies/expression/{pk}/"),
@@ -577,7 +569,7 @@ impl Resource for DomainRestriction {
             &pk,
             &guarded,
             bindings(prior),
-            planned.get("binding_order").as_i64().unwrap_or(0),
+            want.binding_order,
             same_order,
         )?;
         Ok(planned
@@ -588,7 +580,7 @@ impl Resource for DomainRestriction {
     }
 
     fn delete(&self, _ctx: &Ctx, prior: &Value) -> Result<(), Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         let pk = prior.get("id").as_str().unwrap_or_default();
         // Deleting the policy deletes its bindings too.
         conn.api
@@ -603,7 +595,7 @@ impl Resource for DomainRestriction {
     /// rules cannot be recovered from Python, so the first apply after
     /// import rewrites the expression from `rules`.
     fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         let found = conn
             .api
             .list(
@@ -733,7 +725,7 @@ mod tests {
 
     fn resource() -> DomainRestriction {
         DomainRestriction {
-            shared: Arc::new(Shared::default()),
+            conn: Arc::new(Configured::new("fwdauth")),
         }
     }
 
@@ -752,7 +744,7 @@ mod tests {
             BTreeMap::from([("domain".to_string(), "b1".to_string())])
         );
         assert_eq!(v.get("default_allow").as_bool(), Some(true));
-        assert_eq!(rules(&v)[0].host, "chrome.*");
+        assert_eq!(Restriction::read(&v).rules[0].host, "chrome.*");
         let unbound = json!({"id": "p1", "name": "x", "rules": [], "default_allow": true,
                              "bind_to": null, "binding_order": 0, "binding_id": "", "expression": ""});
         let v = resource()
@@ -776,7 +768,7 @@ mod tests {
         assert_eq!(bindings(&v)["chrome"], "b1");
         assert_eq!(v.get("expression").as_str(), Some("old"));
         assert_eq!(
-            rules(&v)[0].users,
+            Restriction::read(&v).rules[0].users,
             BTreeSet::from(["vbarzin@gmail.com".to_string()])
         );
         let err = resource()
@@ -792,9 +784,18 @@ mod tests {
         tfplugin::value::from_json(&j, &resource().schema().value_type(), false).unwrap()
     }
 
+    /// What ValidateResourceConfig runs: the schema's validators, then the
+    /// resource's own checks.
+    fn validate(config: &Value) -> Diagnostics {
+        let r = resource();
+        let mut d = tfplugin::validator::validate_config(&r.schema(), config);
+        d.extend(r.validate(config));
+        d
+    }
+
     #[test]
     fn validation_names_the_attribute() {
-        let d = resource().validate(&config(
+        let d = validate(&config(
             json!([
                 {"host": "Chrome.example.com", "users": ["a"], "groups": null},
                 {"host": "k8s.example.com", "users": [""], "groups": null},

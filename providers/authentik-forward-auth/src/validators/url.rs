@@ -1,6 +1,8 @@
 //! The URL rule Authentik applies to a proxy provider's `external_host`,
 //! checked at plan so a host Authentik would refuse fails before any write.
 
+use tfplugin::validator::{FnValidator, from_fn};
+
 /// Django's `URLValidator` as Authentik's `DomainlessURLValidator`
 /// (`authentik/lib/models.py`) configures it for the proxy provider's
 /// `external_host` and `internal_host` (schemes http, https; hosts without
@@ -47,6 +49,23 @@ pub fn is_valid_url(value: &str) -> bool {
         hostport.split(':').next().unwrap_or_default()
     };
     !host.is_empty() && host.chars().count() <= 253
+}
+
+/// The validator: an http(s) URL that [`is_valid_url`] accepts. Another
+/// scheme passes here: [`super::http_url`] names that.
+pub fn accepted_by_authentik() -> FnValidator {
+    from_fn("a URL Authentik's URL validator accepts", |v, _| {
+        match v.as_str() {
+            Some(h)
+                if (h.starts_with("https://") || h.starts_with("http://")) && !is_valid_url(h) =>
+            {
+                Err(format!(
+                    "{h:?} is not a URL Authentik accepts (its URL validator: a host name, IPv4 or [IPv6] address, an optional port of up to 5 digits, no white space)."
+                ))
+            }
+            _ => Ok(()),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -7,15 +7,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::Configured;
+use tfplugin::diag::Diagnostics;
 use tfplugin::provider::{Ctx, DataSource};
 use tfplugin::schema::{Attribute, Schema};
-use tfplugin::value::{AttrPath, Type, Value};
+use tfplugin::validator::i64_in;
+use tfplugin::value::{Type, Value};
 
-use crate::provider::Shared;
+use crate::connection::Conn;
+use crate::validators::http_url;
 
 pub struct CarveoutCheck {
-    pub shared: Arc<Shared>,
+    pub conn: Arc<Configured<Conn>>,
 }
 
 /// The walloff regex for `domain` (the part after `authentik.`).
@@ -42,12 +45,14 @@ impl DataSource for CarveoutCheck {
         Schema::new(vec![
             Attribute::new("url", Type::String)
                 .required()
+                .validate(http_url())
                 .description("A representative GET-able URL of the carve-out."),
             Attribute::new("domain", Type::String).optional().computed().description(
                 "Domain whose `authentik.<domain>` host counts as Authentik (default: the URL's host minus its first label).",
             ),
             Attribute::new("timeout_seconds", Type::Number)
                 .optional()
+                .validate(i64_in(1..=3600))
                 .description("Request timeout (default 10)."),
             Attribute::new("status_code", Type::Number)
                 .computed()
@@ -65,22 +70,11 @@ impl DataSource for CarveoutCheck {
         .description("Checks that a public carve-out is not walled off by forward auth: no redirects followed; fails when the response redirects to Authentik.")
     }
 
-    fn validate(&self, config: &Value) -> Diagnostics {
-        match config.get("url").as_str() {
-            Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                Diagnostic::error("Invalid url", format!("{u:?} must be an http(s) URL"))
-                    .at(AttrPath::root().attr("url"))
-                    .into()
-            }
-            _ => Diagnostics::default(),
-        }
-    }
-
     fn read(&self, _ctx: &Ctx, config: &Value) -> Result<Value, Diagnostics> {
-        let insecure = self.shared.conn().map(|c| c.insecure).unwrap_or(false);
-        let url = config.get("url").as_str().unwrap_or_default().to_string();
-        let domain = match config.get("domain").as_str() {
-            Some(d) => d.to_string(),
+        let insecure = self.conn.get().map(|c| c.insecure).unwrap_or(false);
+        let url = config.get("url").string().unwrap_or_default();
+        let domain = match config.get("domain").string() {
+            Some(d) => d,
             None => parent_domain(&url).ok_or_else(|| {
                 Diagnostics::error(
                     "Cannot derive domain",
@@ -95,7 +89,7 @@ impl DataSource for CarveoutCheck {
             .redirect(reqwest::redirect::Policy::none())
             .danger_accept_invalid_certs(insecure)
             .timeout(Duration::from_secs(
-                config.get("timeout_seconds").as_i64().unwrap_or(10).max(1) as u64,
+                config.get("timeout_seconds").as_i64().unwrap_or(10) as u64,
             ))
             .build()
             .map_err(|e| Diagnostics::error("Cannot build HTTP client", e.to_string()))?;

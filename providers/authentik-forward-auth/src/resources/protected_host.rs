@@ -8,15 +8,18 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
+use tfplugin::Configured;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{Ctx, MoveSource, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Schema};
+use tfplugin::validator::{from_fn, one_of, regex};
 use tfplugin::value::{AttrPath, Type, Value};
 
 use crate::adopt::{self, Create};
-use crate::client::enc;
+use crate::client::{api_diag, enc, js};
+use crate::connection::Conn;
 use crate::outpost;
-use crate::provider::{Conn, Shared, api_diag, js};
+use crate::validators::{RegexLines, Trimmed, http_url, timedelta, url};
 
 /// The headers the outpost returns to Traefik for the backend
 /// (`authResponseHeaders`), as documented for Authentik's proxy outpost.
@@ -38,30 +41,71 @@ pub const AUTH_RESPONSE_HEADERS: &[&str] = &[
 const MODES: &[&str] = &["forward_single", "forward_domain"];
 
 pub struct ProtectedHost {
-    pub shared: Arc<Shared>,
+    pub conn: Arc<Configured<Conn>>,
 }
 
-fn s(v: &Value, a: &str) -> String {
-    v.get(a).as_str().unwrap_or_default().to_string()
+/// A host as planned or stored: the attributes the API calls are made from.
+struct Host {
+    slug: String,
+    name: String,
+    external_host: String,
+    mode: String,
+    cookie_domain: String,
+    authorization_flow: String,
+    invalidation_flow: String,
+    access_token_validity: String,
+    skip_path_regex: String,
+    launch_url: String,
+    group: String,
+    policy_engine_mode: String,
+    allowed_groups: BTreeSet<String>,
+    allowed_users: BTreeSet<String>,
+    outpost: String,
 }
 
-fn names(v: &Value, a: &str) -> BTreeSet<String> {
-    v.get(a)
-        .as_list()
-        .map(|l| {
-            l.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+impl Host {
+    fn read(v: &Value) -> Host {
+        let text = |a: &str| v.get(a).string().unwrap_or_default();
+        let set = |a: &str| v.get(a).strings().into_iter().collect();
+        Host {
+            slug: text("slug"),
+            name: text("name"),
+            external_host: text("external_host"),
+            mode: text("mode"),
+            cookie_domain: text("cookie_domain"),
+            authorization_flow: text("authorization_flow"),
+            invalidation_flow: text("invalidation_flow"),
+            access_token_validity: text("access_token_validity"),
+            skip_path_regex: text("skip_path_regex"),
+            launch_url: text("launch_url"),
+            group: text("group"),
+            policy_engine_mode: text("policy_engine_mode"),
+            allowed_groups: set("allowed_groups"),
+            allowed_users: set("allowed_users"),
+            outpost: text("outpost"),
+        }
+    }
 }
 
-/// Django's `validate_slug` (`^[-a-zA-Z0-9_]+$`), the pattern of
-/// `ApplicationRequest.slug` in Authentik's OpenAPI document.
-fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+/// `mode`: the forward-auth modes; `proxy` is refused with the reason.
+fn forward_mode() -> tfplugin::validator::FnValidator {
+    from_fn("forward_single or forward_domain", |v, _| {
+        match v.as_str() {
+        Some("proxy") => Err("mode \"proxy\" makes Authentik the reverse proxy, which needs an internal_host this resource does not manage; use forward_single or forward_domain".to_string()),
+        Some(m) if !MODES.contains(&m) => Err(format!("mode {m:?} must be forward_single or forward_domain")),
+        _ => Ok(()),
+    }
+    })
+}
+
+/// `name`: Authentik requires one for the application and the provider.
+fn non_blank_name() -> tfplugin::validator::FnValidator {
+    from_fn("not empty", |v, _| {
+        match v.as_str() {
+        Some("") => Err("name may not be empty: Authentik requires a name for the application and the proxy provider.".to_string()),
+        _ => Ok(()),
+    }
+    })
 }
 
 fn forward_auth_address(conn: &Conn) -> String {
@@ -79,12 +123,11 @@ struct Resolved {
     users: Vec<(String, i64)>,
 }
 
-fn resolve(conn: &Conn, v: &Value) -> Result<Resolved, Diagnostics> {
-    let slug = s(v, "slug");
+fn resolve(conn: &Conn, host: &Host) -> Result<Resolved, Diagnostics> {
+    let slug = &host.slug;
     let mut d = Diagnostics::default();
-    let mut flow = |attr: &str| -> String {
-        let want = s(v, attr);
-        match conn.flow_pk(&want) {
+    let mut flow = |attr: &str, want: &str| -> String {
+        match conn.flow_pk(want) {
             Ok(Some(pk)) => pk,
             Ok(None) => {
                 d.push(
@@ -105,12 +148,12 @@ fn resolve(conn: &Conn, v: &Value) -> Result<Resolved, Diagnostics> {
             }
         }
     };
-    let authorization_flow = flow("authorization_flow");
-    let invalidation_flow = flow("invalidation_flow");
+    let authorization_flow = flow("authorization_flow", &host.authorization_flow);
+    let invalidation_flow = flow("invalidation_flow", &host.invalidation_flow);
     let mut groups = Vec::new();
-    for g in names(v, "allowed_groups") {
-        match conn.group_pk(&g) {
-            Ok(Some(pk)) => groups.push((g, pk)),
+    for g in &host.allowed_groups {
+        match conn.group_pk(g) {
+            Ok(Some(pk)) => groups.push((g.clone(), pk)),
             Ok(None) => d.push(
                 Diagnostic::error(
                     format!("Group {g:?} not found"),
@@ -122,9 +165,9 @@ fn resolve(conn: &Conn, v: &Value) -> Result<Resolved, Diagnostics> {
         }
     }
     let mut users = Vec::new();
-    for u in names(v, "allowed_users") {
-        match conn.accounts_named(&u).as_deref() {
-            Ok([one]) => users.push((u, one.pk)),
+    for u in &host.allowed_users {
+        match conn.accounts_named(u).as_deref() {
+            Ok([one]) => users.push((u.clone(), one.pk)),
             Ok([]) => d.push(
                 Diagnostic::error(
                     format!("User {u:?} not found"),
@@ -159,27 +202,27 @@ fn resolve(conn: &Conn, v: &Value) -> Result<Resolved, Diagnostics> {
     })
 }
 
-fn provider_body(v: &Value, r: &Resolved) -> Json {
+fn provider_body(host: &Host, r: &Resolved) -> Json {
     json!({
-        "name": s(v, "name"),
+        "name": host.name,
         "authorization_flow": r.authorization_flow,
         "invalidation_flow": r.invalidation_flow,
-        "external_host": s(v, "external_host"),
-        "mode": s(v, "mode"),
-        "cookie_domain": s(v, "cookie_domain"),
-        "access_token_validity": s(v, "access_token_validity"),
-        "skip_path_regex": s(v, "skip_path_regex"),
+        "external_host": host.external_host,
+        "mode": host.mode,
+        "cookie_domain": host.cookie_domain,
+        "access_token_validity": host.access_token_validity,
+        "skip_path_regex": host.skip_path_regex,
     })
 }
 
-fn application_body(v: &Value, provider_pk: i64) -> Json {
+fn application_body(host: &Host, provider_pk: i64) -> Json {
     json!({
-        "name": s(v, "name"),
-        "slug": s(v, "slug"),
+        "name": host.name,
+        "slug": host.slug,
         "provider": provider_pk,
-        "meta_launch_url": s(v, "launch_url"),
-        "group": s(v, "group"),
-        "policy_engine_mode": s(v, "policy_engine_mode"),
+        "meta_launch_url": host.launch_url,
+        "group": host.group,
+        "policy_engine_mode": host.policy_engine_mode,
     })
 }
 
@@ -319,12 +362,12 @@ fn sync_bindings(conn: &Conn, app_uuid: &str, slug: &str, r: &Resolved) -> Resul
 /// the apply writes, since such bindings can appear out of band. In
 /// `"all"` mode they can only narrow access: a negated binding is then a
 /// warning (the lists admit fewer users than they say).
-fn bypass_check(conn: &Conn, app_uuid: &str, planned: &Value) -> Diagnostics {
-    let slug = s(planned, "slug");
+fn bypass_check(conn: &Conn, app_uuid: &str, planned: &Host) -> Diagnostics {
+    let slug = &planned.slug;
     if app_uuid.is_empty() {
         return Diagnostics::default();
     }
-    let bindings = match app_bindings(conn, app_uuid, &slug) {
+    let bindings = match app_bindings(conn, app_uuid, slug) {
         Ok(l) => l,
         Err(d) => return d,
     };
@@ -333,8 +376,7 @@ fn bypass_check(conn: &Conn, app_uuid: &str, planned: &Value) -> Diagnostics {
         .filter(|b| b["policy"].is_string() && evaluated(b))
         .collect();
     let negations: Vec<&Json> = bindings.iter().filter(|b| negated(b)).collect();
-    let own =
-        !names(planned, "allowed_groups").is_empty() || !names(planned, "allowed_users").is_empty();
+    let own = !planned.allowed_groups.is_empty() || !planned.allowed_users.is_empty();
     let listed = |bs: &[&Json]| {
         bs.iter()
             .map(|b| describe(b))
@@ -342,7 +384,7 @@ fn bypass_check(conn: &Conn, app_uuid: &str, planned: &Value) -> Diagnostics {
             .join(", ")
     };
     let mut d = Diagnostics::default();
-    if s(planned, "policy_engine_mode") == "all" {
+    if planned.policy_engine_mode == "all" {
         if !negations.is_empty() {
             d.push(
                 Diagnostic::warning(
@@ -375,6 +417,11 @@ fn bypass_check(conn: &Conn, app_uuid: &str, planned: &Value) -> Diagnostics {
     d
 }
 
+/// The application's UUID a state value records ("" when none yet).
+fn application_uuid(v: &Value) -> String {
+    v.get("application_uuid").string().unwrap_or_default()
+}
+
 fn attach(conn: &Conn, name: &str, pk: i64, want: bool) -> Result<(), Diagnostics> {
     outpost::set_membership(&conn.api, name, pk, want, conn.settle).map_err(|e| {
         Diagnostics::error(
@@ -392,7 +439,8 @@ impl ProtectedHost {
     /// Reads everything back into a state value; None when the application
     /// or its provider is gone.
     fn read_state(&self, conn: &Conn, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-        let slug = s(prior, "slug");
+        let stored = Host::read(prior);
+        let slug = stored.slug.clone();
         let Some(app) = conn
             .api
             .get_opt(
@@ -434,7 +482,7 @@ impl ProtectedHost {
         let app_uuid = js(&app, "pk");
         let mut groups = Vec::new();
         let mut users = Vec::new();
-        let prior_users = names(prior, "allowed_users");
+        let prior_users = &stored.allowed_users;
         for b in current_bindings(conn, &app_uuid, &slug)? {
             if let Some(g) = b["group"].as_str() {
                 let n = conn
@@ -465,7 +513,7 @@ impl ProtectedHost {
         let attached = outpost::is_member(&conn.api, &outpost_name, pk)
             .map_err(|e| api_diag("Cannot read outpost", e))?;
         // Prefer the application's name; a renamed provider shows as drift too.
-        let name = if js(&app, "name") != s(prior, "name") {
+        let name = if js(&app, "name") != stored.name {
             js(&app, "name")
         } else {
             js(&prov, "name")
@@ -526,6 +574,11 @@ impl Resource for ProtectedHost {
         "fwdauth_protected_host"
     }
 
+    /// Attribute checks are validators: what Authentik's serializers refuse
+    /// at apply (`ApplicationRequest.slug` pattern, non-blank `name`, the
+    /// `timedelta_string_validator` of `access_token_validity`, its URL
+    /// validator on `external_host`, white space DRF strips, a proxy mode
+    /// needing `internal_host`) and what this resource does not do.
     fn schema(&self) -> Schema {
         let opt = |n: &str, default: &str, md: &str| {
             Attribute::new(n, Type::String)
@@ -534,27 +587,45 @@ impl Resource for ProtectedHost {
                 .default(Value::from(default))
                 .description(md)
         };
+        // Django's `validate_slug`, the pattern of `ApplicationRequest.slug`
+        // in Authentik's OpenAPI document.
+        let slug = regex::Regex::new("^[-a-zA-Z0-9_]+$").expect("slug pattern");
         Schema::new(vec![
             Attribute::new("id", Type::String).computed().use_state_for_unknown().description("The application slug."),
             Attribute::new("slug", Type::String)
                 .required()
                 .requires_replace()
+                .validate(regex(slug, "letters, digits, '-' or '_' (Authentik's application slug), e.g. \"grafana\""))
                 .description("Application slug (unique; used in Authentik URLs): letters, digits, `-` and `_` only (`^[-a-zA-Z0-9_]+$`). Changing it replaces the host."),
             Attribute::new("name", Type::String)
                 .required()
+                .validate(Trimmed)
+                .validate(non_blank_name())
                 .description("Display name of the application; also the proxy provider's name (unique in Authentik)."),
             Attribute::new("external_host", Type::String)
                 .required()
+                .validate(Trimmed)
+                .validate(http_url())
+                .validate(url::accepted_by_authentik())
                 .description("Public URL of the host, e.g. `https://grafana.example.com`."),
-            opt("mode", "forward_single", "`forward_single` (one host) or `forward_domain` (every host under `cookie_domain`); `proxy` is refused (it needs an `internal_host`)."),
-            opt("cookie_domain", "", "Cookie domain; required for `forward_domain`, e.g. `example.com`."),
+            opt("mode", "forward_single", "`forward_single` (one host) or `forward_domain` (every host under `cookie_domain`); `proxy` is refused (it needs an `internal_host`).")
+                .validate(forward_mode()),
+            opt("cookie_domain", "", "Cookie domain; required for `forward_domain`, e.g. `example.com`.")
+                .validate(Trimmed),
             opt("authorization_flow", "default-provider-authorization-implicit-consent", "Slug of the authorization flow."),
             opt("invalidation_flow", "default-provider-invalidation-flow", "Slug of the invalidation (logout) flow."),
-            opt("access_token_validity", "hours=24", "Session/token validity in Authentik's `hours=24;minutes=30` form: `unit=number` pairs separated by `;` (weeks, days, hours, minutes, seconds, milliseconds, microseconds), checked at plan as Authentik parses it."),
-            opt("skip_path_regex", "", "Regular expressions (one per line) of paths that skip authentication: the public carve-outs."),
-            opt("launch_url", "", "Application launch URL shown in the user library (`meta_launch_url`)."),
-            opt("group", "", "Application group (a label in the user library)."),
-            opt("policy_engine_mode", "any", "`any` (one passing binding admits) or `all`. In `any`, a policy binding or a negated group/user binding on the application next to own bindings fails the plan (it would admit around them)."),
+            opt("access_token_validity", "hours=24", "Session/token validity in Authentik's `hours=24;minutes=30` form: `unit=number` pairs separated by `;` (weeks, days, hours, minutes, seconds, milliseconds, microseconds), checked at plan as Authentik parses it.")
+                .validate(Trimmed)
+                .validate(timedelta::authentik_duration()),
+            opt("skip_path_regex", "", "Regular expressions (one per line) of paths that skip authentication: the public carve-outs.")
+                .validate(Trimmed)
+                .validate(RegexLines),
+            opt("launch_url", "", "Application launch URL shown in the user library (`meta_launch_url`).")
+                .validate(Trimmed),
+            opt("group", "", "Application group (a label in the user library).")
+                .validate(Trimmed),
+            opt("policy_engine_mode", "any", "`any` (one passing binding admits) or `all`. In `any`, a policy binding or a negated group/user binding on the application next to own bindings fails the plan (it would admit around them).")
+                .validate(one_of(&["any", "all"])),
             Attribute::new("allowed_groups", Type::set(Type::String))
                 .optional()
                 .description("Names of groups admitted (one enabled, non-negated binding each; other bindings on the application are not read as admissions and never deleted)."),
@@ -582,130 +653,22 @@ impl Resource for ProtectedHost {
         .description("One host protected by Authentik forward auth: proxy provider + application + access bindings + outpost membership, managed as one unit.")
     }
 
-    /// Refuses at plan what Authentik's serializers refuse at apply
-    /// (`ApplicationRequest.slug` pattern, non-blank `name`, the
-    /// `timedelta_string_validator` of `access_token_validity`, a proxy
-    /// mode needing `internal_host`), and what this resource does not do.
+    /// `forward_domain` needs a `cookie_domain` (the only check across
+    /// attributes; the others are the schema's validators).
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::default();
-        if let Some(slug) = config.get("slug").as_str()
-            && !is_slug(slug)
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid slug",
-                    format!("slug {slug:?} must be letters, digits, '-' or '_' (Authentik's ^[-a-zA-Z0-9_]+$), e.g. \"grafana\"."),
-                )
-                .at(AttrPath::root().attr("slug")),
-            );
-        }
-        // DRF's CharField strips surrounding white space
-        // (`trim_whitespace=True`): Authentik would store another value
-        // than the configuration's, and every plan would show it as drift.
-        for attr in [
-            "name",
-            "external_host",
-            "cookie_domain",
-            "access_token_validity",
-            "skip_path_regex",
-            "launch_url",
-            "group",
-        ] {
-            if let Some(v) = config.get(attr).as_str()
-                && v.trim() != v
-            {
-                d.push(
-                    Diagnostic::error(
-                        format!("White space around {attr}"),
-                        format!("{attr} {v:?} starts or ends with white space, which Authentik strips when it stores the value, so every plan would show a change. Remove it (for a heredoc: chomp(...) or trimspace(...))."),
-                    )
-                    .at(AttrPath::root().attr(attr)),
-                );
-            }
-        }
-        if config.get("name").as_str() == Some("") {
-            d.push(
-                Diagnostic::error("Invalid name", "name may not be empty: Authentik requires a name for the application and the proxy provider.")
-                    .at(AttrPath::root().attr("name")),
-            );
-        }
-        if let Some(v) = config.get("access_token_validity").as_str()
-            && let Err(why) = crate::timedelta::seconds(v)
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid access_token_validity",
-                    format!("{v:?}: {why}. Authentik takes `unit=number` pairs separated by `;`, e.g. \"hours=24\" or \"hours=1;minutes=30\"."),
-                )
-                .at(AttrPath::root().attr("access_token_validity")),
-            );
-        }
-        if let Some(m) = config.get("mode").as_str()
-            && !MODES.contains(&m)
-        {
-            let why = if m == "proxy" {
-                "mode \"proxy\" makes Authentik the reverse proxy, which needs an internal_host this resource does not manage; use forward_single or forward_domain".to_string()
-            } else {
-                format!("mode {m:?} must be forward_single or forward_domain")
-            };
-            d.push(Diagnostic::error("Invalid mode", why).at(AttrPath::root().attr("mode")));
-        }
         let cd = config.get("cookie_domain");
         if config.get("mode").as_str() == Some("forward_domain")
             && !cd.is_unknown()
             && cd.as_str().is_none_or(str::is_empty)
         {
-            d.push(
-                Diagnostic::error(
-                    "cookie_domain required",
-                    "mode = \"forward_domain\" needs cookie_domain (e.g. \"example.com\").",
-                )
-                .at(AttrPath::root().attr("cookie_domain")),
-            );
+            return Diagnostic::error(
+                "cookie_domain required",
+                "mode = \"forward_domain\" needs cookie_domain (e.g. \"example.com\").",
+            )
+            .at(AttrPath::root().attr("cookie_domain"))
+            .into();
         }
-        if let Some(m) = config.get("policy_engine_mode").as_str()
-            && !["any", "all"].contains(&m)
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid policy_engine_mode",
-                    format!("{m:?} must be any or all"),
-                )
-                .at(AttrPath::root().attr("policy_engine_mode")),
-            );
-        }
-        if let Some(h) = config.get("external_host").as_str()
-            && !(h.starts_with("https://") || h.starts_with("http://"))
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid external_host",
-                    format!("{h:?} must be an http(s) URL"),
-                )
-                .at(AttrPath::root().attr("external_host")),
-            );
-        } else if let Some(h) = config.get("external_host").as_str()
-            && !crate::url::is_valid_url(h)
-        {
-            d.push(
-                Diagnostic::error(
-                    "Invalid external_host",
-                    format!("{h:?} is not a URL Authentik accepts (its URL validator: a host name, IPv4 or [IPv6] address, an optional port of up to 5 digits, no white space)."),
-                )
-                .at(AttrPath::root().attr("external_host")),
-            );
-        }
-        if let Some(re) = config.get("skip_path_regex").as_str() {
-            for line in re.lines().filter(|l| !l.is_empty()) {
-                if let Err(e) = regex::Regex::new(line) {
-                    d.push(
-                        Diagnostic::error("Invalid skip_path_regex", format!("{line:?}: {e}"))
-                            .at(AttrPath::root().attr("skip_path_regex")),
-                    );
-                }
-            }
-        }
-        d
+        Diagnostics::default()
     }
 
     /// Fills the outpost and the Traefik outputs, and checks at plan time that
@@ -714,7 +677,7 @@ impl Resource for ProtectedHost {
         if plan.planned.is_null() {
             return Diagnostics::default();
         }
-        let conn = match self.shared.conn() {
+        let conn = match self.conn.get() {
             Ok(c) => c,
             Err(d) => return d,
         };
@@ -735,22 +698,23 @@ impl Resource for ProtectedHost {
             planned = planned.with_attr("id", plan.config.get("slug").clone());
         }
         plan.planned = planned;
+        let host = Host::read(&plan.planned);
         if plan.config.is_fully_known()
-            && let Err(d) = resolve(&conn, &plan.planned)
+            && let Err(d) = resolve(&conn, &host)
         {
             return d;
         }
         match plan.prior.as_ref() {
-            Some(prior) => bypass_check(&conn, &s(prior, "application_uuid"), &plan.planned),
+            Some(prior) => bypass_check(&conn, &application_uuid(prior), &host),
             None => Diagnostics::default(),
         }
     }
 
     fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> Result<Value, Diagnostics> {
-        let conn = self.shared.conn()?;
-        let r = resolve(&conn, planned)?;
-        let slug = s(planned, "slug");
-        let name = s(planned, "name");
+        let conn = self.conn.get()?;
+        let host = Host::read(planned);
+        let r = resolve(&conn, &host)?;
+        let (slug, name) = (&host.slug, &host.name);
         let import = format!(
             "terraform import <address of this fwdauth_protected_host> {slug} (the import ID is the application slug; a proxy provider no application uses cannot be imported: delete it in Authentik)"
         );
@@ -758,10 +722,10 @@ impl Resource for ProtectedHost {
             &conn.api,
             &Create {
                 collection: "providers/proxy/",
-                body: &provider_body(planned, &r),
+                body: &provider_body(&host, &r),
                 what: &format!("proxy provider {name:?}"),
                 summary: "Cannot create proxy provider",
-                query: format!("name__iexact={}", enc(&name)),
+                query: format!("name__iexact={}", enc(name)),
                 key: &["name"],
                 import: import.clone(),
             },
@@ -771,7 +735,7 @@ impl Resource for ProtectedHost {
         let rollback = |d: Diagnostics, app: bool| -> Diagnostics {
             if app {
                 conn.api
-                    .delete(&format!("core/applications/{}/", enc(&slug)), "rollback")
+                    .delete(&format!("core/applications/{}/", enc(slug)), "rollback")
                     .ok();
             }
             conn.api
@@ -783,28 +747,27 @@ impl Resource for ProtectedHost {
             &conn.api,
             &Create {
                 collection: "core/applications/",
-                body: &application_body(planned, pk),
+                body: &application_body(&host, pk),
                 what: &format!("application {slug:?}"),
                 summary: "Cannot create application",
-                query: format!("slug={}", enc(&slug)),
+                query: format!("slug={}", enc(slug)),
                 key: &["slug"],
                 import,
             },
         )
         .map_err(|d| rollback(d, false))?;
         let app_uuid = js(&app, "pk");
-        sync_bindings(&conn, &app_uuid, &slug, &r).map_err(|d| rollback(d, true))?;
-        let outpost_name = s(planned, "outpost");
-        attach(&conn, &outpost_name, pk, true).map_err(|d| rollback(d, true))?;
+        sync_bindings(&conn, &app_uuid, slug, &r).map_err(|d| rollback(d, true))?;
+        attach(&conn, &host.outpost, pk, true).map_err(|d| rollback(d, true))?;
         Ok(planned
             .clone()
-            .with_attr("id", Value::from(slug))
+            .with_attr("id", Value::from(slug.as_str()))
             .with_attr("provider_pk", Value::from(pk))
             .with_attr("application_uuid", Value::from(app_uuid)))
     }
 
     fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         self.read_state(&conn, state)
     }
 
@@ -815,58 +778,58 @@ impl Resource for ProtectedHost {
         planned: &Value,
         _config: &Value,
     ) -> Result<Value, Diagnostics> {
-        let conn = self.shared.conn()?;
-        let r = resolve(&conn, planned)?;
-        let slug = s(planned, "slug");
+        let conn = self.conn.get()?;
+        let host = Host::read(planned);
+        let r = resolve(&conn, &host)?;
+        let slug = &host.slug;
         let pk = prior.get("provider_pk").as_i64().unwrap_or_default();
         // Bindings made since the plan: refuse before writing anything.
-        let bypass = bypass_check(&conn, &s(prior, "application_uuid"), planned);
+        let bypass = bypass_check(&conn, &application_uuid(prior), &host);
         if bypass.has_errors() {
             return Err(bypass);
         }
         conn.api
             .patch(
                 &format!("providers/proxy/{pk}/"),
-                &provider_body(planned, &r),
+                &provider_body(&host, &r),
                 &format!("proxy provider {pk} of {slug:?}"),
             )
             .map_err(|e| api_diag("Cannot update proxy provider", e))?;
         let app = conn
             .api
             .patch(
-                &format!("core/applications/{}/", enc(&slug)),
-                &application_body(planned, pk),
+                &format!("core/applications/{}/", enc(slug)),
+                &application_body(&host, pk),
                 &format!("application {slug:?}"),
             )
             .map_err(|e| api_diag("Cannot update application", e))?;
         let app_uuid = js(&app, "pk");
-        sync_bindings(&conn, &app_uuid, &slug, &r)?;
-        let old = s(prior, "outpost");
-        let new = s(planned, "outpost");
-        if !old.is_empty() && old != new {
+        sync_bindings(&conn, &app_uuid, slug, &r)?;
+        let old = Host::read(prior).outpost;
+        if !old.is_empty() && old != host.outpost {
             attach(&conn, &old, pk, false)?;
         }
-        attach(&conn, &new, pk, true)?;
+        attach(&conn, &host.outpost, pk, true)?;
         Ok(planned
             .clone()
             .with_attr("application_uuid", Value::from(app_uuid)))
     }
 
     fn delete(&self, _ctx: &Ctx, prior: &Value) -> Result<(), Diagnostics> {
-        let conn = self.shared.conn()?;
-        let slug = s(prior, "slug");
+        let conn = self.conn.get()?;
+        let stored = Host::read(prior);
+        let (slug, outpost_name) = (&stored.slug, &stored.outpost);
         let pk = prior.get("provider_pk").as_i64().unwrap_or_default();
-        let outpost_name = s(prior, "outpost");
         if !outpost_name.is_empty() {
-            match outpost::find(&conn.api, &outpost_name) {
-                Ok(_) => attach(&conn, &outpost_name, pk, false)?,
+            match outpost::find(&conn.api, outpost_name) {
+                Ok(_) => attach(&conn, outpost_name, pk, false)?,
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(api_diag("Cannot read outpost", e)),
             }
         }
         conn.api
             .delete(
-                &format!("core/applications/{}/", enc(&slug)),
+                &format!("core/applications/{}/", enc(slug)),
                 &format!("application {slug:?}"),
             )
             .map_err(|e| api_diag("Cannot delete application", e))?;
@@ -885,7 +848,7 @@ impl Resource for ProtectedHost {
 
     /// Import ID: the application slug.
     fn import(&self, _ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let conn = self.shared.conn()?;
+        let conn = self.conn.get()?;
         let v = Value::object([("slug", Value::from(id)), ("name", Value::from(""))]);
         match self.read_state(&conn, &v)? {
             Some(state) => Ok(state),

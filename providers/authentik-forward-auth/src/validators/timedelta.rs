@@ -8,6 +8,8 @@
 //! escapes the validator and fails the request with a server error, so it
 //! is refused here too.
 
+use tfplugin::validator::{FnValidator, from_fn};
+
 const UNITS: &[(&str, f64)] = &[
     ("microseconds", 1e-6),
     ("milliseconds", 1e-3),
@@ -80,6 +82,18 @@ pub fn seconds(expr: &str) -> Result<f64, String> {
         return Err("the duration is beyond what Authentik can store (999999999 days)".into());
     }
     Ok(total)
+}
+
+/// The validator: a text [`seconds`] accepts.
+pub fn authentik_duration() -> FnValidator {
+    from_fn("Authentik's `unit=number;...` duration", |v, _| {
+        match v.as_str() {
+        Some(text) => seconds(text).map(drop).map_err(|why| {
+            format!("{text:?}: {why}. Authentik takes `unit=number` pairs separated by `;`, e.g. \"hours=24\" or \"hours=1;minutes=30\".")
+        }),
+        None => Ok(()),
+    }
+    })
 }
 
 #[cfg(test)]

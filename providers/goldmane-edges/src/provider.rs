@@ -50,10 +50,6 @@ impl GoldmaneProvider {
 /// libpq's sslmode values this provider implements.
 const SSLMODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
-fn config_string(config: &Value, attr: &str) -> Option<String> {
-    config.get(attr).string()
-}
-
 const CONFIG_STRINGS: [&str; 10] = [
     "host",
     "database",
@@ -122,19 +118,21 @@ impl Provider for GoldmaneProvider {
             }
         };
         let input = Input {
-            host: config_string(config, "host"),
+            host: config.get("host").string(),
             port: config
                 .get("port")
-                .as_i64()
+                .i64_in(1..=65535)
+                .ok()
+                .flatten()
                 .and_then(|p| u16::try_from(p).ok()),
-            database: config_string(config, "database"),
-            username: config_string(config, "username"),
-            password: config_string(config, "password"),
-            database_url: config_string(config, "database_url"),
-            sslmode: config_string(config, "sslmode"),
-            sslrootcert: config_string(config, "sslrootcert"),
-            vault_static_role: config_string(config, "vault_static_role"),
-            vault_mount: config_string(config, "vault_mount"),
+            database: config.get("database").string(),
+            username: config.get("username").string(),
+            password: config.get("password").string(),
+            database_url: config.get("database_url").string(),
+            sslmode: config.get("sslmode").string(),
+            sslrootcert: config.get("sslrootcert").string(),
+            vault_static_role: config.get("vault_static_role").string(),
+            vault_mount: config.get("vault_mount").string(),
             statement_timeout,
         };
         match settings::resolve(&input, &|k| self.env.get(k)) {
@@ -185,6 +183,40 @@ mod tests {
             names.iter().all(|n| n.starts_with("goldmane_")),
             "{names:?}"
         );
+    }
+
+    /// The provider block's checks, as the SDK runs them (same summaries
+    /// and details as the hand-written checks they replaced).
+    #[test]
+    fn provider_config_validators() {
+        let schema = GoldmaneProvider::default().schema();
+        let first = |attr: &str, v: Value| {
+            let d = tfplugin::validator::validate_config(&schema, &Value::object([(attr, v)]));
+            assert_eq!(d.0.len(), 1, "{d}");
+            assert_eq!(d.0[0].path, Some(AttrPath::root().attr(attr)));
+            (d.0[0].summary.clone(), d.0[0].detail.clone())
+        };
+        assert_eq!(
+            first("sslmode", Value::from("maybe")),
+            (
+                "Invalid sslmode".into(),
+                "sslmode \"maybe\" is not one of disable, prefer, require, verify-ca, verify-full"
+                    .into()
+            )
+        );
+        let (summary, detail) = first("statement_timeout", Value::from("1y"));
+        assert_eq!(summary, "Invalid statement_timeout");
+        assert!(detail.contains("is not a duration"), "{detail}");
+        let (summary, detail) = first("port", Value::from(70000));
+        assert_eq!(summary, "Invalid port");
+        assert!(detail.contains("1-65535"), "{detail}");
+        for ok in [
+            ("port", Value::from(5432)),
+            ("sslmode", Value::from("verify-full")),
+        ] {
+            let c = Value::object([ok]);
+            assert!(tfplugin::validator::validate_config(&schema, &c).is_empty());
+        }
     }
 
     #[test]

@@ -234,3 +234,40 @@ impl Resource for AllowlistSnapshot {
         self.observe(observed.with_attr("approved", approved))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// The inputs the snapshot refuses: the checks it ran before the SDK had
+    /// validators (namespace, action, approved, stale_after).
+    #[test]
+    fn every_input_has_its_validator() {
+        let r = AllowlistSnapshot::new(Arc::new(tfplugin::Configured::new("goldmane")));
+        let config = Value::object([
+            ("namespace", Value::from("Bad_NS")),
+            ("action", Value::from("drop")),
+            ("approved", Value::string_set(["ok", "no way"])),
+            ("stale_after", Value::from("1y")),
+        ]);
+        let d = tfplugin::validator::validate_config(&r.schema(), &config);
+        let got: Vec<(String, String)> =
+            d.0.iter()
+                .map(|d| (d.path.as_ref().unwrap().to_string(), d.summary.clone()))
+                .collect();
+        let want = [
+            ("namespace", "Invalid namespace name"),
+            ("action", "Invalid action"),
+            ("approved", "Invalid namespace name"),
+            ("stale_after", "Invalid duration"),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (path, summary) in want {
+            assert!(
+                got.contains(&(path.into(), summary.into())),
+                "{path}: {got:?}"
+            );
+        }
+    }
+}

@@ -69,17 +69,20 @@ fn other_bindings(
         .collect())
 }
 
-/// Whether application `slug` admits around policy `policy_pk`: other
-/// bindings in `policy_engine_mode = "any"` (one passing binding admits).
-pub fn bypassed(conn: &Conn, slug: &str, policy_pk: &str) -> Result<bool, Diagnostics> {
-    let Some(app) = conn
-        .api
+/// Application `slug` as Authentik has it now (None: no such slug).
+fn application(conn: &Conn, slug: &str) -> Result<Option<Json>, Diagnostics> {
+    conn.api
         .get_opt(
             &format!("core/applications/{}/", enc(slug)),
             &format!("application {slug:?} (applications)"),
         )
-        .map_err(|e| api_diag("Cannot read a guarded application", e))?
-    else {
+        .map_err(|e| api_diag("Cannot read a guarded application", e))
+}
+
+/// Whether application `slug` admits around policy `policy_pk`: other
+/// bindings in `policy_engine_mode = "any"` (one passing binding admits).
+pub fn bypassed(conn: &Conn, slug: &str, policy_pk: &str) -> Result<bool, Diagnostics> {
+    let Some(app) = application(conn, slug)? else {
         return Ok(false);
     };
     Ok(js(&app, "policy_engine_mode") != "all"
@@ -94,14 +97,7 @@ fn read_one(
     at_apply: bool,
     d: &mut Diagnostics,
 ) -> Result<Read, Diagnostics> {
-    let Some(app) = conn
-        .api
-        .get_opt(
-            &format!("core/applications/{}/", enc(slug)),
-            &format!("application {slug:?} (applications)"),
-        )
-        .map_err(|e| api_diag("Cannot read a guarded application", e))?
-    else {
+    let Some(app) = application(conn, slug)? else {
         return Ok(Read::Missing);
     };
     let pk = js(&app, "pk");

@@ -5,53 +5,30 @@
 //! rolled back, and under a steady fault rate the same host could fail
 //! every apply (the campaign's host that never got created).
 
-use authentik_emulator::{Emulator, Fault};
-use authentik_forward_auth::FwdAuthProvider;
+mod common;
+
+use authentik_emulator::Emulator;
+use common::fault;
 use tfplugin::testing::Harness;
 
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
-
 fn harness(emu: &Emulator) -> Harness {
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            (
-                "AUTHENTIK_TOKEN",
-                authentik_emulator::DEFAULT_TOKEN.to_string(),
-            ),
-        ]),
-    );
-    h.config(&format!(
-        r#"terraform {{
-  required_providers {{
-    fwdauth = {{ source = "{SOURCE}" }}
-  }}
-}}
-
-provider "fwdauth" {{
-  timeout_seconds = 1
-}}
-
-resource "fwdauth_protected_host" "grafana" {{
+    let h = common::harness(emu);
+    h.config(&common::config(
+        "timeout_seconds = 1",
+        r#"resource "fwdauth_protected_host" "grafana" {
   slug           = "grafana"
   name           = "Grafana"
   external_host  = "https://grafana.example.com"
   allowed_groups = ["authentik Admins"]
-}}
-"#
+}
+"#,
     ));
     h
 }
 
 /// The next `count` POSTs to `path` are answered `status`, nothing made.
 fn refuse(emu: &Emulator, path: &str, status: u16, count: u32) {
-    emu.inject(Fault {
-        method: Some("POST".into()),
-        path_contains: path.into(),
-        status,
-        count,
-    });
+    emu.inject(fault("POST", path, status, count));
 }
 
 /// (proxy providers, applications, bindings) in the emulator.

@@ -6,44 +6,26 @@
 //! orphan. An object someone else made is named, not adopted, and an
 //! "already exists" answer comes with the import line.
 
+mod common;
+
 use std::time::Duration;
 
 use authentik_emulator::{Emulator, Fault, LostAnswer};
-use authentik_forward_auth::FwdAuthProvider;
+use common::one_line;
 use serde_json::json;
 use tfplugin::testing::Harness;
 
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
-
 fn harness(emu: &Emulator) -> Harness {
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            (
-                "AUTHENTIK_TOKEN",
-                authentik_emulator::DEFAULT_TOKEN.to_string(),
-            ),
-        ]),
-    );
-    h.config(&format!(
-        r#"terraform {{
-  required_providers {{
-    fwdauth = {{ source = "{SOURCE}" }}
-  }}
-}}
-
-provider "fwdauth" {{
-  timeout_seconds = 1
-}}
-
-resource "fwdauth_protected_host" "grafana" {{
+    let h = common::harness(emu);
+    h.config(&common::config(
+        "timeout_seconds = 1",
+        r#"resource "fwdauth_protected_host" "grafana" {
   slug           = "grafana"
   name           = "Grafana"
   external_host  = "https://grafana.example.com"
   allowed_groups = ["authentik Admins"]
-}}
-"#
+}
+"#,
     ));
     h
 }
@@ -55,10 +37,6 @@ fn lose(emu: &Emulator, path: &str) {
         count: 1,
         hold: Duration::from_secs(3),
     });
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// (proxy providers, applications, bindings) in the emulator.

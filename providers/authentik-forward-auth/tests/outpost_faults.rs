@@ -5,61 +5,19 @@
 //! `set_membership` never lets the HTTP layer re-send such a write; it
 //! re-reads and recomputes. These tests fail when a stale list is re-sent.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault, LostAnswer};
-use authentik_forward_auth::FwdAuthProvider;
-use authentik_forward_auth::client::{Api, Settings};
+use authentik_emulator::{EMBEDDED_OUTPOST, Emulator, Fault, LostAnswer};
+use authentik_forward_auth::client::Api;
 use authentik_forward_auth::outpost;
+use common::{fault, members, providers};
 use serde_json::{Value, json};
-use tfplugin::testing::Harness;
 
 fn api(emu: &Emulator) -> Api {
-    Api::new(&Settings {
-        url: emu.url(),
-        token: DEFAULT_TOKEN.into(),
-        insecure: false,
-        ca_pem: None,
-        timeout: Duration::from_secs(1),
-        retries: 3,
-        backoff: Duration::from_millis(50),
-    })
-    .unwrap()
-}
-
-fn providers(emu: &Emulator, n: usize) -> Vec<i64> {
-    emu.with(|i| {
-        let flow = i.store.get("flows/instances", "default-provider-invalidation-flow").unwrap()["pk"].clone();
-        (0..n)
-            .map(|k| {
-                i.store
-                    .insert_unchecked(
-                        "providers/proxy",
-                        json!({"name": format!("p{k}"), "authorization_flow": flow, "invalidation_flow": flow, "external_host": "https://x.test"}),
-                    )["pk"]
-                    .as_i64()
-                    .unwrap()
-            })
-            .collect()
-    })
-}
-
-fn members(emu: &Emulator) -> Vec<i64> {
-    emu.with(|i| {
-        let op = i
-            .store
-            .get_by("outposts/instances", "name", EMBEDDED_OUTPOST)
-            .unwrap();
-        let mut v: Vec<i64> = op["providers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_i64().unwrap())
-            .collect();
-        v.sort();
-        v
-    })
+    common::api(emu, Duration::from_secs(1), 3, Duration::from_millis(50))
 }
 
 /// Another writer (another stack, another process) adding `pk` directly.
@@ -97,12 +55,7 @@ fn outpost_faults(emu: &Emulator) {
 }
 
 fn outpost_writes(method: &str, status: u16, count: u32) -> Fault {
-    Fault {
-        method: Some(method.into()),
-        path_contains: "/outposts/instances/".into(),
-        status,
-        count,
-    }
+    fault(method, "/outposts/instances/", status, count)
 }
 
 /// Our write is processed but its answer is lost (the client times out);
@@ -189,34 +142,18 @@ fn concurrent_hosts_under_faults_never_lose_a_membership() {
 /// the outpost, and the next plan is empty.
 #[test]
 fn one_apply_of_many_hosts_under_faults_attaches_every_host() {
-    const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
     let emu = Emulator::start();
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    );
-    h.config(&format!(
-        r#"terraform {{
-  required_providers {{
-    fwdauth = {{ source = "{SOURCE}" }}
-  }}
-}}
-
-provider "fwdauth" {{
-  timeout_seconds = 1
-}}
-
-resource "fwdauth_protected_host" "h" {{
+    let h = common::harness(&emu);
+    h.config(&common::config(
+        "timeout_seconds = 1",
+        r#"resource "fwdauth_protected_host" "h" {
   count          = 12
-  slug           = "host-${{count.index}}"
-  name           = "Host ${{count.index}}"
-  external_host  = "https://host-${{count.index}}.example.com"
+  slug           = "host-${count.index}"
+  name           = "Host ${count.index}"
+  external_host  = "https://host-${count.index}.example.com"
   allowed_groups = ["authentik Admins"]
-}}
-"#
+}
+"#,
     ));
     outpost_faults(&emu);
     let out = h.run(&[

@@ -3,59 +3,19 @@
 //! apply last-write-wins to the `providers` list, so a plain read-modify-write
 //! loses entries; `set_membership` must not.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator};
-use authentik_forward_auth::client::{Api, Settings};
+use authentik_emulator::{EMBEDDED_OUTPOST, Emulator};
+use authentik_forward_auth::client::Api;
 use authentik_forward_auth::outpost;
+use common::{members, providers};
 use serde_json::json;
 
 fn api(emu: &Emulator) -> Api {
-    Api::new(&Settings {
-        url: emu.url(),
-        token: DEFAULT_TOKEN.into(),
-        insecure: false,
-        ca_pem: None,
-        timeout: Duration::from_secs(10),
-        retries: 2,
-        backoff: Duration::from_millis(20),
-    })
-    .unwrap()
-}
-
-fn providers(emu: &Emulator, n: usize) -> Vec<i64> {
-    emu.with(|i| {
-        let flow = i.store.get("flows/instances", "default-provider-invalidation-flow").unwrap()["pk"].clone();
-        (0..n)
-            .map(|k| {
-                i.store
-                    .insert_unchecked(
-                        "providers/proxy",
-                        json!({"name": format!("p{k}"), "authorization_flow": flow, "invalidation_flow": flow, "external_host": "https://x.test"}),
-                    )["pk"]
-                    .as_i64()
-                    .unwrap()
-            })
-            .collect()
-    })
-}
-
-fn members(emu: &Emulator) -> Vec<i64> {
-    emu.with(|i| {
-        let op = i
-            .store
-            .get_by("outposts/instances", "name", EMBEDDED_OUTPOST)
-            .unwrap();
-        let mut v: Vec<i64> = op["providers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_i64().unwrap())
-            .collect();
-        v.sort();
-        v
-    })
+    common::api(emu, Duration::from_secs(10), 2, Duration::from_millis(20))
 }
 
 fn race(emu: &Arc<Emulator>, pks: &[i64], want: bool) {

@@ -4,56 +4,25 @@
 //! throttled POST without creating twice, and, when the limit outlasts its
 //! retries or its wait budget, fail with an error naming the rate limit.
 
-use authentik_emulator::{Emulator, Fault, RateLimitStats, RetryAfter};
-use authentik_forward_auth::FwdAuthProvider;
+mod common;
+
+use authentik_emulator::{Emulator, RateLimitStats, RetryAfter};
+use common::{fault, one_line};
 use tfplugin::testing::Harness;
 
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
-
 fn harness(emu: &Emulator) -> Harness {
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            (
-                "AUTHENTIK_TOKEN",
-                authentik_emulator::DEFAULT_TOKEN.to_string(),
-            ),
-        ]),
-    );
-    h.config(&format!(
-        r#"terraform {{
-  required_providers {{
-    fwdauth = {{ source = "{SOURCE}" }}
-  }}
-}}
-
-provider "fwdauth" {{
-  retries = 2
-}}
-
-resource "fwdauth_protected_host" "grafana" {{
+    let h = common::harness(emu);
+    h.config(&common::config(
+        "retries = 2",
+        r#"resource "fwdauth_protected_host" "grafana" {
   slug          = "grafana"
   name          = "Grafana"
   external_host = "https://grafana.example.com"
   mode          = "forward_single"
-}}
-"#
+}
+"#,
     ));
     h
-}
-
-fn fault(method: &str, path: &str, status: u16, count: u32) -> Fault {
-    Fault {
-        method: Some(method.into()),
-        path_contains: path.into(),
-        status,
-        count,
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]

@@ -6,12 +6,11 @@
 //! plan instead of binding whichever came last: before this, an account
 //! that merely claimed Viktor's address was bound to the host.
 
-use authentik_emulator::{DEFAULT_TOKEN, Emulator, access};
-use authentik_forward_auth::FwdAuthProvider;
-use serde_json::json;
-use tfplugin::testing::Harness;
+mod common;
 
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
+use authentik_emulator::{Emulator, access};
+use common::SOURCE;
+use serde_json::json;
 
 fn config(user: &str) -> String {
     format!(
@@ -56,13 +55,7 @@ fn an_address_or_name_two_accounts_answer_to_binds_neither() {
     // Claims Viktor's address; sorts after him, as the account a
     // last-wins lookup picked.
     user(&emu, "zz-mallory", "vbarzin@gmail.com");
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    );
+    let h = common::harness(&emu);
     h.config(&config("vbarzin@gmail.com"));
     let out = h.run(&["plan", "-no-color"]);
     assert!(!out.success(), "{}", out.combined());

@@ -10,12 +10,12 @@
 //! fails the plan when the others admit around its lists. The emulator's
 //! `check_access` shows what Authentik would decide in each state.
 
-use authentik_emulator::{DEFAULT_TOKEN, Emulator, access};
-use authentik_forward_auth::FwdAuthProvider;
+mod common;
+
+use authentik_emulator::{Emulator, access};
+use common::SOURCE;
 use serde_json::{Value as Json, json};
 use tfplugin::testing::Harness;
-
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
 
 fn config(mode: &str) -> String {
     format!(
@@ -94,13 +94,7 @@ fn hostile_bindings_are_read_as_authentik_evaluates_them() {
         i.store
             .insert_unchecked("core/users", json!({"username": "emo", "name": "Emo"}));
     });
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    );
+    let h = common::harness(&emu);
     h.config(&config("any"));
     h.apply();
     h.assert_plan_empty();

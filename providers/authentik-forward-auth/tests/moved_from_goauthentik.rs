@@ -9,14 +9,13 @@
 //! goauthentik itself cannot be downloaded here: `goauthentik/mod.rs` is a
 //! stand-in with its schemas.
 
+mod common;
+
 mod goauthentik;
 
 use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator};
-use authentik_forward_auth::FwdAuthProvider;
+use common::SOURCE;
 use serde_json::{Value as Json, json};
-use tfplugin::testing::Harness;
-
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
 
 /// Every object a forward-auth host is made of, for before/after checks.
 fn objects(emu: &Emulator) -> Json {
@@ -63,14 +62,8 @@ fn moved_block_replaces_four_goauthentik_resources_with_one_host() {
         );
         (flow, inv, op, v["pk"].clone(), e["pk"].clone())
     });
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    )
-    .with_provider(goauthentik::SOURCE, goauthentik::GoAuthentik::default());
+    let h = common::harness(&emu)
+        .with_provider(goauthentik::SOURCE, goauthentik::GoAuthentik::default());
     let providers = format!(
         r#"terraform {{
   required_providers {{
@@ -267,14 +260,8 @@ fn moves_the_host_cannot_take_are_refused_with_the_fix() {
                 .clone(),
         )
     });
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    )
-    .with_provider(goauthentik::SOURCE, goauthentik::GoAuthentik::default());
+    let h = common::harness(&emu)
+        .with_provider(goauthentik::SOURCE, goauthentik::GoAuthentik::default());
     let providers = format!(
         r#"terraform {{
   required_providers {{

@@ -6,11 +6,10 @@
 //! an `internal_host` (`ProxyProviderSerializer.validate`). Each is also
 //! what the emulator refuses (see its contract test).
 
-use authentik_emulator::{DEFAULT_TOKEN, Emulator};
-use authentik_forward_auth::FwdAuthProvider;
-use tfplugin::testing::Harness;
+mod common;
 
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
+use authentik_emulator::Emulator;
+use common::SOURCE;
 
 fn host(attr: &str) -> String {
     format!(
@@ -33,13 +32,7 @@ resource "fwdauth_protected_host" "x" {{
 #[test]
 fn settings_authentik_refuses_fail_at_plan() {
     let emu = Emulator::start();
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    );
+    let h = common::harness(&emu);
     let cases: &[(&str, &str, &str)] = &[
         // (what, attribute line, text the diagnostic must carry)
         ("slug with a dot", r#"slug = "a.b""#, "Invalid slug"),

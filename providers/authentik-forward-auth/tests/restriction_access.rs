@@ -9,8 +9,11 @@
 //! text stored in Authentik, for both `default_allow` values; and the next
 //! plan must fail, naming the ambiguous and the taken-over entries.
 
+mod common;
+
 mod access_cases;
 
+use common::SOURCE;
 use std::collections::BTreeMap;
 
 use access_cases::{
@@ -18,12 +21,9 @@ use access_cases::{
 };
 use authentik_emulator::access::evaluate_expressions;
 use authentik_emulator::{DEFAULT_TOKEN, Emulator};
-use authentik_forward_auth::FwdAuthProvider;
 use authentik_forward_auth::guard::outpost_host;
 use serde_json::{Value, json};
 use tfplugin::testing::Harness;
-
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
 
 /// Seeds groups and the users that exist before the apply; returns user
 /// key → pk.
@@ -254,13 +254,7 @@ fn harness_decisions(emu: &Emulator, pks: &BTreeMap<&str, i64>) -> Vec<bool> {
 fn the_emulator_admits_exactly_whom_the_rules_name() {
     let emu = Emulator::start();
     let pks = seed(&emu);
-    let h = Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    );
+    let h = common::harness(&emu);
     for default_allow in [false, true] {
         h.config(&stack(default_allow));
         let out = h.apply();

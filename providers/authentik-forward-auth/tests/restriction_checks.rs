@@ -4,22 +4,11 @@
 //! would admit around it; and the upgrade of version-0 state (bound to the
 //! domain application) onto the per-host design.
 
+mod common;
+
 use authentik_emulator::{DEFAULT_TOKEN, Emulator};
-use authentik_forward_auth::FwdAuthProvider;
+use common::{SOURCE, harness};
 use serde_json::{Value, json};
-use tfplugin::testing::Harness;
-
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
-
-fn harness(emu: &Emulator) -> Harness {
-    Harness::new(
-        SOURCE,
-        FwdAuthProvider::with_env([
-            ("AUTHENTIK_URL", emu.url()),
-            ("AUTHENTIK_TOKEN", DEFAULT_TOKEN.to_string()),
-        ]),
-    )
-}
 
 fn seed(emu: &Emulator) {
     emu.with(|i| {

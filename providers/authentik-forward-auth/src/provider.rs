@@ -110,7 +110,7 @@ impl Provider for FwdAuthProvider {
             Attribute::new("retries", Type::Number)
                 .optional()
                 .validate(i64_in(0..=10))
-                .description("Retries of transient failures (connection errors, HTTP 502/503/504, 500 on idempotent requests), with exponential backoff from 200 ms, and of rate limits (HTTP 429, or 503 with `Retry-After`) after the wait Authentik asks for; at most 60 s of waiting per request (default 3)."),
+                .description("Retries of transient failures (connection errors, HTTP 502/503/504, any other 5xx on idempotent requests), with exponential backoff from 200 ms, and of rate limits (HTTP 429, or 503 with `Retry-After`) after the wait Authentik asks for; at most 60 s of waiting per request (default 3)."),
         ])
         .description("Manages Authentik forward-auth protection of hosts behind Traefik: one resource per protected host (proxy provider, application, access bindings, outpost membership) and the domain-wide restriction policy.")
     }

@@ -113,17 +113,21 @@ fn policy_name() -> FnValidator {
     })
 }
 
-/// `applications`: at least one, none empty.
+/// Why an empty `applications` is refused.
+const NO_APPLICATIONS: &str = "applications is empty: the rules would be enforced nowhere. List the slugs of the fwdauth_protected_host resources they protect.";
+
+/// `applications`: at least one (see also [`no_empty_slug`]).
 fn application_slugs() -> FnValidator {
     from_fn("a non-empty set of slugs", |v, _| {
-        match v.as_list() {
-            Some([]) => Err("applications is empty: the rules would be enforced nowhere. List the slugs of the fwdauth_protected_host resources they protect.".into()),
-            _ => Ok(()),
+        if v.as_list().is_some_and(<[Value]>::is_empty) {
+            return Err(NO_APPLICATIONS.into());
         }
+        Ok(())
     })
     .summary("No applications")
 }
 
+/// `applications`: no empty slug.
 fn no_empty_slug() -> FnValidator {
     from_fn("no empty slug", |v, _| {
         if v.as_list()

@@ -12,7 +12,7 @@ use tfplugin::Configured;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{Ctx, MoveSource, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Schema};
-use tfplugin::validator::{from_fn, one_of, regex};
+use tfplugin::validator::{FnValidator, from_fn, one_of, regex};
 use tfplugin::value::{AttrPath, Type, Value};
 
 use crate::adopt::{self, Create};
@@ -87,24 +87,33 @@ impl Host {
     }
 }
 
+/// Why `mode = "proxy"` is refused.
+const PROXY_MODE: &str = "mode \"proxy\" makes Authentik the reverse proxy, which needs an internal_host this resource does not manage; use forward_single or forward_domain";
+
 /// `mode`: the forward-auth modes; `proxy` is refused with the reason.
-fn forward_mode() -> tfplugin::validator::FnValidator {
+fn forward_mode() -> FnValidator {
     from_fn("forward_single or forward_domain", |v, _| {
         match v.as_str() {
-        Some("proxy") => Err("mode \"proxy\" makes Authentik the reverse proxy, which needs an internal_host this resource does not manage; use forward_single or forward_domain".to_string()),
-        Some(m) if !MODES.contains(&m) => Err(format!("mode {m:?} must be forward_single or forward_domain")),
-        _ => Ok(()),
-    }
+            Some("proxy") => Err(PROXY_MODE.to_string()),
+            Some(m) if !MODES.contains(&m) => Err(format!(
+                "mode {m:?} must be forward_single or forward_domain"
+            )),
+            _ => Ok(()),
+        }
     })
 }
 
+/// Why an empty `name` is refused.
+const EMPTY_NAME: &str =
+    "name may not be empty: Authentik requires a name for the application and the proxy provider.";
+
 /// `name`: Authentik requires one for the application and the provider.
-fn non_blank_name() -> tfplugin::validator::FnValidator {
+fn non_blank_name() -> FnValidator {
     from_fn("not empty", |v, _| {
-        match v.as_str() {
-        Some("") => Err("name may not be empty: Authentik requires a name for the application and the proxy provider.".to_string()),
-        _ => Ok(()),
-    }
+        if v.as_str() == Some("") {
+            return Err(EMPTY_NAME.to_string());
+        }
+        Ok(())
     })
 }
 

@@ -87,14 +87,17 @@ pub fn seconds(expr: &str) -> Result<f64, String> {
 /// The validator: a text [`seconds`] accepts.
 pub fn authentik_duration() -> FnValidator {
     from_fn("Authentik's `unit=number;...` duration", |v, _| {
-        match v.as_str() {
-        Some(text) => seconds(text).map(drop).map_err(|why| {
-            format!("{text:?}: {why}. Authentik takes `unit=number` pairs separated by `;`, e.g. \"hours=24\" or \"hours=1;minutes=30\".")
-        }),
-        None => Ok(()),
-    }
+        let Some(text) = v.as_str() else {
+            return Ok(());
+        };
+        seconds(text)
+            .map(drop)
+            .map_err(|why| format!("{text:?}: {why}. {FORM}"))
     })
 }
+
+/// The form Authentik takes, for error messages.
+const FORM: &str = "Authentik takes `unit=number` pairs separated by `;`, e.g. \"hours=24\" or \"hours=1;minutes=30\".";
 
 #[cfg(test)]
 mod tests {

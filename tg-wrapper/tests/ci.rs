@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use testsupport::{
     OpenBao, Postgres, commit_all, git, output_text, require_bin, run_ok,
-    tg::{stub_engine, without_ambient_env},
+    tg::{stub_engine, stub_tg, without_ambient_env},
     write_file,
 };
 
@@ -113,18 +113,11 @@ esac
     }
 
     fn tg(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(TG);
-        cmd.args(args)
-            .current_dir(self.root())
-            .env("TG_ENGINE", self.stub())
-            .env("PG_CONN_STR", "postgres://stub")
-            .env("TG_CI_RETRY_DELAY", "0")
-            .env("HOME", self.dir.path());
-        without_ambient_env(&mut cmd);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
+        stub_tg(TG, &self.root(), &self.stub(), self.dir.path())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
     }
 }
 

@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testsupport::{
-    OpenBao, Postgres, git, output_text, require_bin, run_ok, tg::without_ambient_env, write_file,
+    OpenBao, Postgres, age_keygen, git, output_text, require_bin, run_ok,
+    tg::{sops_config, without_ambient_env},
+    write_file,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -117,15 +119,7 @@ fn setup() -> Setup {
     let bao = OpenBao::start();
     let dir = tempfile::tempdir().unwrap();
     let age_key = dir.path().join("age.txt");
-    let out = run_ok(
-        Command::new(require_bin("age-keygen"))
-            .arg("-o")
-            .arg(&age_key),
-    );
-    let recipient = String::from_utf8_lossy(&out.stderr)
-        .trim()
-        .trim_start_matches("Public key: ")
-        .to_string();
+    let recipient = age_keygen(&age_key);
     let s = Setup {
         dir,
         pg,
@@ -134,10 +128,7 @@ fn setup() -> Setup {
     };
     std::fs::create_dir_all(s.tmp()).unwrap();
     s.write("terragrunt.hcl", "locals {\n  tier0_stacks = [\"a0\"]\n}\n");
-    s.write(
-        ".sops.yaml",
-        &format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
-    );
+    s.write(".sops.yaml", &sops_config(&recipient));
     s.write(".gitignore", ".terraform/\n.terraform.lock.hcl\n");
     // Each version bump replaces the stacks' resource: allowed for CI
     // (the destroy brake refuses unallowed replacements).

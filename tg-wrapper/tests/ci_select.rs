@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use testsupport::{
     commit_all, git, output_text, run_ok,
-    tg::{stub_engine, without_ambient_env},
+    tg::{stub_engine, stub_tg},
     write_file,
 };
 
@@ -55,21 +55,11 @@ impl Infra {
     }
 
     fn tg_in(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(TG);
-        cmd.args(args)
-            .current_dir(dir)
-            .env("TG_ENGINE", self.stub())
-            .env("PG_CONN_STR", "postgres://stub")
-            .env("TG_CI_RETRY_DELAY", "0")
-            .env("HOME", self.dir.path());
-        without_ambient_env(&mut cmd);
-        for k in ["VAULT_ADDR", "VAULT_TOKEN"] {
-            cmd.env_remove(k);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
+        stub_tg(TG, dir, &self.stub(), self.dir.path())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
     }
 
     fn tg(&self, args: &[&str]) -> Output {

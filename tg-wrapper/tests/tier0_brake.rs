@@ -7,7 +7,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{OpenBao, git, output_text, require_bin, run_ok, tg::without_ambient_env};
+use testsupport::{
+    OpenBao, age_keygen, git, output_text, require_bin,
+    tg::{sops_config, without_ambient_env},
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -25,11 +28,7 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let key = d.join("age.txt");
-    let out = run_ok(Command::new(require_bin("age-keygen")).arg("-o").arg(&key));
-    let recipient = String::from_utf8_lossy(&out.stderr)
-        .trim()
-        .trim_start_matches("Public key: ")
-        .to_string();
+    let recipient = age_keygen(&key);
     let forge = d.join("forge.git");
     git(
         d,
@@ -50,11 +49,7 @@ fn a_refused_tier0_plan_changes_nothing_and_an_allowed_one_is_committed() {
     )
     .unwrap();
     std::fs::write(seed.join(".gitignore"), ".terraform/\n").unwrap();
-    std::fs::write(
-        seed.join(".sops.yaml"),
-        format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
-    )
-    .unwrap();
+    std::fs::write(seed.join(".sops.yaml"), sops_config(&recipient)).unwrap();
     std::fs::write(
         seed.join("stacks/infra/main.tf"),
         stack_tf(&["keep", "gone"]),

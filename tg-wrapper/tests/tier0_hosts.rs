@@ -15,8 +15,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use testsupport::{
-    OpenBao, assert_ok, free_port, git, require_bin, run_ok, tg::TIER0_STUB_ENGINE, wait_for,
-    write_executable,
+    OpenBao, age_keygen, assert_ok, free_port, git, require_bin, run_ok,
+    tg::{TIER0_STUB_ENGINE, sops_config},
+    wait_for, write_executable,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -36,11 +37,7 @@ impl Hosts {
         let dir = tempfile::tempdir().unwrap();
         let bao = OpenBao::start();
         let key = dir.path().join("age.txt");
-        let out = run_ok(Command::new(require_bin("age-keygen")).arg("-o").arg(&key));
-        let recipient = String::from_utf8_lossy(&out.stderr)
-            .trim()
-            .trim_start_matches("Public key: ")
-            .to_string();
+        let recipient = age_keygen(&key);
         let forge = dir.path().join("forge.git");
         git(
             dir.path(),
@@ -63,11 +60,7 @@ impl Hosts {
         std::fs::write(seed.join("stacks/infra/terragrunt.hcl"), "# stack\n").unwrap();
         std::fs::write(seed.join("README.md"), "infra\n").unwrap();
         std::fs::write(seed.join(".gitignore"), ".terraform/\n").unwrap();
-        std::fs::write(
-            seed.join(".sops.yaml"),
-            format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
-        )
-        .unwrap();
+        std::fs::write(seed.join(".sops.yaml"), sops_config(&recipient)).unwrap();
         git(&seed, &["init", "-q", "-b", "main"]);
         Self::identity(&seed, "seed");
         git(&seed, &["add", "-A"]);

@@ -16,7 +16,11 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use testsupport::{OpenBao, git, require_bin, run_ok, tg::TIER0_STUB_ENGINE, write_executable};
+use testsupport::{
+    OpenBao, age_keygen, git, require_bin, run_ok,
+    tg::{TIER0_STUB_ENGINE, sops_config},
+    write_executable,
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 const STATE: &str = "state/stacks/infra/terraform.tfstate";
@@ -32,11 +36,7 @@ impl Repo {
         require_bin("python3");
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("age.txt");
-        let out = run_ok(Command::new(require_bin("age-keygen")).arg("-o").arg(&key));
-        let recipient = String::from_utf8_lossy(&out.stderr)
-            .trim()
-            .trim_start_matches("Public key: ")
-            .to_string();
+        let recipient = age_keygen(&key);
         let seed = dir.path().join("seed");
         std::fs::create_dir_all(seed.join("stacks/infra")).unwrap();
         for (name, text) in [
@@ -45,10 +45,7 @@ impl Repo {
                 "locals {\n  tier0_stacks = [\"infra\"]\n}\n".to_string(),
             ),
             ("stacks/infra/terragrunt.hcl", "# stack\n".to_string()),
-            (
-                ".sops.yaml",
-                format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
-            ),
+            (".sops.yaml", sops_config(&recipient)),
         ] {
             std::fs::write(seed.join(name), text).unwrap();
         }

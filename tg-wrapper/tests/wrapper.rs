@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use testsupport::{OpenBao, Postgres, assert_ok, require_bin, run_ok, wait_for, write_executable};
+use testsupport::{
+    OpenBao, Postgres, age_keygen, assert_ok, require_bin, run_ok, tg::sops_config, wait_for,
+    write_executable,
+};
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
 
@@ -48,16 +51,8 @@ impl Fixture {
         )
         .unwrap();
         let key = dir.path().join("age.txt");
-        let out = run_ok(Command::new(require_bin("age-keygen")).arg("-o").arg(&key));
-        let recipient = String::from_utf8_lossy(&out.stderr)
-            .trim()
-            .trim_start_matches("Public key: ")
-            .to_string();
-        std::fs::write(
-            root.join(".sops.yaml"),
-            format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n"),
-        )
-        .unwrap();
+        let recipient = age_keygen(&key);
+        std::fs::write(root.join(".sops.yaml"), sops_config(&recipient)).unwrap();
         std::fs::write(root.join(".gitignore"), ".terraform/\n").unwrap();
         let git = |args: &[&str]| run_ok(Command::new("git").args(args).current_dir(&root));
         git(&["init", "-q", "-b", "main"]);

@@ -5,13 +5,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::run_ok;
+use crate::{require_bin, run_ok};
 
 /// Runs `git args` in `dir`, panicking with its output on failure, and
 /// returns its stdout trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = run_ok(Command::new("git").args(args).current_dir(dir));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Makes an age identity at `path` with the real `age-keygen` and returns
+/// its recipient (`age1...`).
+pub fn age_keygen(path: &Path) -> String {
+    let out = run_ok(Command::new(require_bin("age-keygen")).arg("-o").arg(path));
+    String::from_utf8_lossy(&out.stderr)
+        .trim()
+        .trim_start_matches("Public key: ")
+        .to_string()
 }
 
 /// Commits everything in the work tree at `dir` (an empty commit when

@@ -19,7 +19,7 @@ mod commands;
 pub mod tg;
 
 pub use commands::{
-    assert_ok, commit_all, git, output_text, wait_for, write_executable, write_file,
+    age_keygen, assert_ok, commit_all, git, output_text, wait_for, write_executable, write_file,
 };
 
 /// Superuser password of every [`Postgres`] started here (TCP logins use

@@ -59,6 +59,29 @@ with open(st, "w") as f:
     json.dump(state, f)
 "#;
 
+/// The `.sops.yaml` of an infra repo whose Tier-0 state (under `state/`)
+/// is encrypted to the age `recipient`.
+pub fn sops_config(recipient: &str) -> String {
+    format!("creation_rules:\n  - path_regex: ^state/.*\n    age: {recipient}\n")
+}
+
+/// `tg` (the binary at `tg`) run in `dir` with the stand-in engine
+/// `engine`, a placeholder Tier-1 connection string, no retry delay,
+/// `home` as HOME, and neither [`AMBIENT_ENV`] nor a Vault address or
+/// token from where the tests run.
+pub fn stub_tg(tg: &str, dir: &Path, engine: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(tg);
+    cmd.current_dir(dir)
+        .env("TG_ENGINE", engine)
+        .env("PG_CONN_STR", "postgres://stub")
+        .env("TG_CI_RETRY_DELAY", "0")
+        .env("HOME", home)
+        .env_remove("VAULT_ADDR")
+        .env_remove("VAULT_TOKEN");
+    without_ambient_env(&mut cmd);
+    cmd
+}
+
 /// Variables a CI runner or a developer's shell may hold that change what
 /// tg does (the forge, the pushed range and message, retries, lock waits,
 /// the progress display). A test sets the ones it means; the rest must not

@@ -7,12 +7,13 @@
 //! converts, as Authentik does, and records both, so the lifecycle test
 //! asserts our bodies carry none.
 
+mod common;
+
 use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault, READONLY_TOKEN};
 use authentik_forward_auth::FwdAuthProvider;
+use common::{SOURCE, harness};
 use serde_json::{Value as Json, json};
 use tfplugin::testing::Harness;
-
-const SOURCE: &str = "registry.terraform.io/homelab/authentik-forward-auth";
 
 fn harness_with_token(emu: &Emulator, token: &str) -> Harness {
     let provider = FwdAuthProvider::with_env([
@@ -22,24 +23,8 @@ fn harness_with_token(emu: &Emulator, token: &str) -> Harness {
     Harness::new(SOURCE, provider)
 }
 
-fn harness(emu: &Emulator) -> Harness {
-    harness_with_token(emu, DEFAULT_TOKEN)
-}
-
 fn config(body: &str) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    fwdauth = {{ source = "{SOURCE}" }}
-  }}
-}}
-
-provider "fwdauth" {{
-  retries = 2
-}}
-
-{body}"#
-    )
+    common::config("retries = 2", body)
 }
 
 fn seed_groups_and_users(emu: &Emulator) {

@@ -9,6 +9,15 @@ mod common;
 use authentik_emulator::{DEFAULT_TOKEN, Emulator};
 use common::{SOURCE, harness};
 use serde_json::{Value, json};
+use tfplugin::testing::Harness;
+
+/// A started emulator with the seed, and the provider against it.
+fn seeded() -> (Emulator, Harness) {
+    let emu = Emulator::start();
+    seed(&emu);
+    let h = harness(&emu);
+    (emu, h)
+}
 
 fn seed(emu: &Emulator) {
     emu.with(|i| {
@@ -73,9 +82,7 @@ fn policies(emu: &Emulator) -> usize {
 
 #[test]
 fn domain_level_applications_are_refused_at_plan_and_at_apply() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     let cfg = with_restriction(
         "[fwdauth_protected_host.domain.slug, fwdauth_protected_host.chrome.slug]",
         r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,
@@ -104,9 +111,7 @@ fn domain_level_applications_are_refused_at_plan_and_at_apply() {
 
 #[test]
 fn rules_must_guard_an_application() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     h.config(HOSTS);
     h.apply();
     // k8s is served only by the domain-level provider.
@@ -168,9 +173,7 @@ fn check_access(emu: &Emulator, slug: &str, username: &str) -> bool {
 
 #[test]
 fn own_bindings_may_narrow_but_not_bypass() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     let cfg = |mode: &str| {
         format!(
             r#"{HOSTS}
@@ -258,9 +261,7 @@ resource "fwdauth_domain_restriction" "admin" {{
 /// moves the binding onto the listed applications.
 #[test]
 fn version_0_state_moves_onto_per_host_bindings() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     h.config(HOSTS);
     h.apply();
     // What version 0 made: the policy, bound to the domain application.
@@ -333,9 +334,7 @@ fn version_0_state_moves_onto_per_host_bindings() {
 /// host written otherwise would never be selected, so it is refused.
 #[test]
 fn hosts_the_outpost_cannot_route_to_are_refused() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (_emu, h) = seeded();
     let hosts = format!(
         r#"{HOSTS}
 resource "fwdauth_protected_host" "caps" {{
@@ -372,9 +371,7 @@ resource "fwdauth_domain_restriction" "admin" {{
 /// first apply rewrites the text from the rules and keeps the binding.
 #[test]
 fn import_recovers_the_guarded_applications() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     h.config(HOSTS);
     h.apply();
     let binding = emu.with(|i| {
@@ -502,9 +499,7 @@ fn names_several_accounts_answer_to_fail_the_plan() {
 /// rewrite, is applied.
 #[test]
 fn accounts_changing_after_the_apply() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     h.config(HOSTS);
     h.apply();
     h.config(&with_restriction(
@@ -630,9 +625,7 @@ fn accounts_changing_after_the_apply() {
 /// rewrites the expression to admit by primary key.
 #[test]
 fn version_1_state_is_rewritten_to_primary_keys() {
-    let emu = Emulator::start();
-    seed(&emu);
-    let h = harness(&emu);
+    let (emu, h) = seeded();
     h.config(&with_restriction(
         "[fwdauth_protected_host.chrome.slug]",
         r#"[{ host = "chrome.*", users = ["vbarzin@gmail.com"] }]"#,

@@ -8,7 +8,7 @@
 mod common;
 
 use authentik_emulator::Emulator;
-use common::fault;
+use common::{counts, fault};
 use tfplugin::testing::Harness;
 
 fn harness(emu: &Emulator) -> Harness {
@@ -29,17 +29,6 @@ fn harness(emu: &Emulator) -> Harness {
 /// The next `count` POSTs to `path` are answered `status`, nothing made.
 fn refuse(emu: &Emulator, path: &str, status: u16, count: u32) {
     emu.inject(fault("POST", path, status, count));
-}
-
-/// (proxy providers, applications, bindings) in the emulator.
-fn counts(emu: &Emulator) -> (usize, usize, usize) {
-    emu.with(|i| {
-        (
-            i.store.all("providers/proxy").len(),
-            i.store.all("core/applications").len(),
-            i.store.all("policies/bindings").len(),
-        )
-    })
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use authentik_emulator::{Emulator, Fault, LostAnswer};
-use common::one_line;
+use common::{counts, one_line};
 use serde_json::json;
 use tfplugin::testing::Harness;
 
@@ -37,17 +37,6 @@ fn lose(emu: &Emulator, path: &str) {
         count: 1,
         hold: Duration::from_secs(3),
     });
-}
-
-/// (proxy providers, applications, bindings) in the emulator.
-fn counts(emu: &Emulator) -> (usize, usize, usize) {
-    emu.with(|i| {
-        (
-            i.store.all("providers/proxy").len(),
-            i.store.all("core/applications").len(),
-            i.store.all("policies/bindings").len(),
-        )
-    })
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use authentik_emulator::{EMBEDDED_OUTPOST, Emulator, Fault, LostAnswer};
 use authentik_forward_auth::client::Api;
 use authentik_forward_auth::outpost;
-use common::{fault, members, providers};
+use common::{fault, members, providers, race};
 use serde_json::{Value, json};
 
 fn api(emu: &Emulator) -> Api {
@@ -105,31 +105,11 @@ fn a_write_whose_answer_was_lost_is_not_re_sent_over_a_later_write() {
 fn concurrent_hosts_under_faults_never_lose_a_membership() {
     let emu = Arc::new(Emulator::start());
     let pks = providers(&emu, 12);
-    let race = |pks: &[i64], want: bool| {
-        let threads: Vec<_> = pks
-            .iter()
-            .map(|&pk| {
-                let emu = emu.clone();
-                std::thread::spawn(move || {
-                    outpost::set_membership(
-                        &api(&emu),
-                        EMBEDDED_OUTPOST,
-                        pk,
-                        want,
-                        Duration::from_millis(60),
-                    )
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap().unwrap();
-        }
-    };
     outpost_faults(&emu);
-    race(&pks, true);
+    race(&emu, &pks, true, api);
     assert_eq!(members(&emu), pks, "every host attached");
     outpost_faults(&emu);
-    race(&pks[..6], false);
+    race(&emu, &pks[..6], false, api);
     assert_eq!(
         members(&emu),
         pks[6..].to_vec(),

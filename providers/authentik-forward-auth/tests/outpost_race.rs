@@ -11,42 +11,20 @@ use std::time::Duration;
 use authentik_emulator::{EMBEDDED_OUTPOST, Emulator};
 use authentik_forward_auth::client::Api;
 use authentik_forward_auth::outpost;
-use common::{members, providers};
+use common::{members, providers, race};
 use serde_json::json;
 
 fn api(emu: &Emulator) -> Api {
     common::api(emu, Duration::from_secs(10), 2, Duration::from_millis(20))
 }
 
-fn race(emu: &Arc<Emulator>, pks: &[i64], want: bool) {
-    let threads: Vec<_> = pks
-        .iter()
-        .map(|&pk| {
-            let emu = emu.clone();
-            std::thread::spawn(move || {
-                outpost::set_membership(
-                    &api(&emu),
-                    EMBEDDED_OUTPOST,
-                    pk,
-                    want,
-                    Duration::from_millis(60),
-                )
-                .unwrap()
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-}
-
 #[test]
 fn concurrent_writers_all_end_up_attached_and_detached() {
     let emu = Arc::new(Emulator::start());
     let pks = providers(&emu, 16);
-    race(&emu, &pks, true);
+    race(&emu, &pks, true, api);
     assert_eq!(members(&emu), pks);
-    race(&emu, &pks[..8], false);
+    race(&emu, &pks[..8], false, api);
     assert_eq!(
         members(&emu),
         pks[8..].to_vec(),

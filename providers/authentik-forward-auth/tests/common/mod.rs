@@ -4,11 +4,13 @@
 // Each test binary uses some of these.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use authentik_emulator::{DEFAULT_TOKEN, EMBEDDED_OUTPOST, Emulator, Fault};
 use authentik_forward_auth::FwdAuthProvider;
 use authentik_forward_auth::client::{Api, Settings};
+use authentik_forward_auth::outpost;
 use serde_json::json;
 use tfplugin::testing::Harness;
 
@@ -102,6 +104,41 @@ pub fn members(emu: &Emulator) -> Vec<i64> {
         v.sort();
         v
     })
+}
+
+/// (proxy providers, applications, bindings) in the emulator.
+pub fn counts(emu: &Emulator) -> (usize, usize, usize) {
+    emu.with(|i| {
+        (
+            i.store.all("providers/proxy").len(),
+            i.store.all("core/applications").len(),
+            i.store.all("policies/bindings").len(),
+        )
+    })
+}
+
+/// Every provider of `pks` added to (`want`) or removed from the embedded
+/// outpost at once, one thread each, with its own client from `api`.
+pub fn race(emu: &Arc<Emulator>, pks: &[i64], want: bool, api: fn(&Emulator) -> Api) {
+    let threads: Vec<_> = pks
+        .iter()
+        .map(|&pk| {
+            let emu = emu.clone();
+            std::thread::spawn(move || {
+                outpost::set_membership(
+                    &api(&emu),
+                    EMBEDDED_OUTPOST,
+                    pk,
+                    want,
+                    Duration::from_millis(60),
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }
 
 /// `s` with every run of white space one space (terraform wraps messages).

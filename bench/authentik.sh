@@ -11,6 +11,7 @@ set -euo pipefail
 N="${1:-100}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+. "$ROOT/bench/lib/common.sh"
 command -v terraform >/dev/null || { echo "terraform is not on PATH: run scripts/install-deps.sh" >&2; exit 1; }
 
 echo "== building provider and emulator (release)" >&2
@@ -26,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 "$BIN/authentik-emulator" "127.0.0.1:$PORT" >"$WORK/emu.log" 2>&1 &
 EMU_PID=$!
 URL="http://127.0.0.1:$PORT"

@@ -14,18 +14,19 @@
 # Usage: bench/ci-cache.sh [stacks]   (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 n="${1:-30}"
 types=(authentik-forward-auth goldmane-edges forgejo-retention)
 pkgs=(-p tg-wrapper); for t in "${types[@]}"; do pkgs+=(-p "terraform-provider-$t"); done
 cargo build --release --quiet "${pkgs[@]}"
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
+target="$(target_dir)/release"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 work=$(mktemp -d)
 . bench/lib/pg.sh
 trap 'pg_stop; rm -rf "$work"' EXIT
 pg_start "$work/pg" state_cached state_plain
 PROVIDERS_BIN_DIR="$target" ./scripts/providers-install.sh "$work/unpacked" >/dev/null
-os_arch="$(uname -s | tr '[:upper:]' '[:lower:]')_$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
+os_arch="$(os_arch)"
 for t in "${types[@]}"; do
   dir="$work/mirror/registry.terraform.io/homelab/$t"; mkdir -p "$dir"
   python3 -c 'import sys, zipfile

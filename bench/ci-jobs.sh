@@ -5,14 +5,17 @@
 # Usage: bench/ci-jobs.sh [stacks] [seconds-per-stack]   (defaults 30, 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 n="${1:-30}"; secs="${2:-1}"
 cargo build --release --quiet -p tg-wrapper
-tg="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/tg"
+tg="$(target_dir)/release/tg"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/repo/stacks"
 echo 'locals { tier0_stacks = [] }' > "$work/repo/terragrunt.hcl"
 for i in $(seq -w 1 "$n"); do mkdir -p "$work/repo/stacks/s$i"; echo '# stack' > "$work/repo/stacks/s$i/terragrunt.hcl"; done
-printf '#!/bin/sh\nsleep %s\necho "Apply complete!"\n' "$secs" > "$work/engine"; chmod +x "$work/engine"
+# The destroy brake asks the engine for a saved plan and reads it back.
+brake_answer > "$work/engine"
+printf 'sleep %s\necho "Apply complete!"\n' "$secs" >> "$work/engine"; chmod +x "$work/engine"
 export TG_ENGINE="$work/engine" PG_CONN_STR=unused
 cd "$work/repo"
 python3 - "$tg" "$n" <<'PY'

@@ -21,46 +21,16 @@ cargo build --quiet --release -p terraform-provider-goldmane-edges --example gol
   --manifest-path "$ROOT/Cargo.toml"
 DRIVER="$CARGO_TARGET_DIR/release/examples/goldmane_bench"
 
-pg_bin() {
-  if command -v "$1" >/dev/null 2>&1; then command -v "$1"; return; fi
-  local d
-  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-  [ -x "$d/$1" ] || { echo "$1 not found: run scripts/install-deps.sh" >&2; exit 1; }
-  echo "$d/$1"
-}
-INITDB="$(pg_bin initdb)"; POSTGRES="$(pg_bin postgres)"
+. "$ROOT/bench/lib/pg.sh"
 command -v psql >/dev/null || { echo "psql not found: run scripts/install-deps.sh" >&2; exit 1; }
 
 WORK="$(mktemp -d /tmp/goldmane-bench.XXXXXX)"
-PW="bench-password-$$"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK"
-PGPID=""
-cleanup() {
-  # $PGPID is the runuser wrapper; the server's own PID is in postmaster.pid.
-  if [ -f "$WORK/data/postmaster.pid" ]; then
-    kill -QUIT "$(head -1 "$WORK/data/postmaster.pid")" 2>/dev/null || true
-  fi
-  if [ -n "$PGPID" ]; then wait "$PGPID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'pg_stop; rm -rf "$WORK"' EXIT
 
 echo "== starting PostgreSQL in $WORK" >&2
-printf '%s' "$PW" > "$WORK/pw"; [ "$(id -u)" = 0 ] && chown postgres: "$WORK/pw"
-as_pg "$INITDB" -D "$WORK/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
-  --pwfile="$WORK/pw" -E UTF8 --locale=C --no-sync >/dev/null
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-as_pg "$POSTGRES" -D "$WORK/data" -k "$WORK" -p "$PORT" -c listen_addresses=127.0.0.1 \
-  -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB -c work_mem=64MB \
-  >"$WORK/server.log" 2>&1 &
-PGPID=$!
-for _ in $(seq 1 200); do
-  psql -X -h "$WORK" -p "$PORT" -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1 && break
-  sleep 0.1
-done
-sql() { psql -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d goldmane_edges "$@"; }
-psql -X -q -h "$WORK" -p "$PORT" -U postgres -d postgres -c 'CREATE DATABASE goldmane_edges'
+pg_start "$WORK/pg" goldmane_edges -- \
+  -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB -c work_mem=64MB
+sql() { psql -X -q -v ON_ERROR_STOP=1 -h "$pg_dir" -p "$pg_port" -U postgres -d goldmane_edges "$@"; }
 
 echo "== loading $ROWS edge rows" >&2
 sql <<SQL
@@ -86,5 +56,5 @@ SQL
 sql -At -c "SELECT 'rows: ' || count(*) || ', distinct pairs: ' || count(DISTINCT (src_ns, dst_ns)) FROM edge" >&2
 
 echo "== timing $ITER interleaved rounds" >&2
-PGHOST=127.0.0.1 PGSSLMODE=disable PGPORT="$PORT" PGUSER=postgres PGPASSWORD="$PW" PGDATABASE=goldmane_edges \
+PGHOST=127.0.0.1 PGSSLMODE=disable PGPORT="$pg_port" PGUSER=postgres PGPASSWORD="$pg_password" PGDATABASE=goldmane_edges \
   "$DRIVER" "$ITER" ns-017

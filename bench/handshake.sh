@@ -6,9 +6,10 @@
 # Usage: bench/handshake.sh [runs]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 runs="${1:-200}"
 cargo build --release --quiet -p tfplugin --example bench_provider
-bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/examples/bench_provider"
+bin="$(target_dir)/release/examples/bench_provider"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-521 -nodes -subj /CN=localhost -days 1 \
   -addext basicConstraints=critical,CA:TRUE -keyout "$work/k.pem" -out "$work/c.pem" 2>/dev/null

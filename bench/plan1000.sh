@@ -13,9 +13,10 @@
 # Usage: bench/plan1000.sh [count] [rounds]   (defaults 1000, 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 count="${1:-1000}"; rounds="${2:-3}"
 cargo build --release --quiet -p tfplugin --example bench_provider
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target=$(target_dir)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/ours" "$work/builtin" "$work/ours1" "$work/builtin1"
 cp "$target/release/examples/bench_provider" "$work/bin/terraform-provider-bench"

@@ -4,9 +4,10 @@
 # Usage: bench/sops.sh [rounds]   (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 rounds="${1:-5}"
 cargo build --release --quiet -p sops-rs --example sops_rs
-ours="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/examples/sops_rs"
+ours="$(target_dir)/release/examples/sops_rs"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 age-keygen -o "$work/key.txt" 2>"$work/pub"
 recipient=$(sed 's/Public key: //' "$work/pub")

@@ -12,33 +12,18 @@ runs="${1:-20}"
 # to that target, so `-p tg-wrapper` alongside it would not build `tg`.
 cargo build --release --quiet -p tg-wrapper --bin tg
 cargo build --release --quiet -p tfplugin --example bench_provider
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+. bench/lib/pg.sh
+. bench/lib/noop_stack.sh
+target="$(target_dir)"
 tg="$target/release/tg"
 work=$(mktemp -d)
-. bench/lib/pg.sh
 trap 'pg_stop; rm -rf "$work"' EXIT
 pg_start "$work/pg" state
 mkdir -p "$work/repo/stacks/noop"
 echo 'locals { tier0_stacks = [] }' > "$work/repo/terragrunt.hcl"
 echo '# stack' > "$work/repo/stacks/noop/terragrunt.hcl"
-# A filesystem mirror (not dev_overrides): init must run for the pg backend.
-mirror="$work/mirror/registry.terraform.io/homelab/bench/0.0.1/$(uname -s | tr '[:upper:]' '[:lower:]')_$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
-mkdir -p "$mirror"
-cp "$target/release/examples/bench_provider" "$mirror/terraform-provider-bench_v0.0.1"
-printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' "$work/mirror" > "$work/cli.tfrc"
-cat > "$work/repo/stacks/noop/main.tf" <<'HCL'
-terraform {
-  required_providers {
-    bench = { source = "registry.terraform.io/homelab/bench" }
-  }
-  backend "pg" {
-    schema_name = "noop"
-  }
-}
-resource "bench_item" "x" {
-  input = "noop"
-}
-HCL
+bench_mirror "$work" "$target/release/examples/bench_provider"
+noop_stack "$work/repo/stacks/noop"
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1 TG_ENGINE=terraform PG_CONN_STR="$(pg_url state)"
 (cd "$work/repo/stacks/noop" && terraform init -input=false >/dev/null && terraform apply -auto-approve -input=false >/dev/null 2>&1)
 python3 - "$tg" "$work/repo/stacks/noop" "$runs" <<'PY'

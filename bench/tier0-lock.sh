@@ -10,12 +10,13 @@
 # Usage: bench/tier0-lock.sh [runs]   (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 runs="${1:-15}"
 cargo build --release --quiet -p tg-wrapper --bin tg
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+target="$(target_dir)"
 tg="$target/release/tg"
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 HOME="$work" bao server -dev -dev-no-store-token -dev-root-token-id=bench-root \
   -dev-listen-address="127.0.0.1:$port" > "$work/bao.log" 2>&1 &
 bao_pid=$!

@@ -8,6 +8,7 @@
 # Usage: reliability/run.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib/common.sh
 quick=0
 for a in "$@"; do
   case "$a" in
@@ -18,7 +19,7 @@ done
 export TF_CLI_CONFIG_FILE=/dev/null CHECKPOINT_DISABLE=1
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo build --quiet -p tg-wrapper --bin tg
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+target="$(target_dir)"
 tg="$target/debug/tg"
 rows=$(mktemp); trap 'rm -f "$rows"' EXIT
 status=0

@@ -11,12 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-15}"
-cargo build --release --quiet -p tg-wrapper --bin tg
-cargo build --release --quiet -p tfplugin --example bench_provider
 . bench/lib/pg.sh
 . bench/lib/noop_stack.sh
-target="$(target_dir)"
-tg="$target/release/tg"
+build_noop_bench
 work=$(mktemp -d /tmp/plan-apply-bench.XXXXXX)
 trap 'pg_stop; rm -rf "$work"' EXIT
 pg_start "$work/pg" state

@@ -8,14 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-20}"
-# Two builds: a target filter such as --example limits the whole command
-# to that target, so `-p tg-wrapper` alongside it would not build `tg`.
-cargo build --release --quiet -p tg-wrapper --bin tg
-cargo build --release --quiet -p tfplugin --example bench_provider
 . bench/lib/pg.sh
 . bench/lib/noop_stack.sh
-target="$(target_dir)"
-tg="$target/release/tg"
+build_noop_bench
 work=$(mktemp -d)
 trap 'pg_stop; rm -rf "$work"' EXIT
 pg_start "$work/pg" state

@@ -6,6 +6,8 @@
 #   pointing terraform at it (not dev_overrides: init must run for the pg
 #   backend); export TF_CLI_CONFIG_FILE=DIR/cli.tfrc to use it.
 # noop_stack DIR: DIR/main.tf of that stack (schema "noop").
+# build_noop_bench: builds tg and the bench provider (release) and sets
+#   $target (cargo's target folder) and $tg.
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 bench_mirror() {
   local mirror="$1/mirror/registry.terraform.io/homelab/bench/0.0.1/$(os_arch)"
@@ -28,4 +30,12 @@ resource "bench_item" "x" {
   input = "noop"
 }
 HCL
+}
+build_noop_bench() {
+  # Two builds: a target filter such as --example limits the whole command
+  # to that target, so `-p tg-wrapper` alongside it would not build `tg`.
+  cargo build --release --quiet -p tg-wrapper --bin tg
+  cargo build --release --quiet -p tfplugin --example bench_provider
+  target="$(target_dir)"
+  tg="$target/release/tg"
 }

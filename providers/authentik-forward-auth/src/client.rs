@@ -258,6 +258,17 @@ impl Api {
         }
     }
 
+    /// [`Api::get_opt`] with a failure as a diagnostic under `summary`, as
+    /// resources report it.
+    pub fn read(
+        &self,
+        path: &str,
+        what: &str,
+        summary: &str,
+    ) -> Result<Option<Value>, Diagnostics> {
+        self.get_opt(path, what).map_err(|e| api_diag(summary, e))
+    }
+
     pub fn post(&self, path: &str, body: &Value, what: &str) -> Result<Value, ApiError> {
         self.send(&Request::new(Method::POST, path).json(body), what)
     }

@@ -71,12 +71,11 @@ fn other_bindings(
 
 /// Application `slug` as Authentik has it now (None: no such slug).
 fn application(conn: &Conn, slug: &str) -> Result<Option<Json>, Diagnostics> {
-    conn.api
-        .get_opt(
-            &format!("core/applications/{}/", enc(slug)),
-            &format!("application {slug:?} (applications)"),
-        )
-        .map_err(|e| api_diag("Cannot read a guarded application", e))
+    conn.api.read(
+        &format!("core/applications/{}/", enc(slug)),
+        &format!("application {slug:?} (applications)"),
+        "Cannot read a guarded application",
+    )
 }
 
 /// Whether application `slug` admits around policy `policy_pk`: other
@@ -111,13 +110,11 @@ fn read_one(
         );
         return Ok(Read::Rejected);
     };
-    let Some(prov) = conn
-        .api
-        .get_opt(
-            &format!("providers/proxy/{prov_pk}/"),
-            &format!("proxy provider {prov_pk} of application {slug:?}"),
-        )
-        .map_err(|e| api_diag("Cannot read a guarded application's provider", e))?
+    let Some(prov) = conn.api.read(
+        &format!("providers/proxy/{prov_pk}/"),
+        &format!("proxy provider {prov_pk} of application {slug:?}"),
+        "Cannot read a guarded application's provider",
+    )?
     else {
         d.push(
             Diagnostic::error(

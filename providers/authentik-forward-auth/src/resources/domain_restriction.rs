@@ -493,25 +493,21 @@ impl Resource for DomainRestriction {
     fn read(&self, _ctx: &Ctx, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let conn = self.conn.get()?;
         let pk = state.get("id").as_str().unwrap_or_default();
-        let Some(p) = conn
-            .api
-            .get_opt(
-                &format!("policies/expression/{pk}/"),
-                &format!("expression policy {pk}"),
-            )
-            .map_err(|e| api_diag("Cannot read expression policy", e))?
+        let Some(p) = conn.api.read(
+            &format!("policies/expression/{pk}/"),
+            &format!("expression policy {pk}"),
+            "Cannot read expression policy",
+        )?
         else {
             return Ok(None);
         };
         let mut live = BTreeMap::new();
         for (slug, binding) in bindings(state) {
-            let b = conn
-                .api
-                .get_opt(
-                    &format!("policies/bindings/{binding}/"),
-                    &format!("binding {binding} of policy {pk}"),
-                )
-                .map_err(|e| api_diag("Cannot read policy binding", e))?;
+            let b = conn.api.read(
+                &format!("policies/bindings/{binding}/"),
+                &format!("binding {binding} of policy {pk}"),
+                "Cannot read policy binding",
+            )?;
             // A binding removed outside Terraform drops out: the plan re-creates
             // it. So does one on an application that now admits around the
             // rules (other bindings in "any" mode, e.g. allowed_groups added

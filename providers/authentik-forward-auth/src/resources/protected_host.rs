@@ -450,13 +450,11 @@ impl ProtectedHost {
     fn read_state(&self, conn: &Conn, prior: &Value) -> Result<Option<Value>, Diagnostics> {
         let stored = Host::read(prior);
         let slug = stored.slug.clone();
-        let Some(app) = conn
-            .api
-            .get_opt(
-                &format!("core/applications/{}/", enc(&slug)),
-                &format!("application {slug:?}"),
-            )
-            .map_err(|e| api_diag("Cannot read application", e))?
+        let Some(app) = conn.api.read(
+            &format!("core/applications/{}/", enc(&slug)),
+            &format!("application {slug:?}"),
+            "Cannot read application",
+        )?
         else {
             return Ok(None);
         };
@@ -466,13 +464,11 @@ impl ProtectedHost {
         else {
             return Ok(None);
         };
-        let Some(prov) = conn
-            .api
-            .get_opt(
-                &format!("providers/proxy/{pk}/"),
-                &format!("proxy provider {pk} of application {slug:?}"),
-            )
-            .map_err(|e| api_diag("Cannot read proxy provider", e))?
+        let Some(prov) = conn.api.read(
+            &format!("providers/proxy/{pk}/"),
+            &format!("proxy provider {pk} of application {slug:?}"),
+            "Cannot read proxy provider",
+        )?
         else {
             return Ok(None);
         };

@@ -239,7 +239,7 @@ impl Api {
     /// Sends one request (path relative to `/api/v3/`), retrying transient
     /// failures (see the module doc); `what` names the object for error
     /// messages.
-    pub fn send(&self, req: &Request<'_>, what: &str) -> Result<Value, ApiError> {
+    fn send(&self, req: &Request<'_>, what: &str) -> Result<Value, ApiError> {
         self.rest
             .send(req, what)
             .map_err(|e| ApiError::from_rest(e, &self.base))

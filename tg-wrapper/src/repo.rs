@@ -155,6 +155,29 @@ pub fn parse_tier0_stacks(text: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// Infra repos for unit tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::Repo;
+
+    /// A temp infra repo: a root terragrunt.hcl without Tier-0 stacks, a
+    /// `stacks/<name>/main.tf` for each of `stacks`, then `files`
+    /// (repo-relative path, text); and the [`Repo`] found in it.
+    pub(crate) fn repo(stacks: &[&str], files: &[(&str, &str)]) -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| testsupport::write_file(dir.path(), rel, text);
+        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
+        for s in stacks {
+            write(&format!("stacks/{s}/main.tf"), "# stack\n");
+        }
+        for (rel, text) in files {
+            write(rel, text);
+        }
+        let repo = Repo::find(dir.path()).unwrap();
+        (dir, repo)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,18 +129,16 @@ mod tests {
     /// reference tg cannot resolve), and the reason names the file.
     #[test]
     fn unparsable_stack_file_selects_fail_safe() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
-        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
-        write("stacks/good/main.tf", "# stack\n");
-        write("stacks/bad/main.tf", "# stack\n");
-        write(
-            "stacks/bad/terragrunt.hcl",
-            "dependency \"db\" {\n  config_path = \"../good\"\n",
+        let (_dir, repo) = crate::repo::fixture::repo(
+            &["good", "bad"],
+            &[
+                (
+                    "stacks/bad/terragrunt.hcl",
+                    "dependency \"db\" {\n  config_path = \"../good\"\n",
+                ),
+                ("elsewhere/readme.txt", "x\n"),
+            ],
         );
-        write("elsewhere/readme.txt", "x\n");
-        let repo = Repo::find(root).unwrap();
         let picked = select(&repo, &["elsewhere/readme.txt".to_string()]);
         assert_eq!(picked.len(), 1, "{picked:?}");
         assert_eq!(picked[0].stack, "bad");

@@ -150,18 +150,13 @@ mod tests {
 
     #[test]
     fn deps_from_terragrunt_blocks() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
-        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
-        for s in ["dbaas", "platform", "infra", "other"] {
-            write(&format!("stacks/{s}/main.tf"), "# stack\n");
-        }
-        write(
-            "stacks/app/terragrunt.hcl",
-            "dependency \"db\" {\n  config_path = \"../dbaas\"\n}\ndependencies {\n  paths = [\"../platform\", \"../infra/\"]\n}\n# config_path = \"../other\"\n",
+        let (_dir, repo) = crate::repo::fixture::repo(
+            &["dbaas", "platform", "infra", "other"],
+            &[(
+                "stacks/app/terragrunt.hcl",
+                "dependency \"db\" {\n  config_path = \"../dbaas\"\n}\ndependencies {\n  paths = [\"../platform\", \"../infra/\"]\n}\n# config_path = \"../other\"\n",
+            )],
         );
-        let repo = Repo::find(root).unwrap();
         let deps: Vec<String> = crate::graph::dependencies(&repo, "app")
             .into_iter()
             .collect();
@@ -186,33 +181,28 @@ mod tests {
     /// that only the parse (and evaluation) of the expression resolves.
     #[test]
     fn deps_from_odd_hcl() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let write = |rel: &str, text: &str| testsupport::write_file(root, rel, text);
-        write("terragrunt.hcl", "locals {\n  tier0_stacks = []\n}\n");
-        for s in ["dbaas", "other", "quoted"] {
-            write(&format!("stacks/{s}/main.tf"), "# stack\n");
-        }
-        write(
-            "stacks/app/terragrunt.hcl",
-            concat!(
-                "locals {\n",
-                "  note = <<-EOT\n",
-                "    dependency \"x\" {\n",
-                "      config_path = \"../other\"\n",
-                "    }\n",
-                "  EOT\n",
-                "}\n",
-                "/* dependencies { paths = [\"../other\"] } */\n",
-                "dependency \"db\" {\n",
-                "  config_path = \"${get_terragrunt_dir()}/../dbaas\"\n",
-                "}\n",
-                "inputs = {\n",
-                "  doc = \"config_path = \\\"../quoted\\\"\"\n",
-                "}\n",
-            ),
+        let (_dir, repo) = crate::repo::fixture::repo(
+            &["dbaas", "other", "quoted"],
+            &[(
+                "stacks/app/terragrunt.hcl",
+                concat!(
+                    "locals {\n",
+                    "  note = <<-EOT\n",
+                    "    dependency \"x\" {\n",
+                    "      config_path = \"../other\"\n",
+                    "    }\n",
+                    "  EOT\n",
+                    "}\n",
+                    "/* dependencies { paths = [\"../other\"] } */\n",
+                    "dependency \"db\" {\n",
+                    "  config_path = \"${get_terragrunt_dir()}/../dbaas\"\n",
+                    "}\n",
+                    "inputs = {\n",
+                    "  doc = \"config_path = \\\"../quoted\\\"\"\n",
+                    "}\n",
+                ),
+            )],
         );
-        let repo = Repo::find(root).unwrap();
         let deps: Vec<String> = crate::graph::dependencies(&repo, "app")
             .into_iter()
             .collect();

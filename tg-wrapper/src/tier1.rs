@@ -44,16 +44,17 @@ pub fn conn_str() -> Result<String, TgError> {
     ))
 }
 
+/// What a URL userinfo part keeps as it is: RFC 3986's unreserved
+/// characters; everything else (`@`, `:`, `/`, `%`, non-ASCII) is encoded.
+const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes a URL userinfo part.
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, USERINFO).to_string()
 }
 
 #[cfg(test)]
@@ -61,5 +62,6 @@ mod tests {
     #[test]
     fn userinfo_is_encoded() {
         assert_eq!(super::encode("p@ss/w:rd"), "p%40ss%2Fw%3Ard");
+        assert_eq!(super::encode("a-b.c_d~e%é"), "a-b.c_d~e%25%C3%A9");
     }
 }

@@ -8,23 +8,7 @@
 mod common;
 
 use authentik_emulator::Emulator;
-use common::{counts, fault};
-use tfplugin::testing::Harness;
-
-fn harness(emu: &Emulator) -> Harness {
-    let h = common::harness(emu);
-    h.config(&common::config(
-        "timeout_seconds = 1",
-        r#"resource "fwdauth_protected_host" "grafana" {
-  slug           = "grafana"
-  name           = "Grafana"
-  external_host  = "https://grafana.example.com"
-  allowed_groups = ["authentik Admins"]
-}
-"#,
-    ));
-    h
-}
+use common::{counts, fault, grafana_harness as harness};
 
 /// The next `count` POSTs to `path` are answered `status`, nothing made.
 fn refuse(emu: &Emulator, path: &str, status: u16, count: u32) {

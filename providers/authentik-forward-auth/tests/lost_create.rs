@@ -11,24 +11,8 @@ mod common;
 use std::time::Duration;
 
 use authentik_emulator::{Emulator, Fault, LostAnswer};
-use common::{counts, one_line};
+use common::{counts, grafana_harness as harness, one_line};
 use serde_json::json;
-use tfplugin::testing::Harness;
-
-fn harness(emu: &Emulator) -> Harness {
-    let h = common::harness(emu);
-    h.config(&common::config(
-        "timeout_seconds = 1",
-        r#"resource "fwdauth_protected_host" "grafana" {
-  slug           = "grafana"
-  name           = "Grafana"
-  external_host  = "https://grafana.example.com"
-  allowed_groups = ["authentik Admins"]
-}
-"#,
-    ));
-    h
-}
 
 fn lose(emu: &Emulator, path: &str) {
     emu.inject_lost_answer(LostAnswer {

@@ -27,6 +27,23 @@ pub fn harness(emu: &Emulator) -> Harness {
     )
 }
 
+/// The provider against `emu` configured with one host, `grafana`, bound
+/// to a group, and a 1 s request timeout (a held-back answer is lost).
+pub fn grafana_harness(emu: &Emulator) -> Harness {
+    let h = harness(emu);
+    h.config(&config(
+        "timeout_seconds = 1",
+        r#"resource "fwdauth_protected_host" "grafana" {
+  slug           = "grafana"
+  name           = "Grafana"
+  external_host  = "https://grafana.example.com"
+  allowed_groups = ["authentik Admins"]
+}
+"#,
+    ));
+    h
+}
+
 /// A configuration: the provider requirement, `provider "fwdauth"` with
 /// `provider_args`, then `resources`.
 pub fn config(provider_args: &str, resources: &str) -> String {

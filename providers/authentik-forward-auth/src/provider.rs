@@ -150,7 +150,9 @@ impl Provider for FwdAuthProvider {
         };
         let api = match Api::new(&settings) {
             Ok(a) => a,
-            Err(e) => return Diagnostics::error("Invalid fwdauth TLS settings", e),
+            Err(e) => {
+                return Diagnostics::error("Invalid fwdauth connection settings (token, TLS)", e);
+            }
         };
         let outpost_address = config
             .outpost_address

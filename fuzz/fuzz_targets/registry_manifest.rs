@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use terraform_provider_forgejo_retention::client::{index_children, parse_manifest};
+use terraform_provider_forgejo_retention::manifest::{index_children, parse_manifest};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = parse_manifest(data) {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use forgejo_emulator::{Emulator, Manifest, OCI_INDEX, OCI_MANIFEST};
 use terraform_provider_forgejo_retention::client::{Client, Options};
 use terraform_provider_forgejo_retention::graph::{Policy, decide};
+use terraform_provider_forgejo_retention::registry_graph::graphs;
 
 fn main() {
     let emu = Emulator::new().token("t", "homelab", &["all"]);
@@ -50,7 +51,7 @@ fn main() {
     let client = Client::new(&url, "t", &options).expect("client");
     let before = emu.requests().len();
     let started = Instant::now();
-    let graphs = client.graphs("homelab", Some("app")).expect("graphs");
+    let graphs = graphs(&client, "homelab", Some("app")).expect("graphs");
     terraform_provider_forgejo_retention::permission::check(&client, "homelab")
         .expect("write check");
     let policy = Policy {

@@ -25,6 +25,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::client::Client;
+use crate::names::path_safe;
 
 /// A container package name no push can create: Forgejo's container
 /// registry refuses names outside
@@ -37,33 +38,40 @@ pub const PROBE_PACKAGE: &str = "forgejo-retention--write-check";
 /// (`ErrPackageNotExist`, models/packages/package.go).
 const NO_PACKAGE: &str = "package does not exist";
 
-/// A reply's status and its `message` field (Forgejo's `APIError`).
+/// A reply's status and its `message` field (Forgejo's `APIError`): as
+/// sent, to classify it, and cleaned, to quote it.
 struct Answer {
     status: u16,
     message: String,
+    quoted: String,
 }
 
+/// The write check's request: unlinking a package that cannot exist
+/// changes nothing, so it is repeated after a 5xx or a reset like a read.
 fn answer(c: &Client, method: Method, path: &str) -> Result<Answer, String> {
-    let r = c.api(method, path)?;
-    let status = r.status().as_u16();
-    let body: Value = r.json().unwrap_or(Value::Null);
+    let (status, body) = c.call(method, path, true)?;
     let message = body["message"].as_str().unwrap_or_default().to_string();
-    Ok(Answer { status, message })
+    let quoted = c.clean(&message);
+    Ok(Answer {
+        status,
+        message,
+        quoted,
+    })
 }
 
 /// Ok when Forgejo lets the token delete packages of `owner`; otherwise the
 /// cause and the fix, for a plan diagnostic.
 pub fn check(c: &Client, owner: &str) -> Result<(), String> {
-    crate::client::path_safe("owner", owner)?;
+    path_safe("owner", owner)?;
     let a = answer(
         c,
         Method::POST,
         &format!("/api/v1/packages/{owner}/container/{PROBE_PACKAGE}/-/unlink"),
     )?;
-    let quoted = if a.message.is_empty() {
+    let quoted = if a.quoted.is_empty() {
         String::new()
     } else {
-        format!(": {:?}", a.message)
+        format!(": {:?}", a.quoted)
     };
     match (a.status, a.message.as_str()) {
         (404, NO_PACKAGE) => Ok(()),
@@ -95,24 +103,24 @@ fn who_cannot_write(c: &Client, owner: &str) -> String {
     let generic = format!(
         "the token's user may not write to the packages of {owner:?}: Forgejo grants that to {owner:?} itself, a site admin, or a member of an organisation team with write access to packages"
     );
-    let Ok(r) = c.api(Method::GET, "/api/v1/user") else {
+    let Ok((status, me)) = c.call(Method::GET, "/api/v1/user", true) else {
         return generic;
     };
-    if !r.status().is_success() {
+    if !(200..300).contains(&status) {
         return format!(
-            "{generic} (who the token belongs to is unknown: GET /api/v1/user answered {}, the token lacks `read:user`)",
-            r.status().as_u16()
+            "{generic} (who the token belongs to is unknown: GET /api/v1/user answered {status}, the token lacks `read:user`)"
         );
     }
-    let me: Value = r.json().unwrap_or(Value::Null);
-    let login = me["login"].as_str().unwrap_or("?").to_string();
-    if login.eq_ignore_ascii_case(owner) {
+    let raw_login = me["login"].as_str().unwrap_or("?");
+    let login = c.clean(raw_login);
+    if raw_login.eq_ignore_ascii_case(owner) {
         return format!(
             "the token belongs to {login:?}, the owner, yet Forgejo refuses it write access (an inactive or login-prohibited account gets no access)"
         );
     }
-    let teams: Vec<Value> = match c.api(Method::GET, "/api/v1/user/teams") {
-        Ok(r) if r.status().is_success() => r.json().unwrap_or_default(),
+    let teams: Vec<Value> = match c.call(Method::GET, "/api/v1/user/teams", true) {
+        Ok((200..=299, Value::Array(teams))) => teams,
+        Ok((200..=299, _)) => Vec::new(),
         _ => return format!("the token belongs to {login:?}, not {owner:?}; {generic}"),
     };
     let mine: Vec<String> = teams
@@ -125,9 +133,9 @@ fn who_cannot_write(c: &Client, owner: &str) -> String {
         .map(|t| {
             format!(
                 "{:?} (permission {}, packages {})",
-                t["name"].as_str().unwrap_or("?"),
-                t["permission"].as_str().unwrap_or("?"),
-                t["units_map"]["repo.packages"].as_str().unwrap_or("none")
+                c.clean(t["name"].as_str().unwrap_or("?")),
+                c.clean(t["permission"].as_str().unwrap_or("?")),
+                c.clean(t["units_map"]["repo.packages"].as_str().unwrap_or("none"))
             )
         })
         .collect();

@@ -170,6 +170,54 @@ fn a_preexisting_orphan_blocks_deletion() {
     assert_eq!(emu.versions("homelab").len(), before, "nothing deleted");
 }
 
+/// A registry serving image indexes nested deeper than the provider reads
+/// (`MAX_INDEX_DEPTH`, 8): the run fails naming the index past the limit,
+/// and nothing is deleted although candidates exist, because what the
+/// unread indexes reference is unknown.
+#[test]
+fn indexes_nested_past_the_depth_limit_stop_the_run_before_any_deletion() {
+    let (emu, h, p) = setup();
+    let image = |seed: &str| Manifest::Image {
+        seed: seed.into(),
+        media_type: OCI_MANIFEST,
+    };
+    // Ten indexes, each naming the next (and an image of its own).
+    let mut deep = Manifest::Index {
+        media_type: OCI_INDEX,
+        children: vec![image("bottom")],
+    };
+    let mut chain = vec![deep.render().digest];
+    for level in 0..9 {
+        deep = Manifest::Index {
+            media_type: OCI_INDEX,
+            children: vec![deep, image(&format!("level-{level}"))],
+        };
+        chain.push(deep.render().digest);
+    }
+    emu.push("homelab", "web", "nested", &deep, "2026-11-30T00:00:00Z");
+    // chain[9] is the tag's own index (level 1), so chain[0] is level 10
+    // and chain[1] the first past the limit, at level 9.
+    let past_limit = &chain[1];
+    let before = emu.versions("homelab").len();
+    h.config(&config(&p, "dry_run = false"));
+    let out = h.run(&["apply", "-auto-approve", "-no-color"]);
+    let text = out.combined();
+    assert!(!out.success(), "the run must fail:\n{text}");
+    // terraform wraps long diagnostics: compare with single spaces.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!(
+            "homelab/web:nested: index {past_limit} is nested 9 levels deep, past the limit of 8"
+        )),
+        "the error names the tag and the index past the limit:\n{text}"
+    );
+    assert_eq!(emu.versions("homelab").len(), before, "nothing deleted");
+    assert!(
+        !emu.requests().iter().any(|r| r.starts_with("DELETE ")),
+        "no deletion was even tried"
+    );
+}
+
 #[test]
 fn pagination_and_exact_names() {
     let (emu, h, p) = setup();

@@ -120,7 +120,7 @@ impl Fixture {
             ))
             .header(
                 "Accept",
-                terraform_provider_forgejo_retention::client::ACCEPT,
+                terraform_provider_forgejo_retention::manifest::ACCEPT,
             )
             .send()
             .expect("registry answers");

@@ -1,8 +1,9 @@
 //! `retention_policy` and the data sources through the real terraform
 //! binary against the Forgejo package-API emulator.
 
+mod common;
+
 use forgejo_emulator::{Emulator, Manifest, OCI_INDEX, OCI_MANIFEST, seed_demo};
-use terraform_provider_forgejo_retention::RetentionProvider;
 use terraform_provider_forgejo_retention::permission::PROBE_PACKAGE;
 use tfplugin::testing::Harness;
 
@@ -18,13 +19,8 @@ fn setup() -> (Emulator, Harness, String) {
         .token(READER, "someone", &["write:package", "read:user"]);
     seed_demo(&emu, "homelab");
     let url = emu.spawn(0);
-    let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
-    // The provider runs in this process: its settings come from the provider
-    // block (terraform never stores provider configuration in state).
-    let provider = format!(
-        "provider \"retention\" {{\n  url   = \"{url}\"\n  token = var.token\n}}\nvariable \"token\" {{\n  type      = string\n  sensitive = true\n}}\n"
-    );
-    h.env("TF_VAR_token", TOKEN);
+    let h = common::harness(TOKEN);
+    let provider = common::provider(&url, "");
     (emu, h, provider)
 }
 
@@ -32,11 +28,6 @@ fn setup() -> (Emulator, Harness, String) {
 fn policy(provider: &str, extra: &str) -> String {
     format!(
         r#"{provider}
-terraform {{
-  required_providers {{
-    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
-  }}
-}}
 resource "retention_policy" "web" {{
   owner     = "homelab"
   package   = "web"

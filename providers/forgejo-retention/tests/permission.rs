@@ -5,10 +5,11 @@
 //! case plans a policy with `dry_run = false`, so a refusal is an error
 //! that stops the plan, and must name its cause and its fix.
 
+mod common;
+
 use forgejo_emulator::{Access, Emulator, Visibility, seed_demo};
-use terraform_provider_forgejo_retention::RetentionProvider;
 use terraform_provider_forgejo_retention::permission::PROBE_PACKAGE;
-use tfplugin::testing::{Harness, RunOutput};
+use tfplugin::testing::RunOutput;
 
 /// The organisation of the seeds' registry and its teams: `viktor` owns it
 /// (Owners team), `builders` may write packages (a read team whose Packages
@@ -51,30 +52,17 @@ fn plan(emu: &Emulator, owner: &str, token: &str) -> RunOutput {
 
 fn plan_with(emu: &Emulator, owner: &str, token: &str, dry_run: &str) -> RunOutput {
     let url = emu.spawn(0);
-    let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
-    h.env("TF_VAR_token", token);
+    let h = common::harness(token);
     h.config(&format!(
-        r#"
-terraform {{
-  required_providers {{
-    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
-  }}
-}}
-variable "token" {{
-  type      = string
-  sensitive = true
-}}
-provider "retention" {{
-  url   = "{url}"
-  token = var.token
-}}
+        r#"{}
 resource "retention_policy" "web" {{
   owner     = "{owner}"
   package   = "web"
   keep_last = 3
   dry_run   = {dry_run}
 }}
-"#
+"#,
+        common::provider(&url, "")
     ));
     h.run(&["plan", "-no-color"])
 }

@@ -5,8 +5,9 @@
 //! happened, and, when the limit outlasts its retries, stop with an error
 //! naming the rate limit before deleting anything else.
 
+mod common;
+
 use forgejo_emulator::{Emulator, RetryAfter, seed_demo};
-use terraform_provider_forgejo_retention::RetentionProvider;
 use tfplugin::testing::Harness;
 
 const TOKEN: &str = "owner-token-s3cr3t";
@@ -16,29 +17,17 @@ fn setup() -> (Emulator, Harness) {
     let emu = Emulator::new().token(TOKEN, "homelab", &["write:package"]);
     seed_demo(&emu, "homelab");
     let url = emu.spawn(0);
-    let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
-    h.env("TF_VAR_token", TOKEN);
+    let h = common::harness(TOKEN);
     h.config(&format!(
-        r#"terraform {{
-  required_providers {{
-    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
-  }}
-}}
-variable "token" {{
-  type      = string
-  sensitive = true
-}}
-provider "retention" {{
-  url   = "{url}"
-  token = var.token
-}}
+        r#"{}
 resource "retention_policy" "web" {{
   owner     = "homelab"
   package   = "web"
   keep_last = 3
   dry_run   = false
 }}
-"#
+"#,
+        common::provider(&url, "")
     ));
     (emu, h)
 }

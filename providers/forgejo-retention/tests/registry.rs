@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use forgejo_emulator::{DOCKER_LIST, DOCKER_MANIFEST, Emulator, Manifest, OCI_INDEX, OCI_MANIFEST};
-use terraform_provider_forgejo_retention::RetentionProvider;
 use testsupport::Registry;
 use tfplugin::testing::Harness;
 
@@ -185,21 +186,7 @@ impl Fixture {
 
 fn config(url: &str, extra: &str) -> String {
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    retention = {{ source = "registry.terraform.io/homelab/forgejo-retention" }}
-  }}
-}}
-variable "token" {{
-  type      = string
-  sensitive = true
-}}
-provider "retention" {{
-  url     = "{url}"
-  token   = var.token
-  retries = 1
-}}
+        r#"{}
 resource "retention_policy" "web" {{
   owner     = "homelab"
   package   = "web"
@@ -212,13 +199,13 @@ data "retention_integrity" "all" {{
 }}
 output "ok" {{ value = data.retention_integrity.all.ok }}
 output "candidates" {{ value = [for c in retention_policy.web.candidates : c.version if c.kind == "tag"] }}
-"#
+"#,
+        common::provider(url, "retries = 1")
     )
 }
 
 fn harness(f: &Fixture) -> Harness {
-    let h = Harness::new("homelab/forgejo-retention", RetentionProvider::default());
-    h.env("TF_VAR_token", TOKEN);
+    let h = common::harness(TOKEN);
     h.config(&config(&f.url, ""));
     h
 }

@@ -8,7 +8,6 @@ use tfplugin::value::{Type, Value};
 
 use crate::connection::ConnCell;
 use crate::graph::{self, Package};
-use crate::validate::forgejo_name;
 
 pub struct ImageGraph(pub ConnCell);
 
@@ -18,14 +17,11 @@ impl DataSource for ImageGraph {
     }
 
     fn schema(&self) -> Schema {
+        let [owner, package] =
+            super::selector(|p| p.required().description("Container package (exact name)."));
         Schema::new(vec![
-            Attribute::new("owner", Type::String)
-                .required()
-                .validate(forgejo_name()),
-            Attribute::new("package", Type::String)
-                .required()
-                .validate(forgejo_name())
-                .description("Container package (exact name)."),
+            owner,
+            package,
             Attribute::new(
                 "tags",
                 Type::list(Type::object([

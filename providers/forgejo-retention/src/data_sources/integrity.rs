@@ -6,7 +6,6 @@ use tfplugin::schema::{Attribute, Schema};
 use tfplugin::value::{Type, Value};
 
 use crate::connection::ConnCell;
-use crate::validate::forgejo_name;
 
 pub struct Integrity(pub ConnCell);
 
@@ -16,14 +15,13 @@ impl DataSource for Integrity {
     }
 
     fn schema(&self) -> Schema {
+        let [owner, package] = super::selector(|p| {
+            p.optional()
+                .description("One package (exact name); all when unset.")
+        });
         Schema::new(vec![
-            Attribute::new("owner", Type::String)
-                .required()
-                .validate(forgejo_name()),
-            Attribute::new("package", Type::String)
-                .optional()
-                .validate(forgejo_name())
-                .description("One package (exact name); all when unset."),
+            owner,
+            package,
             Attribute::new("broken", Type::list(Type::String))
                 .computed()
                 .description(

@@ -40,7 +40,7 @@ fn invalid(attr: &str, detail: String) -> Diagnostics {
 
 impl Settings {
     fn read(v: &Value) -> Result<Settings, Diagnostics> {
-        let regexes = |attr: &str| -> Result<Vec<regex::Regex>, Diagnostics> {
+        let patterns = |attr: &str| -> Result<Vec<regex::Regex>, Diagnostics> {
             v.get(attr)
                 .strings()
                 .iter()
@@ -53,7 +53,7 @@ impl Settings {
                 })
                 .collect()
         };
-        let count = |attr: &str, default: i64| -> Result<usize, Diagnostics> {
+        let number = |attr: &str, default: i64| -> Result<usize, Diagnostics> {
             let n = v
                 .get(attr)
                 .i64_in(0..=i64::MAX)
@@ -69,14 +69,14 @@ impl Settings {
             owner: v.get("owner").string().unwrap_or_default(),
             package: v.get("package").string(),
             policy: Policy {
-                keep_last: count("keep_last", 10)?,
+                keep_last: number("keep_last", 10)?,
                 always_keep: v.get("always_keep_tags").strings().into_iter().collect(),
-                keep_patterns: regexes("keep_tag_patterns")?,
-                delete_patterns: regexes("delete_tag_patterns")?,
+                keep_patterns: patterns("keep_tag_patterns")?,
+                delete_patterns: patterns("delete_tag_patterns")?,
                 min_age_secs: min_age.as_secs() as i64,
                 protected: v.get("protected_digests").strings().into_iter().collect(),
             },
-            max_deletions: count("max_deletions", 100)?,
+            max_deletions: number("max_deletions", 100)?,
             max_fraction: v.get("max_fraction").as_f64().unwrap_or(1.0),
             dry_run: v.get("dry_run").as_bool() != Some(false),
             block_on_orphans: v.get("block_on_orphans").as_bool() != Some(false),
@@ -354,5 +354,74 @@ impl RetentionPolicy {
         deleted?;
         deletion::verify(&c, &s.owner, s.package.as_deref(), &now_decision)?;
         Ok(planned.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tfplugin::Configured;
+    use tfplugin::validator::validate_config;
+    use tfplugin::value::Number;
+
+    use super::*;
+
+    /// The schema's validators refuse what the hand-written `validate`
+    /// refused (min_age, max_fraction, patterns), with the same summaries,
+    /// and what was silently clamped or misread before (negative counts, a
+    /// name that could change a URL path), each at its attribute.
+    #[test]
+    fn every_checked_argument_has_its_validator() {
+        let schema = RetentionPolicy(Arc::new(Configured::new("retention"))).schema();
+        let base = Value::object([("owner", Value::from("homelab"))]);
+        assert!(validate_config(&schema, &base).is_empty());
+        let cases = [
+            ("min_age", Value::from("1y"), "Invalid min_age", "min_age"),
+            (
+                "max_fraction",
+                Value::Number(Number::parse("1.5").unwrap()),
+                "Invalid max_fraction",
+                "max_fraction",
+            ),
+            (
+                "keep_tag_patterns",
+                Value::string_list(["ok", "("]),
+                "Invalid regex",
+                "keep_tag_patterns[1]",
+            ),
+            (
+                "delete_tag_patterns",
+                Value::string_list(["[z-a]"]),
+                "Invalid regex",
+                "delete_tag_patterns[0]",
+            ),
+            (
+                "keep_last",
+                Value::from(-1),
+                "Invalid keep_last",
+                "keep_last",
+            ),
+            (
+                "max_deletions",
+                Value::Number(Number::parse("2.5").unwrap()),
+                "Invalid max_deletions",
+                "max_deletions",
+            ),
+            ("owner", Value::from("../admin"), "Invalid owner", "owner"),
+            ("package", Value::from("a?b"), "Invalid package", "package"),
+        ];
+        for (attr, bad, summary, path) in cases {
+            let d = validate_config(&schema, &base.clone().with_attr(attr, bad));
+            assert_eq!(d.0.len(), 1, "{attr}: {d:?}");
+            assert_eq!(d.0[0].summary, summary, "{attr}");
+            assert_eq!(d.0[0].path.as_ref().unwrap().to_string(), path);
+        }
+        let good = base
+            .with_attr("min_age", Value::from("7d"))
+            .with_attr("max_fraction", Value::Number(Number::parse("0.5").unwrap()))
+            .with_attr("keep_last", Value::from(0))
+            .with_attr("package", Value::from("team/web"));
+        assert!(validate_config(&schema, &good).is_empty());
     }
 }

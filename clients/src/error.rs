@@ -6,35 +6,55 @@
 pub const REDACTED: &str = "<redacted>";
 
 /// `text` as one printable, bounded line without any of `secrets`:
-/// - each secret (non-empty) is replaced by [`REDACTED`], so a server that
-///   echoes the request's token back cannot put it in a log; again after
-///   the next step, which could join a secret split by a control character;
 /// - control characters are dropped, whitespace ones becoming a space, so
 ///   an embedded newline cannot forge log lines or split the one-line
 ///   messages that retry classification matches;
+/// - then each secret (non-empty, cleaned the same way) is replaced by
+///   [`REDACTED`] in one left-to-right pass, the longest secret first where
+///   several start at one place: cleaning first means a control character
+///   inside a secret cannot smuggle it out, and one pass means a
+///   placeholder is never searched again (a short secret such as `t` would
+///   otherwise be found inside `<redacted>` itself);
 /// - leading and trailing whitespace is trimmed;
 /// - more than `max_chars` characters are cut there and end with `…`.
 pub fn safe_text(text: &str, max_chars: usize, secrets: &[&str]) -> String {
-    let redact = |text: String| {
-        secrets
-            .iter()
-            .filter(|s| !s.is_empty())
-            .fold(text, |t, secret| t.replace(secret, REDACTED))
-    };
-    let printable: String = redact(text.to_string())
-        .chars()
+    let printable = clean(text);
+    let mut secrets: Vec<String> = secrets
+        .iter()
+        .map(|s| clean(s))
+        .filter(|s| !s.is_empty())
+        .collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut redacted = String::with_capacity(printable.len());
+    let mut rest = printable.as_str();
+    while let Some(c) = rest.chars().next() {
+        match secrets.iter().find(|s| rest.starts_with(s.as_str())) {
+            Some(secret) => {
+                redacted.push_str(REDACTED);
+                rest = &rest[secret.len()..];
+            }
+            None => {
+                redacted.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    let trimmed = redacted.trim();
+    match trimmed.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
+        None => trimmed.to_string(),
+    }
+}
+
+/// `text` without control characters, whitespace ones becoming a space.
+fn clean(text: &str) -> String {
+    text.chars()
         .filter_map(|c| match c {
             c if c.is_control() && c.is_whitespace() => Some(' '),
             c if c.is_control() => None,
             c => Some(c),
         })
-        .collect();
-    let printable = redact(printable);
-    let trimmed = printable.trim();
-    match trimmed.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
-        None => trimmed.to_string(),
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -70,5 +90,19 @@ mod tests {
         assert!(!text.contains("s3c"), "{text}");
         // A control character inside the secret does not smuggle it out.
         assert_eq!(safe_text("s3c\u{0}ret", 100, &["s3cret"]), REDACTED);
+    }
+
+    #[test]
+    fn a_placeholder_is_never_redacted_again() {
+        // A one-letter token, and one that is part of another: each
+        // occurrence becomes exactly one placeholder.
+        assert_eq!(
+            safe_text("does not exist", 100, &["t"]),
+            "does no<redacted> exis<redacted>"
+        );
+        assert_eq!(
+            safe_text("abc ab", 100, &["ab", "abc", "red"]),
+            "<redacted> <redacted>"
+        );
     }
 }

@@ -260,7 +260,7 @@ mod tests {
         ]);
         // What ValidateProviderConfig runs: the schema's validators, then
         // the provider's own check.
-        let mut d = tfplugin::validator::validate_config(&p.schema(), &config);
+        let mut d = tfplugin::validation::validate_config(&p.schema(), &config);
         d.extend(p.validate_config(&config));
         assert_eq!(d.0.len(), 2, "{:?}", d.0);
         let at: Vec<String> =

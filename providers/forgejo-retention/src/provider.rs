@@ -167,7 +167,7 @@ mod tests {
             ("concurrency", 33, 1),
             ("deletes_per_second", 0, 1000),
         ] {
-            let d = tfplugin::validator::validate_config(&schema, &block(attr, bad));
+            let d = tfplugin::validation::validate_config(&schema, &block(attr, bad));
             assert_eq!(d.0.len(), 1, "{attr} {bad}");
             assert_eq!(d.0[0].summary, format!("Invalid {attr}"));
             assert!(
@@ -175,7 +175,7 @@ mod tests {
                 "{}",
                 d.0[0].detail
             );
-            assert!(tfplugin::validator::validate_config(&schema, &block(attr, good)).is_empty());
+            assert!(tfplugin::validation::validate_config(&schema, &block(attr, good)).is_empty());
         }
     }
 }

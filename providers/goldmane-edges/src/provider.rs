@@ -191,7 +191,7 @@ mod tests {
     fn provider_config_validators() {
         let schema = GoldmaneProvider::default().schema();
         let first = |attr: &str, v: Value| {
-            let d = tfplugin::validator::validate_config(&schema, &Value::object([(attr, v)]));
+            let d = tfplugin::validation::validate_config(&schema, &Value::object([(attr, v)]));
             assert_eq!(d.0.len(), 1, "{d}");
             assert_eq!(d.0[0].path, Some(AttrPath::root().attr(attr)));
             (d.0[0].summary.clone(), d.0[0].detail.clone())
@@ -215,7 +215,7 @@ mod tests {
             ("sslmode", Value::from("verify-full")),
         ] {
             let c = Value::object([ok]);
-            assert!(tfplugin::validator::validate_config(&schema, &c).is_empty());
+            assert!(tfplugin::validation::validate_config(&schema, &c).is_empty());
         }
     }
 

@@ -21,7 +21,7 @@ use crate::proto::tfplugin6::provider_server::ProviderServer;
 use crate::provider::{Ctx, DataSource, MoveSource, PlanChange, Provider, Resource};
 use crate::schema::Schema;
 use crate::server;
-use crate::validator::validate_config;
+use crate::validation::validate_config;
 use crate::value::{self, Type, Value};
 
 /// Serves `provider` as a Terraform provider process (the whole `main`).

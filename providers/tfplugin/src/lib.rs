@@ -3,7 +3,7 @@
 //! Transport layers: `proto`, `server`, `log`, and (with the `testing`
 //! feature, for tests only) `testing`.
 //! Semantic layers: `value`, `diag`, `schema` with its `validator` and
-//! `plan_modifier` values, `provider`, `configured`, `plan`, `grpc`.
+//! `plan_modifier` values (run by `validation` and `plan`), `provider`, `configured`, `plan`, `grpc`.
 //! Helpers for provider code: `duration`, `env`.
 //!
 //! `docs/writing-a-provider.md` walks through a provider written with it.
@@ -22,6 +22,7 @@ pub mod schema;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod validation;
 pub mod validator;
 pub mod value;
 

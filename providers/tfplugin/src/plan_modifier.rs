@@ -10,7 +10,6 @@
 
 use std::fmt;
 
-use crate::schema::Attribute;
 use crate::value::{AttrPath, Value};
 
 /// What a modifier sees of one attribute, and may change.
@@ -37,11 +36,21 @@ pub trait PlanModifier: Send + Sync + fmt::Debug {
     /// What it does, in words (for documentation and debugging).
     fn description(&self) -> String;
     fn modify(&self, plan: &mut AttrPlan<'_>);
-    /// A schema mistake in attaching this modifier to `attr`, if any
-    /// (checked at startup with the rest of the schema lint).
-    fn check_schema(&self, _attr: &Attribute) -> Option<String> {
+    /// A schema mistake in attaching this modifier to an attribute with
+    /// these `modes`, if any (checked at startup with the rest of the
+    /// schema lint).
+    fn check_schema(&self, _modes: Modes) -> Option<String> {
         None
     }
+}
+
+/// How an attribute is set, as far as a modifier's schema check needs to
+/// know (the schema's `Attribute` holds the modifiers, so this module does
+/// not see it).
+#[derive(Debug, Clone, Copy)]
+pub struct Modes {
+    pub optional: bool,
+    pub computed: bool,
 }
 
 /// A change of the attribute replaces the resource. Inside nested
@@ -88,8 +97,8 @@ impl PlanModifier for UseStateForUnknown {
             plan.planned = prior.clone();
         }
     }
-    fn check_schema(&self, attr: &Attribute) -> Option<String> {
-        (!attr.computed).then(|| "use_state_for_unknown needs computed".into())
+    fn check_schema(&self, modes: Modes) -> Option<String> {
+        (!modes.computed).then(|| "use_state_for_unknown needs computed".into())
     }
 }
 
@@ -111,7 +120,7 @@ impl PlanModifier for Default {
             plan.planned = self.0.clone();
         }
     }
-    fn check_schema(&self, attr: &Attribute) -> Option<String> {
-        (!(attr.optional && attr.computed)).then(|| "a default needs optional + computed".into())
+    fn check_schema(&self, modes: Modes) -> Option<String> {
+        (!(modes.optional && modes.computed)).then(|| "a default needs optional + computed".into())
     }
 }

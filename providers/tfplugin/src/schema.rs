@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::plan_modifier::{self, PlanModifier};
+use crate::plan_modifier::{self, Modes, PlanModifier};
 use crate::proto::tfplugin6 as pb;
 use crate::validator::Validator;
 use crate::value::{Type, Value};
@@ -336,7 +336,11 @@ fn lint_attrs(attrs: &[Attribute], owner: &str, out: &mut Vec<String>) {
             out.push(format!("{at}: required excludes optional and computed"));
         }
         for m in &a.plan_modifiers {
-            if let Some(problem) = m.check_schema(a) {
+            let modes = Modes {
+                optional: a.optional,
+                computed: a.computed,
+            };
+            if let Some(problem) = m.check_schema(modes) {
                 out.push(format!("{at}: {problem}"));
             }
         }

@@ -788,7 +788,7 @@ mod tests {
     /// resource's own checks.
     fn validate(config: &Value) -> Diagnostics {
         let r = resource();
-        let mut d = tfplugin::validator::validate_config(&r.schema(), config);
+        let mut d = tfplugin::validation::validate_config(&r.schema(), config);
         d.extend(r.validate(config));
         d
     }

@@ -362,7 +362,7 @@ mod tests {
     use std::sync::Arc;
 
     use tfplugin::Configured;
-    use tfplugin::validator::validate_config;
+    use tfplugin::validation::validate_config;
     use tfplugin::value::Number;
 
     use super::*;

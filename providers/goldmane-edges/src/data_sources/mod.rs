@@ -108,7 +108,7 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    use tfplugin::validator::validate_config;
+    use tfplugin::validation::validate_config;
     use tfplugin::value::AttrPath;
 
     /// The inputs each data source refuses (attribute, bad value, summary):

@@ -251,7 +251,7 @@ mod tests {
             ("approved", Value::string_set(["ok", "no way"])),
             ("stale_after", Value::from("1y")),
         ]);
-        let d = tfplugin::validator::validate_config(&r.schema(), &config);
+        let d = tfplugin::validation::validate_config(&r.schema(), &config);
         let got: Vec<(String, String)> =
             d.0.iter()
                 .map(|d| (d.path.as_ref().unwrap().to_string(), d.summary.clone()))

@@ -1,7 +1,7 @@
 //! `tg doctor`: one PASS/FAIL/SKIP line per check against real components
 //! (terraform, PostgreSQL's advisory lock, OpenBao), exit 1 on any FAIL.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use testsupport::{OpenBao, Postgres, require_bin};
 
@@ -17,21 +17,7 @@ fn repo() -> tempfile::TempDir {
 }
 
 fn doctor(dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tg"));
-    cmd.arg("doctor").current_dir(dir).env("HOME", dir);
-    for k in [
-        "VAULT_ADDR",
-        "VAULT_TOKEN",
-        "PG_CONN_STR",
-        "SOPS_AGE_KEY_FILE",
-        "SOPS_AGE_KEY",
-    ] {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    testsupport::tg::doctor(env!("CARGO_BIN_EXE_tg"), dir, env)
 }
 
 #[test]

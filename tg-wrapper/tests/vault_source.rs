@@ -5,74 +5,13 @@
 //! says which source it used. Against a real OpenBao, whose `jwt` auth
 //! method mounted as `kubernetes` takes the same `{role, jwt}` login.
 
-use std::process::{Command, Output};
+use testsupport::{OpenBao, jwt_key, service_account_jwt};
 
-use testsupport::OpenBao;
-
-/// A P-256 key for ES256 JWTs: (signing key, SPKI public key PEM).
-fn jwt_key() -> (aws_lc_rs::signature::EcdsaKeyPair, String) {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-    use base64::Engine;
-    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    // SubjectPublicKeyInfo: id-ecPublicKey + prime256v1, then the point.
-    let mut spki = vec![
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ];
-    spki.extend_from_slice(key.public_key().as_ref());
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        lines.join("\n")
-    );
-    (key, pem)
-}
-
-/// A Kubernetes-style service-account token for `sub`, signed ES256.
-fn service_account_jwt(key: &aws_lc_rs::signature::EcdsaKeyPair, sub: &str) -> String {
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let header = b64(br#"{"alg":"ES256","typ":"JWT"}"#);
-    let claims = b64(serde_json::json!({
-        "iss": "https://kubernetes.default.svc",
-        "sub": sub, "aud": ["vault"], "iat": now, "nbf": now, "exp": now + 600,
-    })
-    .to_string()
-    .as_bytes());
-    let signing_input = format!("{header}.{claims}");
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let sig = key.sign(&rng, signing_input.as_bytes()).unwrap();
-    format!("{signing_input}.{}", b64(sig.as_ref()))
-}
-
+/// `tg doctor`'s vault check (with the continuation lines of a multi-line
+/// error), run with HOME `home` and only the credentials in `env`.
 fn doctor(home: &std::path::Path, env: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tg"));
-    cmd.arg("doctor").current_dir(home).env("HOME", home);
-    for k in [
-        "VAULT_ADDR",
-        "VAULT_TOKEN",
-        "VAULT_K8S_ROLE",
-        "VAULT_K8S_JWT_PATH",
-        "VAULT_K8S_MOUNT",
-        "PG_CONN_STR",
-    ] {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out: Output = cmd.output().unwrap();
+    let out = testsupport::tg::doctor(env!("CARGO_BIN_EXE_tg"), home, env);
     let text = String::from_utf8_lossy(&out.stdout);
-    // The vault check, with the continuation lines of a multi-line error.
     let start = text
         .find(" vault: ")
         .and_then(|i| text[..i].rfind('\n').map(|n| n + 1).or(Some(0)))
@@ -97,25 +36,7 @@ fn explicit_credentials_win_over_the_ambient_vault_token() {
     let dir = home.path();
     // CI's role: the service account's token logs in as `ci`.
     let (key, pem) = jwt_key();
-    std::fs::write(dir.join("sa.pub.pem"), &pem).unwrap();
-    bao.bao(&["auth", "enable", "-path=kubernetes", "jwt"]);
-    bao.bao(&[
-        "write",
-        "auth/kubernetes/config",
-        &format!(
-            "jwt_validation_pubkeys=@{}",
-            dir.join("sa.pub.pem").display()
-        ),
-    ]);
-    bao.bao(&[
-        "write",
-        "auth/kubernetes/role/ci",
-        "role_type=jwt",
-        "user_claim=sub",
-        "bound_audiences=vault",
-        "bound_subject=system:serviceaccount:woodpecker:ci",
-        "token_policies=default",
-    ]);
+    bao.enable_kubernetes_jwt_login(&pem, "ci", "system:serviceaccount:woodpecker:ci", "default");
     let jwt = dir.join("sa-token");
     std::fs::write(
         &jwt,

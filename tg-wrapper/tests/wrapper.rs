@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use testsupport::{
-    OpenBao, Postgres, age_keygen, assert_ok, require_bin, run_ok, tg::sops_config, wait_for,
-    write_executable,
+    OpenBao, Postgres, age_keygen, assert_ok, jwt_key, require_bin, run_ok, service_account_jwt,
+    tg::sops_config, wait_for, write_executable,
 };
 
 const TG: &str = env!("CARGO_BIN_EXE_tg");
@@ -523,51 +523,6 @@ fn tier1_apply_with_vault_static_creds_and_real_pg_backend() {
     assert!(!text.contains("postgres://"), "conn string never printed");
 }
 
-/// A P-256 key for ES256 JWTs: (signing key, SPKI public key PEM).
-fn jwt_key() -> (aws_lc_rs::signature::EcdsaKeyPair, String) {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-    use base64::Engine;
-    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    // SubjectPublicKeyInfo: id-ecPublicKey + prime256v1, then the point.
-    let mut spki = vec![
-        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-    ];
-    spki.extend_from_slice(key.public_key().as_ref());
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        lines.join("\n")
-    );
-    (key, pem)
-}
-
-/// A Kubernetes-style service-account token for `sub`, signed ES256.
-fn service_account_jwt(key: &aws_lc_rs::signature::EcdsaKeyPair, sub: &str) -> String {
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let header = b64(br#"{"alg":"ES256","typ":"JWT"}"#);
-    let claims = b64(serde_json::json!({
-        "iss": "https://kubernetes.default.svc",
-        "sub": sub, "aud": ["vault"], "iat": now, "nbf": now, "exp": now + 600,
-    })
-    .to_string()
-    .as_bytes());
-    let signing_input = format!("{header}.{claims}");
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let sig = key.sign(&rng, signing_input.as_bytes()).unwrap();
-    format!("{signing_input}.{}", b64(sig.as_ref()))
-}
-
 /// CI has no VAULT_TOKEN: tg logs in with the pod's service-account token
 /// (`VAULT_K8S_ROLE`). OpenBao's JWT method, mounted where the kubernetes
 /// method would be, takes the same `{role, jwt}` login and validates the
@@ -579,36 +534,23 @@ fn tier1_ci_logs_in_to_vault_with_its_service_account_token() {
     let (pg, bao) = tier1_services();
     let (key, pem) = jwt_key();
     let dir = f.dir.path();
-    std::fs::write(dir.join("sa.pub.pem"), &pem).unwrap();
     std::fs::write(
         dir.join("tg-state.hcl"),
         "path \"database/static-creds/pg-terraform-state\" { capabilities = [\"read\"] }\n",
     )
     .unwrap();
-    bao.bao(&["auth", "enable", "-path=kubernetes", "jwt"]);
-    bao.bao(&[
-        "write",
-        "auth/kubernetes/config",
-        &format!(
-            "jwt_validation_pubkeys=@{}",
-            dir.join("sa.pub.pem").display()
-        ),
-    ]);
     bao.bao(&[
         "policy",
         "write",
         "tg-state",
         &dir.join("tg-state.hcl").display().to_string(),
     ]);
-    bao.bao(&[
-        "write",
-        "auth/kubernetes/role/ci",
-        "role_type=jwt",
-        "user_claim=sub",
-        "bound_audiences=vault",
-        "bound_subject=system:serviceaccount:woodpecker:ci",
-        "token_policies=tg-state",
-    ]);
+    bao.enable_kubernetes_jwt_login(
+        &pem,
+        "ci",
+        "system:serviceaccount:woodpecker:ci",
+        "tg-state",
+    );
     terraform_data_stack(
         &f.stack("faketest"),
         "  backend \"pg\" {\n    schema_name = \"faketest\"\n  }",

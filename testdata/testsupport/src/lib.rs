@@ -1,5 +1,7 @@
 //! Real servers for tests, started on loopback by the tests themselves,
-//! and the command helpers tests share ([`git`], [`wait_for`], [`tg`]).
+//! the command helpers tests share ([`git`], [`wait_for`], [`tg`]), and
+//! service-account JWTs for Vault's Kubernetes login ([`jwt_key`],
+//! [`service_account_jwt`], [`OpenBao::enable_kubernetes_jwt_login`]).
 //!
 //! Every starter panics with a message naming the missing tool or the server's
 //! own log when something is wrong: a test that needs a real component must
@@ -16,11 +18,13 @@ use std::time::{Duration, Instant};
 use std::os::unix::process::CommandExt;
 
 mod commands;
+mod service_account;
 pub mod tg;
 
 pub use commands::{
     age_keygen, assert_ok, commit_all, git, output_text, wait_for, write_executable, write_file,
 };
+pub use service_account::{jwt_key, service_account_jwt};
 
 /// Superuser password of every [`Postgres`] started here (TCP logins use
 /// scram-sha-256, so credentials are really checked).

@@ -2,7 +2,7 @@
 //! environment a test must not pass on to it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::write_executable;
 
@@ -80,6 +80,34 @@ pub fn stub_tg(tg: &str, dir: &Path, engine: &Path, home: &Path) -> Command {
         .env_remove("VAULT_TOKEN");
     without_ambient_env(&mut cmd);
     cmd
+}
+
+/// The credentials `tg doctor` would otherwise pick up from where the tests
+/// run: Vault (token, address, Kubernetes login), the Tier-1 connection
+/// string, the SOPS age key.
+pub const DOCTOR_CREDENTIAL_ENV: &[&str] = &[
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_K8S_ROLE",
+    "VAULT_K8S_JWT_PATH",
+    "VAULT_K8S_MOUNT",
+    "PG_CONN_STR",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_KEY",
+];
+
+/// Runs `tg doctor` (the binary at `tg`) in `dir` with `dir` as HOME, with
+/// exactly the credentials in `env`: none of [`DOCTOR_CREDENTIAL_ENV`] nor
+/// [`AMBIENT_ENV`] leaks in from where the tests run.
+pub fn doctor(tg: &str, dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(tg);
+    cmd.arg("doctor").current_dir(dir).env("HOME", dir);
+    for k in DOCTOR_CREDENTIAL_ENV {
+        cmd.env_remove(k);
+    }
+    without_ambient_env(&mut cmd);
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run tg doctor")
 }
 
 /// Variables a CI runner or a developer's shell may hold that change what

@@ -25,7 +25,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use postgres::{Client, NoTls, SimpleQueryMessage};
+use infra_clients::pg_conn;
+use postgres::{Client, SimpleQueryMessage};
 
 /// Rounds of A / B / A statements. One round shows a LIFO pooler; more
 /// rounds catch a pooler that hands out idle backends round-robin.
@@ -56,9 +57,16 @@ pub enum Finding {
 /// statements alternating between them. `Err`: tg cannot tell (connection
 /// refused, a statement failed, an answer it does not understand); the
 /// message names the step. The connection string is never in the message.
+///
+/// The connection follows the string's `sslmode` (and `sslrootcert`, or
+/// `PGSSLMODE` / `PGSSLROOTCERT`) as libpq and Terraform's `pg` backend
+/// do: a state database that requires TLS is probed over TLS.
 pub fn probe(conn: &str) -> Result<Finding, String> {
+    let target = pg_conn::parse(conn, &|k| std::env::var(k).ok())?;
     let connect = |which: &str| {
-        Client::connect(conn, NoTls).map_err(|e| format!("connection {which}: {}", pg_error(&e)))
+        target
+            .connect()
+            .map_err(|e| format!("connection {which}: {}", pg_error(&e)))
     };
     let mut a = connect("A")?;
     let mut b = connect("B")?;

@@ -216,11 +216,7 @@ impl Db {
     }
 
     fn connect(&self) -> Result<Conn, DbError> {
-        let result = match &self.settings.tls {
-            Some(tls) => self.settings.config.connect(tls.clone()),
-            None => self.settings.config.connect(postgres::NoTls),
-        };
-        result
+        infra_clients::pg_tls::connect(&self.settings.config, self.settings.tls.as_ref())
             .map(|client| Conn {
                 client,
                 prepared: HashMap::new(),

@@ -6,8 +6,9 @@
 //! - `data_sources` (one file each) and `resources` (one file each): the
 //!   Terraform surface;
 //! - `db`: the SQL over the trail, behind a `tfplugin::Configured` cell;
-//! - `settings` + `tls`: where connection settings and credentials come
-//!   from (the Vault static role is read with `infra_clients::vault`);
+//! - `settings`: where connection settings and credentials come from (the
+//!   Vault static role is read with `infra_clients::vault`, `sslmode` turned
+//!   into TLS by `infra_clients::pg_tls`);
 //! - `validate`: the goldmane-specific input rules and validators.
 
 pub mod data_sources;
@@ -15,7 +16,6 @@ pub mod db;
 pub mod provider;
 pub mod resources;
 pub mod settings;
-pub mod tls;
 pub mod validate;
 
 pub use provider::GoldmaneProvider;

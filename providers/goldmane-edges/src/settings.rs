@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::tls;
+use infra_clients::pg_tls;
 use infra_clients::vault;
 
 /// What the provider configuration says (all optional).
@@ -43,7 +43,7 @@ pub enum PasswordSource {
 #[derive(Clone)]
 pub struct Settings {
     pub config: postgres::Config,
-    pub tls: Option<tls::MakeRustls>,
+    pub tls: Option<pg_tls::MakeRustls>,
     pub statement_timeout: Duration,
     pub password_source: PasswordSource,
     /// `host:port/database as user`, for error messages.
@@ -230,22 +230,8 @@ pub fn resolve(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         ),
         None => None,
     };
-    let (ssl, verify) = match sslmode.as_str() {
-        "disable" => (postgres::config::SslMode::Disable, None),
-        "prefer" => (postgres::config::SslMode::Prefer, Some(tls::Verify::None)),
-        "require" => (postgres::config::SslMode::Require, Some(tls::Verify::None)),
-        "verify-ca" => (postgres::config::SslMode::Require, Some(tls::Verify::Ca)),
-        "verify-full" => (postgres::config::SslMode::Require, Some(tls::Verify::Full)),
-        other => {
-            return Err(format!(
-                "sslmode {other:?} is not one of disable, prefer, require, verify-ca, verify-full"
-            ));
-        }
-    };
-    let tls = match verify {
-        Some(v) => Some(tls::connector(v, ca.as_deref())?),
-        None => None,
-    };
+    let mode = pg_tls::SslMode::parse(&sslmode)?;
+    let tls = pg_tls::connector(mode, ca.as_deref())?;
 
     let mut config = postgres::Config::new();
     config
@@ -253,7 +239,7 @@ pub fn resolve(input: &Input, env: &dyn Fn(&str) -> Option<String>) -> Result<Se
         .port(port)
         .dbname(&database)
         .user(&username)
-        .ssl_mode(ssl)
+        .ssl_mode(mode.postgres())
         .application_name("terraform-provider-goldmane-edges")
         .connect_timeout(Duration::from_secs(10));
     if let Some(p) = &password {

@@ -1,8 +1,12 @@
-//! TLS for the PostgreSQL connection, on rustls with the aws-lc-rs provider.
+//! TLS for PostgreSQL connections made with the `postgres` crate, on rustls
+//! with the aws-lc-rs provider: one place for libpq's `sslmode` meanings,
+//! shared by the goldmane-edges provider and `tg doctor`'s state database
+//! probe.
 //!
-//! `sslmode` follows libpq's meaning: `require` encrypts without checking the
-//! server certificate, `verify-ca` checks the chain against `sslrootcert`, and
-//! `verify-full` also checks the host name.
+//! `sslmode` follows libpq's meaning: `disable` never encrypts, `prefer`
+//! tries TLS and falls back to plaintext, `require` encrypts without
+//! checking the server certificate, `verify-ca` checks the chain against
+//! `sslrootcert`, and `verify-full` also checks the host name.
 
 use std::future::Future;
 use std::io;
@@ -19,9 +23,62 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// libpq's `sslmode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Reads an `sslmode` value; anything but libpq's five names is refused.
+    pub fn parse(s: &str) -> Result<SslMode, String> {
+        match s {
+            "disable" => Ok(SslMode::Disable),
+            "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            "verify-ca" => Ok(SslMode::VerifyCa),
+            "verify-full" => Ok(SslMode::VerifyFull),
+            other => Err(format!(
+                "sslmode {other:?} is not one of disable, prefer, require, verify-ca, verify-full"
+            )),
+        }
+    }
+
+    /// The `postgres` crate's own setting: it knows no verify modes, so
+    /// those are `Require` (TLS or no connection) and the verifier does
+    /// the checking.
+    pub fn postgres(self) -> postgres::config::SslMode {
+        match self {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Prefer => postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                postgres::config::SslMode::Require
+            }
+        }
+    }
+
+    /// Whether the server certificate is checked (and `sslrootcert` needed).
+    pub fn verifies(self) -> bool {
+        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
+    }
+
+    fn verify(self) -> Option<Verify> {
+        match self {
+            SslMode::Disable => None,
+            SslMode::Prefer | SslMode::Require => Some(Verify::None),
+            SslMode::VerifyCa => Some(Verify::Ca),
+            SslMode::VerifyFull => Some(Verify::Full),
+        }
+    }
+}
+
 /// How much of the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verify {
+enum Verify {
     None,
     Ca,
     Full,
@@ -31,8 +88,29 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// Builds the connector for `verify`; `ca_pem` is the CA bundle for the verifying modes.
-pub fn connector(verify: Verify, ca_pem: Option<&[u8]>) -> Result<MakeRustls, String> {
+/// The TLS connector for `mode`: `None` for `disable` (plaintext only);
+/// `ca_pem` is the CA bundle the verifying modes need (libpq's
+/// `sslrootcert`), unused by the others.
+pub fn connector(mode: SslMode, ca_pem: Option<&[u8]>) -> Result<Option<MakeRustls>, String> {
+    match mode.verify() {
+        Some(verify) => rustls_connector(verify, ca_pem).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Connects with `config`, over `tls` when there is one (a `prefer`
+/// connector still falls back to plaintext if the server has no TLS).
+pub fn connect(
+    config: &postgres::Config,
+    tls: Option<&MakeRustls>,
+) -> Result<postgres::Client, postgres::Error> {
+    match tls {
+        Some(tls) => config.connect(tls.clone()),
+        None => config.connect(postgres::NoTls),
+    }
+}
+
+fn rustls_connector(verify: Verify, ca_pem: Option<&[u8]>) -> Result<MakeRustls, String> {
     let provider = provider();
     let verifier: Arc<dyn ServerCertVerifier> = match verify {
         Verify::None => Arc::new(AcceptAny(provider.clone())),

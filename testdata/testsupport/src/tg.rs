@@ -112,8 +112,9 @@ pub fn doctor(tg: &str, dir: &Path, env: &[(&str, &str)]) -> Output {
 
 /// Variables a CI runner or a developer's shell may hold that change what
 /// tg does (the forge, the pushed range and message, retries, lock waits,
-/// the progress display). A test sets the ones it means; the rest must not
-/// leak in from where the tests happen to run.
+/// the progress display, libpq's TLS defaults that the state-database probe
+/// honours). A test sets the ones it means; the rest must not leak in from
+/// where the tests happen to run.
 pub const AMBIENT_ENV: &[&str] = &[
     "CI_REPO_URL",
     "CI_FORGE_URL",
@@ -126,6 +127,8 @@ pub const AMBIENT_ENV: &[&str] = &[
     "TG_LOCK_TIMEOUT",
     "TG_LOCK_WAIT",
     "TG_PROGRESS",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
 ];
 
 /// Removes [`AMBIENT_ENV`] from `cmd`'s environment; call it before

@@ -75,43 +75,6 @@ fn stat_owner(p: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// The `terraform_state` role and database, and OpenBao's database engine
-/// managing the role's password as the static role tg reads. OpenBao
-/// itself logs in over TLS (the server takes nothing else).
-fn tier1_services(pg: &Postgres) -> OpenBao {
-    pg.psql(
-        "postgres",
-        "CREATE ROLE terraform_state LOGIN PASSWORD 'initial-pw'",
-    );
-    pg.psql(
-        "postgres",
-        "CREATE DATABASE terraform_state OWNER terraform_state",
-    );
-    let bao = OpenBao::start();
-    bao.bao(&["secrets", "enable", "database"]);
-    let conn = format!(
-        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=require",
-        pg.port()
-    );
-    bao.bao(&[
-        "write",
-        "database/config/pg",
-        "plugin_name=postgresql-database-plugin",
-        &format!("connection_url={conn}"),
-        "username=postgres",
-        &format!("password={}", testsupport::PG_SUPERUSER_PASSWORD),
-        "allowed_roles=*",
-    ]);
-    bao.bao(&[
-        "write",
-        "database/static-roles/pg-terraform-state",
-        "db_name=pg",
-        "username=terraform_state",
-        "rotation_period=86400",
-    ]);
-    bao
-}
-
 /// `tg doctor` with Vault's credentials and `extra`; the pg lock line.
 fn pg_lock_line(pg: &Postgres, bao: &OpenBao, extra: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -154,7 +117,7 @@ fn pg_lock_line(pg: &Postgres, bao: &OpenBao, extra: &[(&str, &str)]) -> String 
 fn pg_lock_check_connects_over_tls_when_the_state_database_requires_it() {
     let pg = Postgres::start();
     let ca_pem = tls_only(&pg);
-    let bao = tier1_services(&pg);
+    let bao = testsupport::tg::tier1_services(&pg, "require");
 
     let line = pg_lock_line(&pg, &bao, &[("TG_PG_SSLMODE", "require")]);
     assert!(

@@ -450,41 +450,10 @@ fn terraform_data_stack(dir: &Path, backend: &str, marker: &str) {
     );
 }
 
-/// A PostgreSQL with the `terraform_state` role and database, and an
-/// OpenBao whose database engine manages that role's password as the static
-/// role `pg-terraform-state` (what tg reads for Tier-1 stacks).
+/// A PostgreSQL with what a Tier-1 run reads (`testsupport::tg::tier1_services`).
 fn tier1_services() -> (Postgres, OpenBao) {
     let pg = Postgres::start();
-    pg.psql(
-        "postgres",
-        "CREATE ROLE terraform_state LOGIN PASSWORD 'initial-pw'",
-    );
-    pg.psql(
-        "postgres",
-        "CREATE DATABASE terraform_state OWNER terraform_state",
-    );
-    let bao = OpenBao::start();
-    bao.bao(&["secrets", "enable", "database"]);
-    let conn = format!(
-        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
-        pg.port()
-    );
-    bao.bao(&[
-        "write",
-        "database/config/pg",
-        "plugin_name=postgresql-database-plugin",
-        &format!("connection_url={conn}"),
-        "username=postgres",
-        &format!("password={}", testsupport::PG_SUPERUSER_PASSWORD),
-        "allowed_roles=*",
-    ]);
-    bao.bao(&[
-        "write",
-        "database/static-roles/pg-terraform-state",
-        "db_name=pg",
-        "username=terraform_state",
-        "rotation_period=86400",
-    ]);
+    let bao = testsupport::tg::tier1_services(&pg, "disable");
     (pg, bao)
 }
 

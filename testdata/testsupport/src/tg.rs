@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::write_executable;
+use crate::{OpenBao, Postgres, write_executable};
 
 /// Bash lines of a stand-in engine answering tg's destroy brake with a
 /// plan without changes: `plan ... -out=F` creates F and exits 0, `show
@@ -138,4 +138,43 @@ pub fn without_ambient_env(cmd: &mut Command) -> &mut Command {
         cmd.env_remove(k);
     }
     cmd
+}
+
+/// What a Tier-1 run reads, on `pg`: the `terraform_state` role and
+/// database, and a new OpenBao whose database engine manages that role's
+/// password as the static role `pg-terraform-state`. OpenBao itself logs in
+/// to `pg` with `sslmode` (`disable`, or `require` for a server that takes
+/// only TLS).
+pub fn tier1_services(pg: &Postgres, sslmode: &str) -> OpenBao {
+    pg.psql(
+        "postgres",
+        "CREATE ROLE terraform_state LOGIN PASSWORD 'initial-pw'",
+    );
+    pg.psql(
+        "postgres",
+        "CREATE DATABASE terraform_state OWNER terraform_state",
+    );
+    let bao = OpenBao::start();
+    bao.bao(&["secrets", "enable", "database"]);
+    let conn = format!(
+        "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode={sslmode}",
+        pg.port()
+    );
+    bao.bao(&[
+        "write",
+        "database/config/pg",
+        "plugin_name=postgresql-database-plugin",
+        &format!("connection_url={conn}"),
+        "username=postgres",
+        &format!("password={}", crate::PG_SUPERUSER_PASSWORD),
+        "allowed_roles=*",
+    ]);
+    bao.bao(&[
+        "write",
+        "database/static-roles/pg-terraform-state",
+        "db_name=pg",
+        "username=terraform_state",
+        "rotation_period=86400",
+    ]);
+    bao
 }

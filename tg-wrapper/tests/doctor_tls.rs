@@ -5,39 +5,14 @@
 //! Terraform's pg backend does.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use testsupport::{OpenBao, Postgres};
 
-/// A CA and a server certificate for 127.0.0.1 / localhost signed by it,
-/// installed in `pg`'s data directory; TLS turned on and plaintext TCP
-/// logins refused. Returns the CA certificate (PEM).
+/// TLS turned on in `pg` (`Postgres::enable_tls`) with plaintext TCP
+/// logins refused: every TCP line of pg_hba.conf becomes `hostssl` before
+/// the reload `enable_tls` makes. Returns the CA certificate (PEM).
 fn tls_only(pg: &Postgres) -> String {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "tg doctor test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let dir = pg.socket_dir();
-    let crt = dir.join("server.crt");
-    let keyfile = dir.join("server.key");
-    std::fs::write(&crt, cert.pem()).unwrap();
-    std::fs::write(&keyfile, key.serialize_pem()).unwrap();
-    // The server may run as another user (root runs it as `postgres`):
-    // the key must be that user's and private to it.
-    let owner = stat_owner(dir);
-    for f in [&crt, &keyfile] {
-        testsupport::run_ok(Command::new("chown").arg(&owner).arg(f));
-        testsupport::run_ok(Command::new("chmod").arg("600").arg(f));
-    }
     let hba = pg.psql("postgres", "SHOW hba_file");
     let hba = Path::new(hba.trim());
     let rules = std::fs::read_to_string(hba).unwrap();
@@ -50,40 +25,12 @@ fn tls_only(pg: &Postgres) -> String {
         .collect();
     assert!(rules.contains("hostssl "), "no TCP rule in {rules}");
     std::fs::write(hba, rules).unwrap();
-    for sql in [
-        format!("ALTER SYSTEM SET ssl_cert_file = '{}'", crt.display()),
-        format!("ALTER SYSTEM SET ssl_key_file = '{}'", keyfile.display()),
-        "ALTER SYSTEM SET ssl = on".to_string(),
-        "SELECT pg_reload_conf()".to_string(),
-    ] {
-        pg.psql("postgres", &sql);
-    }
-    // The reload is asynchronous: wait until the server says TLS is on.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while pg.psql("postgres", "SHOW ssl").trim() != "on" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "PostgreSQL never turned ssl on"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    ca.pem()
-}
-
-fn stat_owner(p: &Path) -> String {
-    let out = testsupport::run_ok(Command::new("stat").args(["-c", "%u:%g"]).arg(p));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    pg.enable_tls()
 }
 
 /// `tg doctor` with Vault's credentials and `extra`; the pg lock line.
 fn pg_lock_line(pg: &Postgres, bao: &OpenBao, extra: &[(&str, &str)]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("stacks")).unwrap();
-    std::fs::write(
-        dir.path().join("terragrunt.hcl"),
-        "locals { tier0_stacks = [] }\n",
-    )
-    .unwrap();
+    let dir = testsupport::tg::doctor_repo();
     let port = pg.port().to_string();
     let addr = bao.addr();
     let mut env = vec![
@@ -107,10 +54,7 @@ fn pg_lock_line(pg: &Postgres, bao: &OpenBao, extra: &[(&str, &str)]) -> String 
         !text.contains(password.trim()),
         "the state password was printed:\n{text}"
     );
-    text.lines()
-        .find(|l| l.contains(" pg lock: "))
-        .unwrap_or_else(|| panic!("no pg lock line:\n{text}"))
-        .to_string()
+    testsupport::tg::pg_lock_line(&text)
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use testsupport::{PG_SUPERUSER_PASSWORD, Postgres, free_port, run_ok};
+use testsupport::{PG_SUPERUSER_PASSWORD, Postgres, free_port, is_root, run_ok};
 use tg_wrapper::pooler::{Finding, probe};
 
 /// The pgbouncer binary (Debian installs it in /usr/sbin), or a panic
@@ -26,14 +26,6 @@ fn pgbouncer_bin() -> PathBuf {
         .unwrap_or_else(|| {
             panic!("pgbouncer is not installed: run scripts/install-deps.sh (apt package pgbouncer); this test needs the real PgBouncer")
         })
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
 }
 
 struct PgBouncer {
@@ -132,38 +124,19 @@ fn read(p: &std::path::Path) -> String {
 }
 
 fn doctor(conn: &str) -> (Option<i32>, String) {
-    // A repo with no stacks: every other check passes or skips.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("stacks")).unwrap();
-    std::fs::write(
-        dir.path().join("terragrunt.hcl"),
-        "locals { tier0_stacks = [] }\n",
-    )
-    .unwrap();
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_tg"))
-        .arg("doctor")
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
-        .env("TG_ENGINE", "terraform")
-        .env("PG_CONN_STR", conn)
-        .env_remove("VAULT_ADDR")
-        .env_remove("VAULT_TOKEN")
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .env_remove("SOPS_AGE_KEY")
-        .output()
-        .unwrap();
+    let dir = testsupport::tg::doctor_repo();
+    let out: Output = testsupport::tg::doctor(
+        env!("CARGO_BIN_EXE_tg"),
+        dir.path(),
+        &[("TG_ENGINE", "terraform"), ("PG_CONN_STR", conn)],
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!("{text}");
-    let line = text
-        .lines()
-        .find(|l| l.contains(" pg lock: "))
-        .unwrap_or_else(|| panic!("no pg lock line:\n{text}"))
-        .to_string();
     assert!(
         !text.contains(PG_SUPERUSER_PASSWORD),
         "password printed:\n{text}"
     );
-    (out.status.code(), line)
+    (out.status.code(), testsupport::tg::pg_lock_line(&text))
 }
 
 /// PgBouncer's pool modes that hand the server backend back after each

@@ -4,11 +4,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use goldmane_edges::db::Db;
 use goldmane_edges::settings::{self, Input, PasswordSource};
-use testsupport::{OpenBao, Postgres};
+use testsupport::OpenBao;
 
 #[test]
 fn vault_static_role_supplies_the_password_at_configure_time() {
@@ -65,58 +64,10 @@ fn vault_static_role_supplies_the_password_at_configure_time() {
     assert!(!err.contains("not-a-token"), "{err}");
 }
 
-/// Writes a CA and a server certificate for 127.0.0.1 / localhost into the
-/// data directory and turns TLS on with a reload.
-fn enable_tls(pg: &Postgres) -> Vec<u8> {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "goldmane test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let dir = pg.socket_dir();
-    let crt = dir.join("server.crt");
-    let keyfile = dir.join("server.key");
-    std::fs::write(&crt, cert.pem()).unwrap();
-    std::fs::write(&keyfile, key.serialize_pem()).unwrap();
-    let owner = String::from_utf8(
-        Command::new("stat")
-            .args(["-c", "%u:%g"])
-            .arg(dir)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    for f in [&crt, &keyfile] {
-        testsupport::run_ok(Command::new("chown").arg(owner.trim()).arg(f));
-        testsupport::run_ok(Command::new("chmod").arg("600").arg(f));
-    }
-    pg.psql(
-        "postgres",
-        &format!("ALTER SYSTEM SET ssl_cert_file = '{}'", crt.display()),
-    );
-    pg.psql(
-        "postgres",
-        &format!("ALTER SYSTEM SET ssl_key_file = '{}'", keyfile.display()),
-    );
-    pg.psql("postgres", "ALTER SYSTEM SET ssl = on");
-    pg.psql("postgres", "SELECT pg_reload_conf()");
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    ca.pem().into_bytes()
-}
-
 #[test]
 fn sslmodes_against_a_tls_postgres() {
     let pg = common::seeded();
-    let ca_pem = enable_tls(&pg);
+    let ca_pem = pg.enable_tls();
     let dir = tempfile_dir();
     let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, &ca_pem).unwrap();

@@ -124,7 +124,9 @@ fn stop(child: &mut Child, signal: &str, grace: Duration) {
     let _ = child.wait();
 }
 
-fn is_root() -> bool {
+/// Whether the tests run as root (servers that refuse root then run as
+/// another user).
+pub fn is_root() -> bool {
     // `id -u` keeps this crate free of unsafe libc calls.
     Command::new("id")
         .arg("-u")
@@ -288,6 +290,56 @@ impl Postgres {
     }
 
     /// Runs SQL over the unix socket as superuser; returns unaligned output.
+    /// Turns TLS on: a new CA and a server certificate for 127.0.0.1 /
+    /// localhost signed by it, written into the data directory (owned by
+    /// the server's user, mode 600), then a reload, waited for until the
+    /// server says `ssl` is on. Returns the CA certificate (PEM). A test
+    /// that also wants plaintext refused edits pg_hba.conf first: this
+    /// reload applies it too.
+    pub fn enable_tls(&self) -> String {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "testsupport PostgreSQL CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("server params");
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        let dir = self.socket_dir();
+        let crt = dir.join("server.crt");
+        let keyfile = dir.join("server.key");
+        fs::write(&crt, cert.pem()).expect("write server.crt");
+        fs::write(&keyfile, key.serialize_pem()).expect("write server.key");
+        // The server may run as another user (root runs it as `postgres`):
+        // the key must be that user's and private to it.
+        let out = run_ok(Command::new("stat").args(["-c", "%u:%g"]).arg(dir));
+        let owner = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        for f in [&crt, &keyfile] {
+            run_ok(Command::new("chown").arg(&owner).arg(f));
+            run_ok(Command::new("chmod").arg("600").arg(f));
+        }
+        for sql in [
+            format!("ALTER SYSTEM SET ssl_cert_file = '{}'", crt.display()),
+            format!("ALTER SYSTEM SET ssl_key_file = '{}'", keyfile.display()),
+            "ALTER SYSTEM SET ssl = on".to_string(),
+            "SELECT pg_reload_conf()".to_string(),
+        ] {
+            self.psql("postgres", &sql);
+        }
+        // The reload is asynchronous: wait until the server says TLS is on.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.psql("postgres", "SHOW ssl").trim() != "on" {
+            assert!(Instant::now() < deadline, "PostgreSQL never turned ssl on");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ca.pem()
+    }
+
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = run_ok(&mut self.psql_cmd(db, sql));
         String::from_utf8_lossy(&out.stdout).into_owned()

@@ -110,6 +110,28 @@ pub fn doctor(tg: &str, dir: &Path, env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run tg doctor")
 }
 
+/// An infra repo with no stacks and no Tier-0 list, for `tg doctor` tests
+/// of one check: every other check passes or skips in it.
+pub fn doctor_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("stacks")).expect("create stacks/");
+    std::fs::write(
+        dir.path().join("terragrunt.hcl"),
+        "locals { tier0_stacks = [] }\n",
+    )
+    .expect("write terragrunt.hcl");
+    dir
+}
+
+/// The `pg lock` line of `tg doctor`'s output, or a panic showing it all.
+pub fn pg_lock_line(doctor_stdout: &str) -> String {
+    doctor_stdout
+        .lines()
+        .find(|l| l.contains(" pg lock: "))
+        .unwrap_or_else(|| panic!("no pg lock line:\n{doctor_stdout}"))
+        .to_string()
+}
+
 /// Variables a CI runner or a developer's shell may hold that change what
 /// tg does (the forge, the pushed range and message, retries, lock waits,
 /// the progress display, libpq's TLS defaults that the state-database probe

@@ -52,6 +52,8 @@ import sys
 import tempfile
 import time
 
+from ports import free_port
+
 STEPS = [
     "locked", "synced", "decrypt", "decrypted", "engine", "engine-exited",
     "encrypt", "rename", "renamed", "commit", "committed", "push", "pushed",
@@ -95,14 +97,6 @@ with open(st + ".tmp", "w") as f:
     json.dump(state, f)
 os.replace(st + ".tmp", st)
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Campaign:

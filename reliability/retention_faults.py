@@ -50,6 +50,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fault_proxy import FaultProxy  # noqa: E402
+from ports import free_port  # noqa: E402
 
 OWNER, PACKAGE, TOKEN = "homelab", "app", "retention-campaign-token"
 KEEP_LAST = 100
@@ -71,14 +72,6 @@ class DeletionFaults(FaultProxy):
         if not path.startswith(f"/api/v1/packages/{OWNER}/container/{PACKAGE}/") or "/-/" in path:
             return None
         return super().next_fault(path)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, proc, what, log, seconds=20):
